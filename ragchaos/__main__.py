@@ -1,0 +1,5 @@
+import sys
+
+from ragchaos.cli import main
+
+sys.exit(main())
