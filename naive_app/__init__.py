@@ -1,0 +1,1 @@
+"""naive_app: see shared/DESIGN.md."""

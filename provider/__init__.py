@@ -1,0 +1,1 @@
+"""provider: see shared/DESIGN.md."""

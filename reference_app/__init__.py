@@ -1,0 +1,1 @@
+"""reference_app: see shared/DESIGN.md."""

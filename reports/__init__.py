@@ -1,0 +1,1 @@
+"""reports: see shared/DESIGN.md."""
