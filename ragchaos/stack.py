@@ -1,0 +1,270 @@
+"""The local stack: provider, Chroma, fault proxy and apps, each a process on loopback.
+
+    provider ◀─┐                    ┌─ naive_app      (key "naive")
+               ├─ fault proxy ◀─────┤
+    Chroma  ◀──┘  (Toxiproxy API)   └─ reference_app  (key "reference")
+
+Every dependency an app calls goes through a proxy named ``<app>_<dependency>``
+(docs/contracts.md), so network faults can be aimed at one app's provider or vector store.
+``Stack`` starts the pieces in dependency order, waits for each to be healthy, and stops them
+all, last started first, on exit, on error and on Ctrl-C. Tests use the same ``start_*``
+functions through the fixtures in tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ragchaos.ports import LOOPBACK, free_port
+from ragchaos.procs import ManagedProcess, ProcessGroup, python_module_argv
+
+__all__ = [
+    "DEPENDENCIES",
+    "Endpoint",
+    "Stack",
+    "StackConfig",
+    "ToxiproxyHandle",
+    "app_env",
+    "create_proxy",
+    "start_app",
+    "start_chroma",
+    "start_provider",
+    "start_toxiproxy",
+]
+
+DEPENDENCIES = ("provider", "vectordb")
+
+# Chroma's CLI as a module call, so the interpreter (and its venv) is the one running us.
+_CHROMA_MAIN = "import sys; from chromadb.cli.cli import app; sys.argv[0] = 'chroma'; sys.exit(app())"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+
+    @property
+    def addr(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+@dataclass
+class ToxiproxyHandle:
+    """A Toxiproxy API endpoint: a real server we were given, or the built-in one we started."""
+
+    url: str
+    kind: str  # "real" | "builtin"
+    process: ManagedProcess | None = None
+
+
+def _ragchaos_argv(*args: str) -> list[str]:
+    return python_module_argv("ragchaos", *args)
+
+
+def start_provider(
+    group: ProcessGroup, log_dir: Path, *, config: Path | None = None, env: Mapping[str, str] | None = None
+) -> tuple[ManagedProcess, Endpoint]:
+    """The simulated OpenAI-compatible provider (``ragchaos provider serve``)."""
+    port = free_port()
+    argv = _ragchaos_argv("provider", "serve", "--host", LOOPBACK, "--port", str(port))
+    if config is not None:
+        argv += ["--config", str(config)]
+    proc = ManagedProcess(
+        "provider", argv, env=dict(env or {}), health_url=f"http://{LOOPBACK}:{port}/healthz",
+        log_path=log_dir / "provider.log",
+    )
+    group.start(proc, timeout=60)
+    return proc, Endpoint(LOOPBACK, port)
+
+
+def start_chroma(group: ProcessGroup, log_dir: Path, data_dir: Path) -> tuple[ManagedProcess, Endpoint]:
+    """A real Chroma server over HTTP, persisting into ``data_dir``."""
+    port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    proc = ManagedProcess(
+        "chroma",
+        [sys.executable, "-c", _CHROMA_MAIN, "run", "--host", LOOPBACK, "--port", str(port), "--path", str(data_dir)],
+        env={"ANONYMIZED_TELEMETRY": "False", "NO_COLOR": "1"},
+        health_url=f"http://{LOOPBACK}:{port}/api/v2/heartbeat",
+        log_path=log_dir / "chroma.log",
+    )
+    group.start(proc, timeout=90)
+    return proc, Endpoint(LOOPBACK, port)
+
+
+def start_toxiproxy(group: ProcessGroup, log_dir: Path, *, url: str | None = None) -> ToxiproxyHandle:
+    """Use a real Toxiproxy when one is given (or ``TOXIPROXY_URL`` is set), else start ours.
+
+    A ``toxiproxy-server`` binary on PATH is started as the real one.
+    """
+    url = url or os.environ.get("TOXIPROXY_URL")
+    if url:
+        return ToxiproxyHandle(url.rstrip("/"), "real")
+    port = free_port()
+    binary = shutil.which("toxiproxy-server")
+    if binary:
+        argv, kind = [binary, "-host", LOOPBACK, "-port", str(port)], "real"
+    else:
+        argv, kind = _ragchaos_argv("toxiproxy", "serve", "--host", LOOPBACK, "--port", str(port)), "builtin"
+    proc = ManagedProcess(
+        "toxiproxy", argv, health_url=f"http://{LOOPBACK}:{port}/version", log_path=log_dir / "toxiproxy.log"
+    )
+    group.start(proc, timeout=30)
+    return ToxiproxyHandle(f"http://{LOOPBACK}:{port}", kind, proc)
+
+
+def _api(url: str, method: str, body: Any | None = None, timeout: float = 10.0) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            raw = resp.read()
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace").strip()
+        raise RuntimeError(f"{method} {url} -> {exc.code}: {detail}") from exc
+    return json.loads(raw) if raw else None
+
+
+def create_proxy(toxiproxy_url: str, name: str, upstream: Endpoint) -> Endpoint:
+    """Create (or replace) proxy ``name`` listening on a free loopback port."""
+    listen = Endpoint(LOOPBACK, free_port())
+    with contextlib.suppress(RuntimeError):  # not there yet
+        _api(f"{toxiproxy_url}/proxies/{name}", "DELETE")
+    _api(
+        f"{toxiproxy_url}/proxies",
+        "POST",
+        {"name": name, "listen": listen.addr, "upstream": upstream.addr, "enabled": True},
+    )
+    return listen
+
+
+def app_env(app: str, provider: Endpoint, chroma: Endpoint, data_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment an app reads (docs/contracts.md, "Apps")."""
+    env = {
+        "RAGCHAOS_APP_NAME": app,
+        "RAGCHAOS_PROVIDER_URL": f"{provider.url}/v1",
+        "RAGCHAOS_PROVIDER_KEY": app,
+        "RAGCHAOS_CHROMA_HOST": chroma.host,
+        "RAGCHAOS_CHROMA_PORT": str(chroma.port),
+        "RAGCHAOS_COLLECTION_PREFIX": app,
+        "RAGCHAOS_DATA_DIR": str(data_dir),
+    }
+    env.update(extra or {})
+    return env
+
+
+def start_app(
+    group: ProcessGroup, log_dir: Path, app: str, env: Mapping[str, str], *, kind: str | None = None,
+    port: int | None = None,
+) -> tuple[ManagedProcess, Endpoint]:
+    """Start one of our apps (``kind`` naive|reference, default: ``app``)."""
+    kind = kind or app
+    port = port or free_port()
+    health = "/readyz" if kind == "reference" else "/healthz"
+    proc = ManagedProcess(
+        app,
+        _ragchaos_argv(kind, "serve", "--host", LOOPBACK, "--port", str(port)),
+        env=dict(env),
+        health_url=f"http://{LOOPBACK}:{port}{health}",
+        log_path=log_dir / f"{app}.log",
+    )
+    group.start(proc, timeout=60)
+    return proc, Endpoint(LOOPBACK, port)
+
+
+@dataclass
+class StackConfig:
+    run_dir: Path
+    apps: Sequence[str] = ("naive", "reference")
+    provider_config: Path | None = None
+    toxiproxy_url: str | None = None
+    # per-app extra environment, e.g. {"reference": {"RAGCHAOS_DISABLE": "cache"}}
+    app_env: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+class Stack:
+    """The whole local stack for one run; a context manager that always tears down."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.group = ProcessGroup()
+        self.log_dir = config.run_dir / "logs"
+        self.data_dir = config.run_dir / "data"
+        self.provider: Endpoint | None = None
+        self.chroma: Endpoint | None = None
+        self.toxiproxy: ToxiproxyHandle | None = None
+        self.proxies: dict[str, Endpoint] = {}
+        self.apps: dict[str, Endpoint] = {}
+        self.app_processes: dict[str, ManagedProcess] = {}
+        self._app_envs: dict[str, dict[str, str]] = {}
+
+    def start(self) -> Stack:
+        try:
+            _, self.provider = start_provider(self.group, self.log_dir, config=self.config.provider_config)
+            _, self.chroma = start_chroma(self.group, self.log_dir, self.data_dir / "chroma")
+            self.toxiproxy = start_toxiproxy(self.group, self.log_dir, url=self.config.toxiproxy_url)
+            for app in self.config.apps:
+                provider_proxy = create_proxy(self.toxiproxy.url, f"{app}_provider", self.provider)
+                vectordb_proxy = create_proxy(self.toxiproxy.url, f"{app}_vectordb", self.chroma)
+                self.proxies[f"{app}_provider"] = provider_proxy
+                self.proxies[f"{app}_vectordb"] = vectordb_proxy
+                env = app_env(app, provider_proxy, vectordb_proxy, self.data_dir / app, self.config.app_env.get(app))
+                self._app_envs[app] = env
+                proc, self.apps[app] = start_app(self.group, self.log_dir, app, env)
+                self.app_processes[app] = proc
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def restart_app(self, app: str, *, kill: bool = False) -> Endpoint:
+        """Stop (SIGTERM, or SIGKILL with ``kill``) and start an app again on the same port."""
+        proc = self.app_processes[app]
+        if kill:
+            proc.kill()
+        proc.stop()
+        self.group.processes.remove(proc)
+        new_proc, endpoint = start_app(
+            self.group, self.log_dir, app, self._app_envs[app], port=self.apps[app].port
+        )
+        self.app_processes[app] = new_proc
+        return endpoint
+
+    def stop(self) -> None:
+        self.group.stop_all()
+        if self.toxiproxy is not None and self.toxiproxy.kind == "real" and self.toxiproxy.process is None:
+            # a Toxiproxy we did not start: remove only the proxies we made
+            for name in self.proxies:
+                with contextlib.suppress(RuntimeError, OSError):
+                    _api(f"{self.toxiproxy.url}/proxies/{name}", "DELETE")
+
+    def describe(self) -> dict[str, Any]:
+        """Addresses and process ids, for results.json and for printing."""
+        return {
+            "provider": self.provider.url if self.provider else None,
+            "chroma": self.chroma.url if self.chroma else None,
+            "toxiproxy": {"url": self.toxiproxy.url, "kind": self.toxiproxy.kind} if self.toxiproxy else None,
+            "proxies": {name: ep.addr for name, ep in self.proxies.items()},
+            "apps": {name: ep.url for name, ep in self.apps.items()},
+            "pids": {p.name: p.pid for p in self.group.processes},
+        }
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
