@@ -21,8 +21,10 @@ class Histogram:
 
     __slots__ = ("_h", "clamped")
 
-    def __init__(self, _h: HdrHistogram | None = None) -> None:
-        self._h = _h or HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)
+    def __init__(self, _h: HdrHistogram | None = None, *, significant_figures: int = SIGNIFICANT_FIGURES) -> None:
+        # significant_figures=2 is for the many small per-second timeline histograms (~24 KiB
+        # each instead of ~168 KiB); every per-phase figure stays at 3
+        self._h = _h or HdrHistogram(LOWEST_US, HIGHEST_US, significant_figures)
         self.clamped = 0
 
     def record_us(self, value_us: float, count: int = 1) -> None:
@@ -71,6 +73,35 @@ class Histogram:
     @property
     def mean_us(self) -> float:
         return float(self._h.get_mean_value()) if self.count else 0.0
+
+    def count_at_or_below_us(self, value_us: float) -> int:
+        """How many recorded values are <= ``value_us`` (to bucket precision): goodput within an SLO."""
+        total = 0
+        for item in self._h.get_recorded_iterator():
+            # a bucket counts when it holds the SLO value itself (lowest equivalent <= value)
+            if self._h.get_lowest_equivalent_value(item.value_iterated_to) > value_us:
+                break
+            total += item.count_at_value_iterated_to
+        return total
+
+    def spectrum(self, ticks_per_half_distance: int = 5) -> list[tuple[float, int]]:
+        """(percentile 0-100, value us) pairs of the percentile spectrum, for plots and .hgrm."""
+        if self.count == 0:
+            return []
+        return [
+            (float(item.percentile_level_iterated_to), int(item.value_iterated_to))
+            for item in self._h.get_percentile_iterator(ticks_per_half_distance)
+        ]
+
+    def copy(self) -> Histogram:
+        """An independent histogram with the same precision and contents."""
+        out = Histogram(significant_figures=self._h.significant_figures)
+        return out.add(self)
+
+    @property
+    def memory_bytes(self) -> int:
+        """Size of the counts array, the part that grows with range and precision."""
+        return int(self._h.counts_len * self._h.word_size)
 
     def reset(self) -> None:
         self._h.reset()
