@@ -1,1 +1,1 @@
-"""naive_app: see shared/DESIGN.md."""
+"""naive_app: the RAG service the way most demos build it (see app.py)."""
