@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from ragchaos.hdr import Histogram
 
@@ -229,12 +229,24 @@ class AppResult(_Model):
     mechanisms: list[MechanismVerdict] = Field(default_factory=list)
 
 
+def _number_or_percent(value: Any) -> Any:
+    """``16`` stays 16; ``"30%"`` becomes 0.3 (ratio mechanisms are measured as fractions)."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number or a percentage like '30%'") from None
+    return value
+
+
 class Expectation(_Model):
-    """``{mechanism: batching, min: 16}``: the scenario's claim about one mechanism of one app."""
+    """``{mechanism: batching, min: 16}``: the scenario's claim about one mechanism of one app.
+    ``min``/``max`` are numbers in the mechanism's unit; ratios also take ``"30%"``."""
 
     mechanism: str
-    min: float | None = None
-    max: float | None = None
+    min: Annotated[float | None, BeforeValidator(_number_or_percent)] = None
+    max: Annotated[float | None, BeforeValidator(_number_or_percent)] = None
     phase: str | None = None  # None: the mechanism's own default (usually all phases together)
 
 

@@ -1,0 +1,39 @@
+"""Mechanism verdicts: one module per mechanism, registered by name (see ``base``)."""
+
+from reports.mechanisms import (  # noqa: F401  (importing registers them)
+    batching,
+    breaker,
+    cache,
+    correctness,
+    fallback,
+    pacing,
+    quotas,
+    retries,
+    semantic_cache,
+    shedding,
+)
+from reports.mechanisms.base import (
+    Context,
+    Measurement,
+    Mechanism,
+    evaluate,
+    evaluate_app,
+    format_value,
+    get,
+    names,
+    register,
+    verdict_line,
+)
+
+__all__ = [
+    "Context",
+    "Measurement",
+    "Mechanism",
+    "evaluate",
+    "evaluate_app",
+    "format_value",
+    "get",
+    "names",
+    "register",
+    "verdict_line",
+]
