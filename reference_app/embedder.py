@@ -1,0 +1,73 @@
+"""The embeddings path: embedding cache -> micro-batcher -> guard -> pooled client.
+
+``embed(texts, deadline)`` returns one vector per text. Cached texts never reach the batcher;
+the rest are batched with other requests' texts (reference_app/batching.py) and each batch is
+one guarded provider call (retries, breaker, bulkhead, pacing by its token estimate). Every call
+counts its inputs in ``ragchaos_embed_batch_size`` and its tokens in
+``ragchaos_provider_tokens_total{kind="embedding"}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ragchaos.appkit.accounting import count_embeddings
+from ragchaos.metrics import AppMetrics
+from ragchaos.prompt import EMBED_MODEL, estimate_tokens
+from reference_app.batching import BatchConfig, MicroBatcher, Vector
+from reference_app.caches import LayerCache
+from reference_app.clients import Clients
+from reference_app.deadline import Deadline
+from reference_app.resilience import DependencyGuard
+
+__all__ = ["Embedder"]
+
+
+class Embedder:
+    def __init__(
+        self,
+        clients: Clients,
+        guard: DependencyGuard,
+        metrics: AppMetrics,
+        cache: LayerCache[Vector],
+        *,
+        batch: BatchConfig,
+        batching: bool,
+    ) -> None:
+        self.clients = clients
+        self.guard = guard
+        self.metrics = metrics
+        self.cache = cache
+        self.batcher = MicroBatcher(self._call, batch, enabled=batching)
+
+    async def embed(self, texts: Sequence[str], deadline: Deadline) -> list[Vector]:
+        out: list[Vector | None] = [None] * len(texts)
+        missing: list[int] = []
+        for i, text in enumerate(texts):
+            hit = self.cache.get((EMBED_MODEL, text))
+            if hit is not None:
+                out[i] = hit
+            else:
+                missing.append(i)
+        if missing:
+            vectors = await self.batcher.embed([texts[i] for i in missing], deadline)
+            for i, vec in zip(missing, vectors, strict=True):
+                out[i] = vec
+                self.cache.put((EMBED_MODEL, texts[i]), vec)
+        return [v for v in out if v is not None]
+
+    async def _call(self, batch: list[str], deadline: Deadline) -> list[Vector]:
+        """One provider call for ``batch`` (the batcher's unit of work), guarded."""
+        tokens = sum(estimate_tokens(t) for t in batch)
+
+        async def attempt(timeout: float) -> list[Vector]:
+            async with self.clients.openai() as client:
+                raw = await client.embeddings.with_raw_response.create(
+                    model=EMBED_MODEL, input=batch, timeout=timeout
+                )
+            self.guard.observe(raw.headers)
+            resp = raw.parse()
+            count_embeddings(self.metrics, len(batch), resp.usage)
+            return [list(d.embedding) for d in sorted(resp.data, key=lambda d: d.index)]
+
+        return await self.guard.call(attempt, deadline=deadline, tokens=tokens)

@@ -1,0 +1,56 @@
+"""Indexing documents: chunk, embed in batches, bulk upsert, then invalidate the tenant's caches.
+
+Used by the queue workers (a batch of claimed jobs at once, so their chunks share embeddings
+calls and upserts) and, with the ``queue`` switch off, inline in the request. Chunk ids are
+stable (tenant, doc, content), so indexing a document twice is an idempotent upsert.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ragchaos.appkit.vectors import ChunkRecord, chunk_records
+from ragchaos.chunking import chunk_text
+from ragchaos.stages import StageRecorder
+from reference_app.caches import CorpusVersions
+from reference_app.deadline import Deadline
+from reference_app.embedder import Embedder
+from reference_app.vectorstore import VectorStore
+
+__all__ = ["DocIn", "Indexer"]
+
+
+@dataclass(frozen=True)
+class DocIn:
+    tenant: str
+    doc_id: str
+    text: str
+    metadata: dict[str, Any] | None
+
+
+class Indexer:
+    def __init__(self, embedder: Embedder, store: VectorStore, versions: CorpusVersions, stages: StageRecorder) -> None:
+        self.embedder = embedder
+        self.store = store
+        self.versions = versions
+        self.stages = stages
+
+    async def index(self, docs: Sequence[DocIn], deadline: Deadline) -> list[int]:
+        """Index ``docs`` together; returns each document's chunk count."""
+        t0 = time.perf_counter()
+        per_doc: list[list[ChunkRecord]] = []
+        with self.stages.time("ingest.chunk"):
+            for d in docs:
+                per_doc.append(chunk_records(d.tenant, d.doc_id, chunk_text(d.text), d.metadata))
+        records = [r for recs in per_doc for r in recs]
+        with self.stages.time("ingest.embed"):
+            vectors = await self.embedder.embed([r.text for r in records], deadline)
+        with self.stages.time("ingest.upsert"):
+            await self.store.upsert(records, vectors, deadline)
+        for tenant in {d.tenant for d in docs}:
+            self.versions.bump(tenant)  # cached answers for this tenant are now stale
+        self.stages.record_seconds("ingest.total", time.perf_counter() - t0)
+        return [len(recs) for recs in per_doc]

@@ -1,0 +1,229 @@
+"""The query path: exact cache -> single-flight -> embed -> semantic cache -> retrieval -> chat.
+
+Same RAG logic as the naive app (same chunks, prompt, models and tenant filter, hence the same
+sources on a healthy system); what differs is everything around the calls: caches, guards,
+the request deadline and the fallbacks (reference_app/fallback.py). Only clean answers are
+cached: never an error, an empty answer or a degraded one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from cachetools import LRUCache
+
+from ragchaos.appkit.schemas import QueryRequest, QueryResponse, Source
+from ragchaos.metrics import AppMetrics
+from ragchaos.prompt import EMBED_MODEL, PROMPT_VERSION, Passage, build_messages
+from ragchaos.stages import StageRecorder
+from reference_app import fallback
+from reference_app.caches import CorpusVersions, LayerCache, filters_key, normalise_question
+from reference_app.deadline import Deadline
+from reference_app.embedder import Embedder
+from reference_app.generator import Generator
+from reference_app.semantic_cache import SemanticCache
+from reference_app.singleflight import SingleFlight
+from reference_app.vectorstore import VectorStore
+
+__all__ = ["Answer", "Prepared", "QueryService"]
+
+Hits = tuple[list[Source], list[Passage]]
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: QueryResponse
+    x_cache: str  # HIT | SEMANTIC; sim=0.973 | MISS | BYPASS
+
+
+@dataclass
+class _Ctx:
+    req: QueryRequest
+    top_k: int
+    exact_key: tuple[Hashable, ...]
+    stale_key: tuple[Hashable, ...]
+    retrieval_key: tuple[Hashable, ...]
+    semantic_partition: tuple[Hashable, ...]
+    cache_s: float = 0.0
+
+
+@dataclass
+class Prepared:
+    ctx: _Ctx
+    vector: list[float]
+    sources: list[Source]
+    passages: list[Passage]
+    messages: list[dict[str, str]]
+
+
+class QueryService:
+    def __init__(
+        self,
+        *,
+        embedder: Embedder,
+        store: VectorStore,
+        generator: Generator,
+        responses: LayerCache[QueryResponse],
+        retrievals: LayerCache[Hits],
+        semantic: SemanticCache,
+        versions: CorpusVersions,
+        metrics: AppMetrics,
+        stages: StageRecorder,
+    ) -> None:
+        self.embedder = embedder
+        self.store = store
+        self.generator = generator
+        self.responses = responses
+        self.retrievals = retrievals
+        self.semantic = semantic
+        self.versions = versions
+        self.metrics = metrics
+        self.stages = stages
+        self.flight: SingleFlight[Answer] = SingleFlight()
+        # last good answer per question, across corpus versions: only ever served as a fallback
+        self._last_good: LRUCache[Hashable, QueryResponse] = LRUCache(maxsize=10_000)
+        versions.on_change(semantic.invalidate_tenant)
+
+    @property
+    def _any_cache(self) -> bool:
+        return self.responses.enabled or self.semantic.enabled
+
+    def _ctx(self, req: QueryRequest, top_k: int) -> _Ctx:
+        q = normalise_question(req.question)
+        fk = filters_key(req.filters)
+        version = self.versions.get(req.tenant)
+        return _Ctx(
+            req=req,
+            top_k=top_k,
+            exact_key=(req.tenant, version, PROMPT_VERSION, q, top_k, fk),
+            stale_key=(req.tenant, PROMPT_VERSION, q, top_k, fk),
+            retrieval_key=(req.tenant, version, EMBED_MODEL, q, top_k, fk),
+            # hard partition: the similarity search never sees another tenant, corpus or prompt
+            semantic_partition=(req.tenant, version, PROMPT_VERSION, EMBED_MODEL, top_k, fk),
+        )
+
+    async def answer(self, req: QueryRequest, top_k: int, deadline: Deadline) -> Answer:
+        t0 = time.perf_counter()
+        try:
+            ctx = self._ctx(req, top_k)
+            hit = self._exact(ctx)
+            if hit is not None:
+                return hit
+            if self.responses.enabled:  # concurrent identical misses: one upstream call
+                return await self.flight.do(ctx.exact_key, lambda: self._miss(ctx, deadline))
+            return await self._miss(ctx, deadline)
+        finally:
+            self.stages.record_seconds("query.total", time.perf_counter() - t0)
+
+    async def stream(
+        self, req: QueryRequest, top_k: int, deadline: Deadline
+    ) -> Answer | tuple[Prepared, AsyncIterator[str]]:
+        """A finished Answer (cache hit, fallback), or the prepared query and its chat deltas."""
+        ctx = self._ctx(req, top_k)
+        hit = self._exact(ctx)
+        if hit is not None:
+            return hit
+        prep = await self._prepare(ctx, deadline)
+        if isinstance(prep, Answer):
+            return prep
+        try:
+            return prep, await self.generator.stream(prep.messages, deadline)
+        except Exception as exc:
+            return self._chat_failed(prep, exc)
+
+    def finish_stream(self, prep: Prepared, text: str) -> Answer:
+        return self._store(prep, text)
+
+    def _exact(self, ctx: _Ctx) -> Answer | None:
+        if not self.responses.enabled:
+            return None
+        t = time.perf_counter()
+        hit = self.responses.get(ctx.exact_key)
+        ctx.cache_s += time.perf_counter() - t
+        if hit is None:
+            return None
+        self.stages.record_seconds("query.cache", ctx.cache_s)
+        return Answer(hit.model_copy(update={"cached": "response"}), "HIT")
+
+    async def _miss(self, ctx: _Ctx, deadline: Deadline) -> Answer:
+        prep = await self._prepare(ctx, deadline)
+        if isinstance(prep, Answer):
+            return prep
+        try:
+            with self.stages.time("query.generate"):
+                text = await self.generator.complete(prep.messages, deadline)
+        except Exception as exc:
+            return self._chat_failed(prep, exc)
+        return self._store(prep, text)
+
+    async def _guarded(self, ctx: _Ctx, dependency: str, stage: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        """Run a dependency call; a failure the fallbacks absorb becomes a stale answer or a 503."""
+        try:
+            with self.stages.time(stage):
+                return await call()
+        except Exception as exc:
+            unavailable = fallback.as_unavailable(exc, dependency)
+            if unavailable is None:
+                raise
+            stale = self._last_good.get(ctx.stale_key) if self.responses.enabled else None
+            if stale is not None:
+                raise _Served(Answer(fallback.stale_answer(stale, unavailable, self.metrics), "STALE")) from None
+            raise fallback.unavailable(unavailable, self.metrics) from exc
+
+    async def _prepare(self, ctx: _Ctx, deadline: Deadline) -> Prepared | Answer:
+        req = ctx.req
+        try:
+            (vector,) = await self._guarded(
+                ctx, "embeddings", "query.embed", lambda: self.embedder.embed([req.question], deadline)
+            )
+            if self.semantic.enabled:
+                t = time.perf_counter()
+                hit = self.semantic.lookup(ctx.semantic_partition, vector, req.question)
+                ctx.cache_s += time.perf_counter() - t
+                self.metrics.cache_requests.labels(layer="semantic", result="hit" if hit else "miss").inc()
+                if hit is not None:
+                    self.stages.record_seconds("query.cache", ctx.cache_s)
+                    body = hit.value.model_copy(update={"cached": "semantic"})
+                    return Answer(body, f"SEMANTIC; sim={hit.similarity:.3f}")
+            if self._any_cache:
+                self.stages.record_seconds("query.cache", ctx.cache_s)
+            hits = self.retrievals.get(ctx.retrieval_key)
+            if hits is None:
+                hits = await self._guarded(
+                    ctx, "vectordb", "query.retrieve",
+                    lambda: self.store.search(req.tenant, vector, ctx.top_k, req.filters, deadline),
+                )
+                self.retrievals.put(ctx.retrieval_key, hits)
+        except _Served as served:
+            return served.answer
+        sources, passages = hits
+        return Prepared(ctx, vector, sources, passages, build_messages(req.question, passages))
+
+    def _chat_failed(self, prep: Prepared, exc: Exception) -> Answer:
+        unavailable = fallback.as_unavailable(exc, "chat")
+        if unavailable is None:
+            raise exc
+        stale = self._last_good.get(prep.ctx.stale_key) if self.responses.enabled else None
+        if stale is not None:
+            return Answer(fallback.stale_answer(stale, unavailable, self.metrics), "STALE")
+        body = fallback.retrieval_only(prep.sources, prep.passages, unavailable, self.metrics)
+        return Answer(body, "MISS" if self._any_cache else "BYPASS")
+
+    def _store(self, prep: Prepared, text: str) -> Answer:
+        body = QueryResponse(answer=text, sources=prep.sources)
+        if text.strip():  # never cache an empty answer
+            self.responses.put(prep.ctx.exact_key, body)
+            if self.responses.enabled:
+                self._last_good[prep.ctx.stale_key] = body
+            self.semantic.store(prep.ctx.semantic_partition, prep.vector, prep.ctx.req.question, body)
+        return Answer(body, "MISS" if self._any_cache else "BYPASS")
+
+
+class _Served(Exception):
+    """A fallback answer found while a dependency failed; unwinds to ``_prepare``."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer

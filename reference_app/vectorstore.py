@@ -1,0 +1,69 @@
+"""The vector store path: guarded Chroma calls, bulk upserts, tenant-filtered search.
+
+* Search always filters on the tenant inside Chroma (``where``), before similarity: no result
+  from another tenant, ever. This is not a switch.
+* Upserts go in bulk, ``upsert_batch_size`` records per call (``bulk_upsert``); switched off,
+  one call per vector, as the naive app does.
+* Every call goes through the ``vectordb`` guard, whose per-attempt timeout bounds Chroma's
+  otherwise timeout-less HTTP client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ragchaos.appkit.schemas import Source
+from ragchaos.appkit.vectors import ChunkRecord, hits_from_query, tenant_where
+from ragchaos.prompt import Passage
+from reference_app.clients import Clients
+from reference_app.deadline import Deadline
+from reference_app.resilience import DependencyGuard
+
+__all__ = ["VectorStore"]
+
+
+class VectorStore:
+    def __init__(self, clients: Clients, guard: DependencyGuard, *, batch_size: int, bulk: bool) -> None:
+        self.clients = clients
+        self.guard = guard
+        self.batch_size = batch_size if bulk else 1
+        self.upsert_calls = 0
+
+    async def search(
+        self, tenant: str, vector: Sequence[float], top_k: int, filters: Mapping[str, Any] | None, deadline: Deadline
+    ) -> tuple[list[Source], list[Passage]]:
+        where = tenant_where(tenant, filters)
+
+        async def attempt(timeout: float) -> Any:
+            collection = await self.clients.collection()
+            return await collection.query(
+                query_embeddings=[list(vector)], n_results=top_k, where=where,
+                include=["documents", "metadatas", "distances"],
+            )
+
+        result = await self.guard.call(attempt, deadline=deadline)
+        return hits_from_query(result)
+
+    async def upsert(self, records: Sequence[ChunkRecord], vectors: Sequence[Sequence[float]], deadline: Deadline) -> None:
+        for start in range(0, len(records), self.batch_size):
+            part = records[start : start + self.batch_size]
+            vecs = [list(v) for v in vectors[start : start + self.batch_size]]
+
+            async def attempt(timeout: float, part: Sequence[ChunkRecord] = part, vecs: list = vecs) -> None:
+                collection = await self.clients.collection()
+                await collection.upsert(
+                    ids=[r.id for r in part], embeddings=vecs, documents=[r.text for r in part],
+                    metadatas=[r.metadata for r in part],
+                )
+
+            self.upsert_calls += 1
+            await self.guard.call(attempt, deadline=deadline)
+
+    async def ping(self, timeout: float) -> None:
+        """Readiness: the collection answers (made on first use when pooled)."""
+        import asyncio
+
+        async with asyncio.timeout(timeout):
+            collection = await self.clients.collection()
+            await collection.count()
