@@ -168,6 +168,8 @@ class Scenario(_Strict):
     slo: dict[str, Duration] = Field(default_factory=dict, description="per request kind: latency of goodput")
     # app-level settings the stack passes through (e.g. RAGCHAOS_DISABLE), same for a fair comparison
     app_env: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # the provider's configuration (provider/config.py): the same budget for every app's key
+    provider: dict[str, Any] = Field(default_factory=dict)
     faults: list[FaultStep] = Field(default_factory=list)
     checks: list[SteadyStateCheck] = Field(default_factory=list)
     expect: dict[str, list[Expectation]] = Field(default_factory=dict)
@@ -267,6 +269,7 @@ class Scenario(_Strict):
         for app in self.app_env:
             if app not in KNOWN_APPS:
                 out.append((("app_env", app), f"unknown app {app!r}"))
+        out += _provider_problems(self.provider)
         return out
 
     def validate(self) -> list[str]:  # type: ignore[override]
@@ -275,7 +278,8 @@ class Scenario(_Strict):
     # ---- describing and planning -------------------------------------------------------
 
     def describe(self) -> str:
-        lines = [f"{self.name}: {self.description.strip()}" if self.description else self.name,
+        first = (self.description.strip().splitlines() or [""])[0]
+        lines = [f"{self.name}: {first}" if first else self.name,
                  f"  apps: {', '.join(self.apps)}; seed {self.seed}; {self.total_s:g}s",
                  f"  corpus: {self.corpus.tenants} tenants x {self.corpus.documents_per_tenant} documents",
                  f"  workload: {self.workload.query_ratio:.0%} queries over {self.workload.questions} questions "
@@ -294,7 +298,7 @@ class Scenario(_Strict):
                                      f"{' for ' + b.tenant if b.tenant else ''}"))
         for step in self.faults:
             start, end = fault_window(step, self.total_s)
-            steps.append(PlannedStep(start, end, f"fault: {_describe_fault(step)}"))
+            steps.append(PlannedStep(start, end, f"fault: {step.describe()}"))
         return sorted(steps, key=lambda s: (s.start_s, s.end_s))
 
     def scaled(self, factor: float) -> Scenario:
@@ -324,9 +328,20 @@ class Scenario(_Strict):
         return random.Random(f"{self.seed}:{purpose}")
 
 
-def _describe_fault(step: Any) -> str:
-    describe = getattr(step, "describe", None)
-    return describe() if callable(describe) else str(step)
+def _provider_problems(config: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    if not config:
+        return []
+    try:
+        from provider.config import ProviderConfig
+    except ImportError:
+        return []
+    from pydantic import ValidationError
+
+    try:
+        ProviderConfig.model_validate(config)
+    except ValidationError as exc:
+        return [(("provider", *err["loc"]), str(err["msg"])) for err in exc.errors()]
+    return []
 
 
 def _mechanism_problems(exp: Expectation) -> list[tuple[tuple[str, ...], str]]:

@@ -1,0 +1,344 @@
+"""Run one scenario: the stack up, the corpus in, load and faults in step, measurements out.
+
+    opts = RunOptions(out=Path("runs"))
+    run_dir = run_scenario(load_scenario("monday-morning"), opts)
+
+Order: start the stack (``ragchaos.stack.Stack``) and wait for health; seed the corpus through
+each app's API; zero the server-side stats; then, at one start time ``t0``, start the Locust
+load (``scenarios.drive``) and the fault timeline (``faults.timeline``). A watcher greenlet
+labels phases (``scenarios.phases``), takes server-side snapshots at every phase boundary
+(``scenarios.collect``) and prints a live line every few seconds. At the end the load drains,
+every fault is reverted, ``results.json`` is written through ``reports.results`` and the
+reports part renders what it can. The stack is stopped on exit, on error and on Ctrl-C/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gevent
+import yaml
+
+from faults.appliers import NetworkApplier, ProviderApplier
+from faults.client import ToxiproxyClient
+from faults.timeline import Timeline
+from ragchaos.procs import ProcessGroup
+from ragchaos.stack import Stack, StackConfig
+from reports.recorder import Recorder
+from reports.results import (
+    AppResult,
+    ClientStats,
+    Correctness,
+    FaultRecord,
+    Phase,
+    PhaseResult,
+    ProviderEndpointStats,
+    RunInfo,
+    RunResult,
+    ScenarioInfo,
+    Summary,
+)
+from reports.results import Expectation as ResultExpectation
+from scenarios.collect import PhaseAccumulator, Probe, provider_take
+from scenarios.context import RunContext
+from scenarios.drive import LoadDriver
+from scenarios.options import RunOptions, prepare_scenario
+from scenarios.phases import PhaseClock
+from scenarios.requests import Workbench
+from scenarios.schema import Scenario
+from scenarios.seed import seed_app
+
+__all__ = ["RunOptions", "prepare_scenario", "run_dir_for", "run_scenario"]
+
+
+def run_dir_for(scenario: Scenario, out: Path) -> Path:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = out / f"{scenario.name}-{stamp}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = out / f"{scenario.name}-{stamp}-{n}"
+    path.mkdir(parents=True)
+    return path
+
+
+class _Notifying:
+    """An applier that tells the phase clock when a fault is really in place and gone."""
+
+    def __init__(self, inner: Any, phases: PhaseClock, t0: Callable[[], float]) -> None:
+        self.inner = inner
+        self.phases = phases
+        self.t0 = t0
+
+    def apply(self, step: Any, target: str, duration_s: float | None) -> Any:
+        handle = self.inner.apply(step, target, duration_s)
+        self.phases.applied(f"{step.step_name}@{target}", time.time() - self.t0())
+        return handle
+
+    def revert(self, step: Any, target: str, handle: Any) -> None:
+        try:
+            self.inner.revert(step, target, handle)
+        finally:
+            self.phases.reverted(f"{step.step_name}@{target}", time.time() - self.t0())
+
+
+@dataclass
+class _Leg:
+    """One pass of load + faults over some apps (all at once, or one app with --sequential)."""
+
+    apps: list[str]
+    ctx: RunContext
+    t0: float = 0.0
+    end: float = 0.0
+    timeline: Timeline | None = None
+    fault_records: list[Any] = field(default_factory=list)
+    dispatch: dict[str, Any] = field(default_factory=dict)
+    phases: list[Any] = field(default_factory=list)
+
+
+def run_scenario(scenario: Scenario, opts: RunOptions) -> Path:
+    """Run and write the run folder; returns its path. Everything started is stopped."""
+    run_dir = run_dir_for(scenario, opts.out)
+    out = opts.print
+    started_at = time.time()
+    provider_config = None
+    if scenario.provider:
+        provider_config = run_dir / "provider.yaml"
+        provider_config.write_text(yaml.safe_dump(scenario.provider, sort_keys=False))
+    (run_dir / "scenario.yaml").write_text(yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False))
+    stack = Stack(StackConfig(run_dir=run_dir, apps=scenario.apps, provider_config=provider_config,
+                              app_env=scenario.app_env))
+    bench = Workbench(scenario)
+    legs: list[_Leg] = []
+    accumulator = PhaseAccumulator()
+    probe_errors: list[str] = []
+    group = ProcessGroup()  # only for its SIGTERM -> KeyboardInterrupt switch
+    with group.signals_stop():
+        try:
+            out(f"ragchaos: starting the stack for {scenario.name} (logs in {run_dir / 'logs'})")
+            stack.start()
+            out(f"ragchaos: stack up: {', '.join(f'{a}={u.url}' for a, u in stack.apps.items())}")
+            _seed(stack, bench, scenario, out)
+            batches = [[a] for a in scenario.apps] if opts.sequential else [list(scenario.apps)]
+            for apps in batches:
+                legs.append(_run_leg(stack, bench, scenario, apps, accumulator, probe_errors, opts))
+        finally:
+            ended_at = time.time()
+            stack.stop()
+    result = _assemble(scenario, opts, legs, accumulator, stack, started_at, ended_at, run_dir)
+    result.save(run_dir / "results.json")
+    if probe_errors:
+        (run_dir / "logs").mkdir(exist_ok=True)
+        (run_dir / "logs" / "runner.log").write_text("\n".join(probe_errors) + "\n")
+    if opts.render:
+        _render(run_dir, out)
+    return run_dir
+
+
+def _seed(stack: Stack, bench: Workbench, scenario: Scenario, out: Callable[[str], None]) -> None:
+    docs = bench.corpus.documents
+    t = time.monotonic()
+    greenlets = [gevent.spawn(seed_app, stack.apps[app].url, docs) for app in scenario.apps]
+    gevent.joinall(greenlets, raise_error=True)
+    out(f"ragchaos: seeded {len(docs)} documents into {', '.join(scenario.apps)} in {time.monotonic() - t:.1f}s")
+
+
+def _timeline(stack: Stack, scenario: Scenario, apps: list[str], phases: PhaseClock,
+              t0: Callable[[], float]) -> Timeline:
+    appliers: dict[str, Any] = {}
+    if stack.toxiproxy is not None:
+        appliers["network"] = _Notifying(NetworkApplier(ToxiproxyClient(stack.toxiproxy.url)), phases, t0)
+    if stack.provider is not None:
+        appliers["provider"] = _Notifying(ProviderApplier(stack.provider.url), phases, t0)
+    return Timeline(scenario.faults, apps=apps, clock=time.time, sleep=gevent.sleep, appliers=appliers)
+
+
+def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str], acc: PhaseAccumulator,
+             probe_errors: list[str], opts: RunOptions) -> _Leg:
+    out = opts.print
+    phases = PhaseClock(scenario.load.stage_bounds(), scenario.warmup)
+    ctx = RunContext(bench, {a: stack.apps[a].url for a in apps}, recorder=Recorder(), phases=phases)
+    leg = _Leg(apps, ctx)
+    probes = [Probe(a, stack.apps[a].url) for a in apps]
+    provider_url = stack.provider.url if stack.provider else None
+    timeline = _timeline(stack, scenario, apps, phases, lambda: leg.t0)
+    problems = timeline.validate(scenario.total_s)
+    if problems:
+        raise RuntimeError("fault timeline: " + "; ".join(problems))
+    leg.timeline = timeline
+    driver = LoadDriver(ctx)
+    driver.prepare()
+    for p in probes:
+        p.baseline()
+    if provider_url:
+        provider_take(provider_url, probe_errors)
+    duration = scenario.total_s
+    leg.t0 = ctx.t0 = time.time()
+    timeline.start(leg.t0)
+    out(f"ragchaos: load on {', '.join(apps)} for {duration:g}s ({scenario.load.describe()})")
+    tl_greenlet = gevent.spawn(timeline.run, duration)
+    driver.start(leg.t0)
+    try:
+        _watch(ctx, probes, provider_url, acc, probe_errors, duration, opts)
+        _drain(driver, scenario.request_timeout)
+    finally:
+        driver.stop()
+        timeline.stop()
+        tl_greenlet.join(timeout=10)
+        timeline.revert_all()
+        leg.end = time.time()
+        _snapshot(probes, provider_url, acc, ctx.phases.at(duration - 1e-6), probe_errors)
+        for p in probes:
+            probe_errors.extend(p.errors)
+    leg.fault_records = timeline.records
+    leg.dispatch = {app: vars(s) for app, s in driver.dispatch_stats().items()}
+    leg.phases = phases.phases(duration)
+    return leg
+
+
+def _snapshot(probes: list[Probe], provider_url: str | None, acc: PhaseAccumulator, phase: str,
+              errors: list[str]) -> None:
+    snaps = {p.app: p.take() for p in probes}
+    keys = provider_take(provider_url, errors) if provider_url else {}
+    for app, snap in snaps.items():
+        acc.add(app, phase, snap, keys)
+
+
+def _watch(ctx: RunContext, probes: list[Probe], provider_url: str | None, acc: PhaseAccumulator,
+           errors: list[str], duration: float, opts: RunOptions) -> None:
+    """Until the end of the load: snapshot at phase changes, print the live line."""
+    phase = ctx.phases.at(0.0)
+    last_live = time.time()
+    last_counts = {app: 0 for app in ctx.apps}
+    while True:
+        elapsed = ctx.elapsed()
+        if elapsed >= duration:
+            break
+        now_phase = ctx.phases.at(elapsed)
+        if now_phase != phase:
+            _snapshot(probes, provider_url, acc, phase, errors)
+            phase = now_phase
+        if time.time() - last_live >= opts.live_every_s:
+            span = time.time() - last_live
+            last_live = time.time()
+            opts.print(_live_line(ctx, phase, elapsed, duration, span, last_counts))
+        gevent.sleep(0.1)
+
+
+def _live_line(ctx: RunContext, phase: str, elapsed: float, duration: float, span: float,
+               last_counts: dict[str, int]) -> str:
+    parts = [f"[{elapsed:5.0f}s/{duration:.0f}s {phase:>10}]"]
+    for app, s in ctx.live_snapshot().items():
+        rps = (s["requests"] - last_counts[app]) / span if span > 0 else 0.0
+        last_counts[app] = s["requests"]
+        err = s["errors"] / s["requests"] if s["requests"] else 0.0
+        drop = f" dropped {s['dropped']}" if s["dropped"] else ""
+        parts.append(f"{app}: {rps:5.1f} req/s, errors {err:6.1%}, p99 {s['p99_recent_ms']:7.0f} ms "
+                     f"(run {s['p99_ms']:.0f} ms){drop}")
+    return "  ".join(parts)
+
+
+def _drain(driver: LoadDriver, timeout_s: float) -> None:
+    """Stop sending; give requests already sent up to one request timeout to come back."""
+    for d in driver.dispatchers.values():
+        d.stop()
+    deadline = time.monotonic() + timeout_s + 1.0
+    while time.monotonic() < deadline and any(d.in_flight > 0 for d in driver.dispatchers.values()):
+        gevent.sleep(0.1)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("ragchaos", "locust", "chromadb", "openai", "hdrh", "fastapi"):
+        with contextlib.suppress(Exception):
+            from importlib.metadata import version
+
+            out[name] = version({"hdrh": "hdrhistogram"}.get(name, name))
+    return out
+
+
+def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: PhaseAccumulator, stack: Stack,
+              started_at: float, ended_at: float, run_dir: Path) -> RunResult:
+    info = ScenarioInfo(
+        name=scenario.name, description=scenario.description.strip(), seed=scenario.seed,
+        file=opts.file, duration_s=scenario.total_s, load_model=scenario.load_model,  # type: ignore[arg-type]
+        slo_ms={k: v * 1000.0 for k, v in scenario.slo.items()},
+        expect={app: [ResultExpectation(**e.model_dump()) for e in exps] for app, exps in scenario.expect.items()},
+        gate=list(scenario.gate),
+    )
+    info_extra = {
+        "checks": [c.model_dump() for c in scenario.checks],
+        "corpus": scenario.corpus.model_dump(),
+        "workload": scenario.workload.model_dump(),
+        "load": scenario.load.model_dump(),
+    }
+    run = RunInfo(started_at=started_at, ended_at=ended_at, versions=_versions(),
+                  toxiproxy=(stack.toxiproxy.kind if stack.toxiproxy else None),  # type: ignore[arg-type]
+                  workers=max(1, opts.workers), quick=opts.quick)
+    first = legs[0] if legs else None
+    phases = [Phase(name=p.name, kind=p.kind, start_s=round(p.start_s, 3), end_s=round(p.end_s, 3))
+              for p in (first.phases if first else [])]
+    faults: list[FaultRecord] = []
+    apps: dict[str, AppResult] = {}
+    for leg in legs:
+        offset = leg.t0 - started_at
+        for r in leg.fault_records:
+            entry = r.results_entry()
+            faults.append(FaultRecord(**entry))
+        for app in leg.apps:
+            apps[app] = _app_result(app, leg, acc)
+        run_extra = {"t0_offset_s": round(offset, 3)}
+        del run_extra
+    result = RunResult(scenario=info, run=run, phases=phases, faults=faults, apps=apps)
+    # extras the schema keeps (extra="allow"): the scenario as run, dispatcher counts
+    result.scenario.__pydantic_extra__.update(info_extra)  # type: ignore[union-attr]
+    result.run.__pydantic_extra__.update({  # type: ignore[union-attr]
+        "run_dir": str(run_dir),
+        "sequential": opts.sequential,
+        "legs": [{"apps": leg.apps, "t0": leg.t0, "end": leg.end, "dispatch": leg.dispatch} for leg in legs],
+        "stack": stack.describe(),
+    })
+    return result
+
+
+def _app_result(app: str, leg: _Leg, acc: PhaseAccumulator) -> AppResult:
+    rec = leg.ctx.recorder
+    names = [p.name for p in leg.phases]
+    for extra in rec.phases(app):
+        if extra not in names:
+            names.append(extra)
+    phases: dict[str, PhaseResult] = {}
+    for name in names:
+        client = rec.client_stats(app, name) if name in rec.phases(app) else ClientStats()
+        stages = {s: Summary.of(h) for s, h in acc.stages.get((app, name), {}).items()}
+        provider = {ep: ProviderEndpointStats(**v) for ep, v in acc.provider.get((app, name), {}).items()}
+        phases[name] = PhaseResult(client=client, stages=stages, counters=acc.counters.get((app, name), {}),
+                                   provider=provider)
+    tally = leg.ctx.tally[app]
+    return AppResult(
+        phases=phases,
+        intervals=rec.intervals(app, t0=leg.t0),
+        correctness=Correctness(scored=tally.scored, hit_at_k=tally.hits, k=leg.ctx.top_k),
+    )
+
+
+def _render(run_dir: Path, out: Callable[[str], None]) -> None:
+    """Ask the reports part to render (report.html, summary.md, junit.xml, hdr/, plots/) if it can."""
+    try:
+        module = importlib.import_module("reports.render")
+    except ModuleNotFoundError:
+        out("ragchaos: reports.render is not available; results.json only")
+        return
+    try:
+        module.render_run(run_dir)
+    except Exception as exc:  # a report failure must not lose the run's data
+        print(f"ragchaos: rendering the report failed: {exc}", file=sys.stderr)

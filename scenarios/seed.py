@@ -1,0 +1,85 @@
+"""Load the scenario's corpus into each app through its own API before the load starts.
+
+Documents go to ``POST /v1/documents`` a few at a time. The naive app answers once a document
+is indexed; the reference app answers 202 with a job id once it is durably queued, so we poll
+``GET /v1/jobs/{id}`` until every job is done. Works for any target that speaks the app API.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from ragchaos.corpus import Document
+
+__all__ = ["SeedError", "seed_app"]
+
+
+class SeedError(RuntimeError):
+    pass
+
+
+def _post(url: str, body: dict[str, object], timeout: float) -> tuple[int, dict[str, object]]:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            raw = resp.read()
+            return resp.status, (json.loads(raw) if raw else {})
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        try:
+            return exc.code, json.loads(raw)
+        except ValueError:
+            return exc.code, {"error": raw.decode(errors="replace")[:200]}
+
+
+def _get(url: str, timeout: float) -> dict[str, object]:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return json.loads(resp.read())
+
+
+def seed_app(
+    base_url: str,
+    documents: Sequence[Document],
+    *,
+    parallel: int = 4,
+    timeout_s: float = 120.0,
+    attempts: int = 8,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Index every document in the app; returns how many. Raises SeedError if one cannot be."""
+    deadline = time.monotonic() + timeout_s
+
+    def one(doc: Document) -> str | None:
+        for attempt in range(attempts):
+            status, body = _post(f"{base_url}/v1/documents", doc.body(), timeout=30.0)
+            if status in (200, 201):
+                return None
+            if status == 202:
+                return str(body.get("job_id"))
+            if status in (429, 503) or status >= 500:  # busy: seeding must not depend on luck
+                sleep(min(0.25 * 2**attempt, 4.0))
+                continue
+            raise SeedError(f"{base_url}: document {doc.doc_id} refused with {status}: {body}")
+        raise SeedError(f"{base_url}: document {doc.doc_id} not accepted after {attempts} attempts")
+
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        jobs = [j for j in pool.map(one, documents) if j]
+    pending = set(jobs)
+    while pending:
+        if time.monotonic() > deadline:
+            raise SeedError(f"{base_url}: {len(pending)} ingest jobs not done after {timeout_s:.0f}s")
+        for job in list(pending):
+            state = str(_get(f"{base_url}/v1/jobs/{job}", timeout=10.0).get("state", ""))
+            if state in ("done", "succeeded", "indexed", "complete", "completed"):
+                pending.discard(job)
+            elif state in ("failed", "error", "dead"):
+                raise SeedError(f"{base_url}: ingest job {job} failed")
+        if pending:
+            sleep(0.2)
+    return len(documents)
