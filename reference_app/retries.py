@@ -97,7 +97,7 @@ def _by_status(status: int, headers: Mapping[str, str]) -> Failure:
     return Failure("client_error", False, False)
 
 
-def classify(exc: BaseException) -> Failure:
+def classify(exc: BaseException, *, _depth: int = 0) -> Failure:
     """Map an exception from the openai SDK, httpx/httpx2 (Chroma's client), Chroma or asyncio."""
     if isinstance(exc, openai.APIStatusError):
         headers = exc.response.headers
@@ -119,6 +119,11 @@ def classify(exc: BaseException) -> Failure:
         return _by_status(exc.response.status_code, exc.response.headers)
     if isinstance(exc, ChromaError):
         return _by_status(exc.code(), {})
+    # An unknown wrapper around a known failure is that failure: Chroma's client turns a refused
+    # connection into ValueError("Could not connect ...") raised while handling httpx.ConnectError.
+    inner = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    if inner is not None and _depth < 5:
+        return classify(inner, _depth=_depth + 1)
     return Failure("error", False, False)
 
 

@@ -166,6 +166,26 @@ def test_classify(exc: BaseException, reason: str, retryable: bool, unhealthy: b
     assert (failure.reason, failure.retryable, failure.unhealthy) == (reason, retryable, unhealthy)
 
 
+def test_a_wrapper_raised_while_handling_a_transport_error_is_that_error() -> None:
+    """Chroma's client raises ValueError("Could not connect ...") inside ``except ConnectError``."""
+    try:
+        try:
+            raise httpx.ConnectError("refused")
+        except httpx.ConnectError:
+            raise ValueError("Could not connect to a Chroma server. Are you sure it is running?") from None
+    except ValueError as exc:
+        suppressed = exc
+    assert classify(suppressed).reason == "error"  # "from None": the chain was cut on purpose
+    try:
+        try:
+            raise httpx.ConnectError("refused")
+        except httpx.ConnectError:
+            raise ValueError("Could not connect to a Chroma server. Are you sure it is running?")  # noqa: B904
+    except ValueError as exc:
+        wrapped = exc
+    assert classify(wrapped) == Failure("connection", True, True)
+
+
 def test_retry_after_ms_is_preferred_over_retry_after() -> None:
     assert retry_after_hint({"retry-after-ms": "300", "retry-after": "5"}) == pytest.approx(0.3)
     assert retry_after_hint({"retry-after": "5"}) == 5.0
