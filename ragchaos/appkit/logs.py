@@ -53,5 +53,5 @@ def configure_logging(app_name: str, level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    for noisy in ("httpx", "httpcore", "chromadb", "openai"):
+    for noisy in ("httpx", "httpx2", "httpcore", "chromadb", "openai"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
