@@ -82,7 +82,8 @@ class Document:
 
     @property
     def metadata(self) -> dict[str, str]:
-        return {"tenant": self.tenant, "type": self.type, "date": self.date, "title": self.title}
+        # the tenant travels as the request's own field (the apps reserve it in metadata)
+        return {"type": self.type, "date": self.date, "title": self.title}
 
     def body(self) -> dict[str, object]:
         """The ``POST /v1/documents`` body."""

@@ -83,7 +83,14 @@ def _run(args: argparse.Namespace, name: str) -> int:
         return 0
     from scenarios.runner import run_scenario
 
-    run_dir = run_scenario(scenario, opts)
+    from ragchaos.procs import ProcessStartError
+    from scenarios.runner import RunFailed
+    from scenarios.seed import SeedError
+
+    try:
+        run_dir = run_scenario(scenario, opts)
+    except (ProcessStartError, SeedError, RunFailed) as exc:
+        raise CliError(str(exc)) from None
     report = run_dir / "report.html"
     print(f"ragchaos: run folder {run_dir}")
     print(f"ragchaos: report {report if report.exists() else run_dir / 'results.json'}")

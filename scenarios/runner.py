@@ -31,7 +31,7 @@ import yaml
 from faults.appliers import NetworkApplier, ProviderApplier
 from faults.client import ToxiproxyClient
 from faults.timeline import Timeline
-from ragchaos.procs import ProcessGroup
+from ragchaos.procs import ProcessGroup, ProcessStartError
 from ragchaos.stack import Stack, StackConfig
 from reports.recorder import Recorder
 from reports.results import (
@@ -55,9 +55,13 @@ from scenarios.options import RunOptions, prepare_scenario
 from scenarios.phases import PhaseClock
 from scenarios.requests import Workbench
 from scenarios.schema import Scenario
-from scenarios.seed import seed_app
+from scenarios.seed import SeedError, seed_app
 
-__all__ = ["RunOptions", "prepare_scenario", "run_dir_for", "run_scenario"]
+__all__ = ["RunFailed", "RunOptions", "prepare_scenario", "run_dir_for", "run_scenario"]
+
+
+class RunFailed(RuntimeError):
+    """The run could not go on; the message says why and where the logs are."""
 
 
 def run_dir_for(scenario: Scenario, out: Path) -> Path:
@@ -131,10 +135,14 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> Path:
             batches = [[a] for a in scenario.apps] if opts.sequential else [list(scenario.apps)]
             for apps in batches:
                 legs.append(_run_leg(stack, bench, scenario, apps, accumulator, probe_errors, opts))
+        except (ProcessStartError, SeedError) as exc:
+            raise RunFailed(f"{exc}\n(process logs: {run_dir / 'logs'})") from exc
         finally:
             ended_at = time.time()
             stack.stop()
     result = _assemble(scenario, opts, legs, accumulator, stack, started_at, ended_at, run_dir)
+    result.save(run_dir / "results.json")  # the measurements first: judging must not lose them
+    _judge(result, scenario, out)
     result.save(run_dir / "results.json")
     if probe_errors:
         (run_dir / "logs").mkdir(exist_ok=True)
@@ -173,7 +181,7 @@ def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str]
     timeline = _timeline(stack, scenario, apps, phases, lambda: leg.t0)
     problems = timeline.validate(scenario.total_s)
     if problems:
-        raise RuntimeError("fault timeline: " + "; ".join(problems))
+        raise RunFailed("fault timeline: " + "; ".join(problems))
     leg.timeline = timeline
     driver = LoadDriver(ctx)
     driver.prepare()
@@ -329,6 +337,23 @@ def _app_result(app: str, leg: _Leg, acc: PhaseAccumulator) -> AppResult:
         intervals=rec.intervals(app, t0=leg.t0),
         correctness=Correctness(scored=tally.scored, hit_at_k=tally.hits, k=leg.ctx.top_k),
     )
+
+
+def _judge(result: RunResult, scenario: Scenario, out: Callable[[str], None]) -> None:
+    """Mechanism verdicts, the gate and the steady-state checks, by the reports part's rules."""
+    from reports import mechanisms
+    from reports.gate import run_gate
+    from reports.results import GateResult
+    from scenarios.checks import evaluate_checks
+
+    try:
+        for app, verdicts in mechanisms.evaluate(result).items():
+            result.apps[app].mechanisms = verdicts
+        gate = run_gate([result])
+        checks = list(gate.checks) + evaluate_checks(result, scenario.checks)
+        result.gate = GateResult(passed=all(c.passed for c in checks), checks=checks)
+    except Exception as exc:  # judging is the reports part's; a bug there must not lose the run
+        out(f"ragchaos: judging the run failed: {exc}")
 
 
 def _render(run_dir: Path, out: Callable[[str], None]) -> None:

@@ -57,7 +57,13 @@ def seed_app(
 
     def one(doc: Document) -> str | None:
         for attempt in range(attempts):
-            status, body = _post(f"{base_url}/v1/documents", doc.body(), timeout=30.0)
+            try:
+                status, body = _post(f"{base_url}/v1/documents", doc.body(), timeout=30.0)
+            except (urllib.error.URLError, OSError) as exc:  # a slow start: try again, then give up
+                if attempt == attempts - 1:
+                    raise SeedError(f"{base_url}: document {doc.doc_id}: {exc}") from None
+                sleep(min(0.25 * 2**attempt, 4.0))
+                continue
             if status in (200, 201):
                 return None
             if status == 202:
@@ -75,7 +81,10 @@ def seed_app(
         if time.monotonic() > deadline:
             raise SeedError(f"{base_url}: {len(pending)} ingest jobs not done after {timeout_s:.0f}s")
         for job in list(pending):
-            state = str(_get(f"{base_url}/v1/jobs/{job}", timeout=10.0).get("state", ""))
+            try:
+                state = str(_get(f"{base_url}/v1/jobs/{job}", timeout=10.0).get("state", ""))
+            except (urllib.error.URLError, OSError):
+                continue  # asked again on the next round, until the deadline
             if state in ("done", "succeeded", "indexed", "complete", "completed"):
                 pending.discard(job)
             elif state in ("failed", "error", "dead"):

@@ -42,7 +42,8 @@ def test_another_seed_another_corpus() -> None:
 def test_documents_carry_metadata_and_questions_share_words_with_their_source() -> None:
     c = Corpus.generate(3, ["acme", "globex", "initech"], 30)
     for d in c.documents:
-        assert d.metadata["tenant"] == d.tenant and d.metadata["type"] and len(d.date) == 10
+        assert d.body()["tenant"] == d.tenant and d.metadata["type"] in d.title.lower().replace(" ", "-")
+        assert len(d.metadata["date"]) == 10
     for tenant, pool in c.questions(500).items():
         for q in pool:
             doc = c.document(q.source_doc_id)
