@@ -81,10 +81,8 @@ def _run(args: argparse.Namespace, name: str) -> int:
         for step in scenario.plan():
             print("  " + step.line())
         return 0
-    from scenarios.runner import run_scenario
-
     from ragchaos.procs import ProcessStartError
-    from scenarios.runner import RunFailed
+    from scenarios.runner import RunFailed, run_scenario
     from scenarios.seed import SeedError
 
     try:
