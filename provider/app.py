@@ -140,7 +140,7 @@ class ProviderApp:
             reply.headers["openai-version"] = "2020-10-01"
             reply.headers["openai-organization"] = "org-ragchaos"
             reply.headers["openai-processing-ms"] = str(int((self.clock() - arrived) * 1000))
-        await send_reply(send, reply)
+        await send_reply(send, reply, receive)
         if call.key is not None and call.endpoint is not None and req is not None:
             self._count(call, req, reply, arrived, arrived_wall, request_id)
 

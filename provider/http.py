@@ -7,6 +7,7 @@ through a framework's routing, validation and middleware stack on every call.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -94,20 +95,27 @@ def _header_list(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 
-async def send_reply(send: Send, reply: Reply | StreamReply) -> None:
-    """Send ``reply``; a cut returns without completing, and uvicorn then closes the connection."""
+async def send_reply(send: Send, reply: Reply | StreamReply, receive: Receive | None = None) -> None:
+    """Send ``reply``; a cut returns without completing, and uvicorn then closes the connection.
+
+    A stream stops early when the client disconnects (``receive`` reports it), so an abandoned
+    stream does not keep its service slot for the rest of its modelled duration.
+    """
     if isinstance(reply, StreamReply):
         await send({"type": "http.response.start", "status": reply.status,
                     "headers": [(b"content-type", b"text/event-stream; charset=utf-8"),
                                 (b"cache-control", b"no-cache"), *_header_list(reply.headers)]})
+        gone = asyncio.ensure_future(receive()) if receive is not None else None
         sent = 0
         try:
             async for event in reply.events:
-                if reply.cut_after is not None and sent >= reply.cut_after:
+                if (reply.cut_after is not None and sent >= reply.cut_after) or (gone is not None and gone.done()):
                     return
                 await send({"type": "http.response.body", "body": event, "more_body": True})
                 sent += 1
         finally:
+            if gone is not None:
+                gone.cancel()
             await reply.events.aclose()  # releases the service slot at once
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return
