@@ -189,3 +189,34 @@ def test_fixture_without_redis_fails_in_ci_and_skips_elsewhere(tmp_path, ci, exp
         assert proc.returncode != 0 and "CI=true" in out, out
     else:
         assert proc.returncode == 0, out
+
+
+def test_dev_command_serves_until_sigterm_then_stops_its_server(tmp_path) -> None:
+    """``python -m ragchaos.redis_server``: prints REDIS_URL, and SIGTERM stops both processes."""
+    import re
+    import time
+
+    from ragchaos.procs import ManagedProcess, python_module_argv
+
+    _need_binary()
+    log = tmp_path / "dev.log"
+    found: dict[str, int] = {}
+
+    def announced() -> bool:
+        m = re.search(r"REDIS_URL=redis://127\.0\.0\.1:(\d+)/0 +\(pid (\d+);", log.read_text() if log.exists() else "")
+        if m:
+            found.update(port=int(m.group(1)), pid=int(m.group(2)))
+        return bool(m)
+
+    proc = ManagedProcess("redis-dev", python_module_argv("ragchaos.redis_server"), health_check=announced,
+                          log_path=log)
+    try:
+        proc.start().wait_healthy(30)
+        assert ping(LOOPBACK, found["port"]) is None
+    finally:
+        code = proc.stop(grace=10)
+    assert code == 0, log.read_text()
+    deadline = time.monotonic() + 10
+    while not (_pid_gone(found["pid"]) and _port_closed(found["port"])) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _pid_gone(found["pid"]) and _port_closed(found["port"])
