@@ -132,7 +132,7 @@ def toxiproxy_spec(run_id: str, api_port: int, image: str = DEFAULT_IMAGES["toxi
         image=image,
         command=[f"-host={LOOPBACK}", f"-port={api_port}"],
         labels=labels(run_id, "toxiproxy"),
-        healthcheck=_health(["/toxiproxy-cli", "-host", f"http://{LOOPBACK}:{api_port}", "list"]),
+        healthcheck=_health(["/toxiproxy-cli", "--host", f"http://{LOOPBACK}:{api_port}", "list"]),
         host_port=api_port,
         network_mode="host",
     )

@@ -287,10 +287,13 @@ def test_health_checks_use_the_contract_paths(services: dict[str, Any]) -> None:
 def test_app_environment_is_what_the_settings_read(services: dict[str, Any], monkeypatch) -> None:
     fields = AppSettings.model_fields
     known = {f"RAGCHAOS_{name.upper()}" for name in fields} | {"REDIS_URL", "ANONYMIZED_TELEMETRY"}
+    contract = set(re.findall(r"`(RAGCHAOS_[A-Z_]+|REDIS_URL)`", (ROOT / "docs" / "contracts.md").read_text()))
     for service, app in APP_SERVICES.items():
         env = services[service]["environment"]
         unknown = set(env) - known
         assert not unknown, f"{service}: variables no setting reads: {unknown}"
+        undocumented = set(env) - contract - {"ANONYMIZED_TELEMETRY"}
+        assert not undocumented, f"{service}: variables docs/contracts.md does not list: {undocumented}"
         for key in [k for k in os.environ if k.startswith("RAGCHAOS_") or k == "REDIS_URL"]:
             monkeypatch.delenv(key)
         for key, value in env.items():

@@ -51,7 +51,7 @@ def test_toxiproxy_shares_the_host_network_and_listens_on_loopback() -> None:
     assert "ports" not in kwargs  # host networking publishes nothing
     assert kwargs["command"] == ["-host=127.0.0.1", "-port=41003"]
     assert spec.endpoint.url == "http://127.0.0.1:41003"
-    assert kwargs["healthcheck"]["test"] == ["CMD", "/toxiproxy-cli", "-host", "http://127.0.0.1:41003", "list"]
+    assert kwargs["healthcheck"]["test"] == ["CMD", "/toxiproxy-cli", "--host", "http://127.0.0.1:41003", "list"]
 
 
 def test_every_spec_is_labelled_named_and_health_checked() -> None:
