@@ -7,6 +7,9 @@ samples were pinned (``hdrh``'s own ``record_value`` returns False and forgets t
 
 from __future__ import annotations
 
+import threading
+
+import numpy as np
 from hdrh.histogram import HdrHistogram
 
 __all__ = ["LOWEST_US", "HIGHEST_US", "SIGNIFICANT_FIGURES", "Histogram"]
@@ -14,6 +17,28 @@ __all__ = ["LOWEST_US", "HIGHEST_US", "SIGNIFICANT_FIGURES", "Histogram"]
 LOWEST_US = 1
 HIGHEST_US = 600_000_000  # 10 minutes
 SIGNIFICANT_FIGURES = 3
+
+
+_TABLES: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+_TABLES_LOCK = threading.Lock()
+
+
+def _tables(h: HdrHistogram) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per counts-index lowest, highest and median equivalent values, built once per layout.
+
+    hdrh answers percentiles and the mean with Python loops over all ~21k counters (0.2 s for a
+    mean); with these tables numpy does the same arithmetic, with identical results.
+    """
+    key = (h.counts_len, h.sub_bucket_half_count_magnitude, h.unit_magnitude)
+    tables = _TABLES.get(key)
+    if tables is None:
+        with _TABLES_LOCK:
+            lows = [h.get_value_from_index(i) for i in range(h.counts_len)]
+            low = np.array([h.get_lowest_equivalent_value(v) for v in lows], dtype=np.float64)
+            high = np.array([h.get_highest_equivalent_value(v) for v in lows], dtype=np.float64)
+            median = np.array([h._hdr_median_equiv_value(v) for v in lows], dtype=np.float64)
+            tables = _TABLES[key] = (low, high, median)
+    return tables
 
 
 class Histogram:
@@ -51,16 +76,26 @@ class Histogram:
     def count(self) -> int:
         return int(self._h.get_total_count())
 
+    def _counts(self) -> np.ndarray:
+        return np.ctypeslib.as_array(self._h.counts).astype(np.int64, copy=False)
+
     def percentile_us(self, p: float) -> int:
-        """Value at percentile ``p`` (0-100); 0 for an empty histogram."""
-        if self.count == 0:
-            return 0
-        return int(self._h.get_value_at_percentile(p))
+        """Value at percentile ``p`` (0-100); 0 for an empty histogram (hdrh's semantics: the
+        highest equivalent value of the bucket, the lowest for p = 0)."""
+        return self.percentiles_us([p])[p]
 
     def percentiles_us(self, ps: list[float]) -> dict[float, int]:
         if self.count == 0:
             return {p: 0 for p in ps}
-        return {p: int(v) for p, v in self._h.get_percentile_to_value_dict(ps).items()}
+        low, high, _ = _tables(self._h)
+        cumulative = np.cumsum(self._counts())
+        out = {}
+        for p in ps:
+            target = self._h.get_target_count_at_percentile(p)
+            idx = int(np.searchsorted(cumulative, target, side="left"))
+            idx = min(idx, len(cumulative) - 1)
+            out[p] = int(high[idx] if p else low[idx])
+        return out
 
     @property
     def max_us(self) -> int:
@@ -72,17 +107,18 @@ class Histogram:
 
     @property
     def mean_us(self) -> float:
-        return float(self._h.get_mean_value()) if self.count else 0.0
+        if not self.count:
+            return 0.0
+        _, _, median = _tables(self._h)
+        return float(np.dot(self._counts().astype(np.float64), median) / self.count)
 
     def count_at_or_below_us(self, value_us: float) -> int:
         """How many recorded values are <= ``value_us`` (to bucket precision): goodput within an SLO."""
-        total = 0
-        for item in self._h.get_recorded_iterator():
-            # a bucket counts when it holds the SLO value itself (lowest equivalent <= value)
-            if self._h.get_lowest_equivalent_value(item.value_iterated_to) > value_us:
-                break
-            total += item.count_at_value_iterated_to
-        return total
+        if not self.count:
+            return 0
+        low, _, _ = _tables(self._h)
+        # a bucket counts when it holds the SLO value itself (lowest equivalent <= value)
+        return int(self._counts()[low <= value_us].sum())
 
     def spectrum(self, ticks_per_half_distance: int = 5) -> list[tuple[float, int]]:
         """(percentile 0-100, value us) pairs of the percentile spectrum, for plots and .hgrm."""

@@ -112,7 +112,10 @@ def merge_phases(parts: list[PhaseResult]) -> PhaseResult:
 def phase_result(result: RunResult, app: str, phase: str) -> PhaseResult:
     phases = result.apps[app].phases
     if phase == ALL:
-        return merge_phases([phases[n] for n in _counted_phases(result, app)])
+        key = ("merged", app)
+        if key not in result._memo:
+            result._memo[key] = merge_phases([phases[n] for n in _counted_phases(result, app)])
+        return result._memo[key]
     if phase not in phases:
         raise KeyError(f"app {app!r} has no phase {phase!r}; it has {', '.join(phase_names(result, app)) or 'none'}")
     return phases[phase]
@@ -188,6 +191,13 @@ def _provider_sum(pr: PhaseResult, attr: str) -> float | None:
 
 
 def figures(result: RunResult, app: str, phase: str = ALL) -> Figures:
+    key = ("figures", app, phase)
+    if key not in result._memo:
+        result._memo[key] = _figures(result, app, phase)
+    return result._memo[key]
+
+
+def _figures(result: RunResult, app: str, phase: str) -> Figures:
     pr = phase_result(result, app, phase)
     c = pr.client
     counters = Counters(pr.counters)

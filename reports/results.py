@@ -34,7 +34,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from ragchaos.hdr import Histogram
 
@@ -310,6 +310,8 @@ class RunResult(_Model):
     faults: list[FaultRecord] = Field(default_factory=list)
     apps: dict[str, AppResult] = Field(default_factory=dict)
     gate: GateResult | None = None
+    # derived figures memoised by reports.analysis (a loaded result is treated as read-only)
+    _memo: dict[Any, Any] = PrivateAttr(default_factory=dict)
 
     @property
     def duration_s(self) -> float:
