@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import importlib
 import platform
 import sys
 import time
@@ -148,7 +147,7 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> Path:
         (run_dir / "logs").mkdir(exist_ok=True)
         (run_dir / "logs" / "runner.log").write_text("\n".join(probe_errors) + "\n")
     if opts.render:
-        _render(run_dir, out)
+        _render(run_dir, result, out)
     return run_dir
 
 
@@ -340,30 +339,24 @@ def _app_result(app: str, leg: _Leg, acc: PhaseAccumulator) -> AppResult:
 
 
 def _judge(result: RunResult, scenario: Scenario, out: Callable[[str], None]) -> None:
-    """Mechanism verdicts, the gate and the steady-state checks, by the reports part's rules."""
-    from reports import mechanisms
-    from reports.gate import run_gate
+    """Mechanism verdicts and the gate (the reports part's rules), plus the steady-state checks."""
+    from reports.build import finalize
     from reports.results import GateResult
     from scenarios.checks import evaluate_checks
 
     try:
-        for app, verdicts in mechanisms.evaluate(result).items():
-            result.apps[app].mechanisms = verdicts
-        gate = run_gate([result])
-        checks = list(gate.checks) + evaluate_checks(result, scenario.checks)
+        finalize(result)
+        checks = list(result.gate.checks if result.gate else []) + evaluate_checks(result, scenario.checks)
         result.gate = GateResult(passed=all(c.passed for c in checks), checks=checks)
     except Exception as exc:  # judging is the reports part's; a bug there must not lose the run
         out(f"ragchaos: judging the run failed: {exc}")
 
 
-def _render(run_dir: Path, out: Callable[[str], None]) -> None:
-    """Ask the reports part to render (report.html, summary.md, junit.xml, hdr/, plots/) if it can."""
+def _render(run_dir: Path, result: RunResult, out: Callable[[str], None]) -> None:
+    """report.html, summary.md, junit.xml, plots/ and hdr/ by the reports part."""
     try:
-        module = importlib.import_module("reports.render")
-    except ModuleNotFoundError:
-        out("ragchaos: reports.render is not available; results.json only")
-        return
-    try:
-        module.render_run(run_dir)
+        from reports.build import write_reports
+
+        write_reports(run_dir, result)
     except Exception as exc:  # a report failure must not lose the run's data
-        print(f"ragchaos: rendering the report failed: {exc}", file=sys.stderr)
+        print(f"ragchaos: rendering the report failed: {exc} (results.json is complete)", file=sys.stderr)
