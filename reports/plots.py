@@ -18,6 +18,7 @@ import io
 from collections.abc import Callable
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from reports.analysis import ALL, figures, phase_result
 from reports.counters import Counters
@@ -28,8 +29,29 @@ __all__ = ["APP_COLORS", "PLOTS", "plot", "plot_png", "to_png"]
 APP_COLORS = {"naive": "#d62728", "reference": "#1f77b4"}
 _CYCLE = ["#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
 _SHADE = {"fault": "#f4b6b6", "spike": "#f7d79a"}
-_LOGIT_TICKS = [0.5, 0.9, 0.99, 0.999, 0.9999, 0.99999]
-_LOGIT_LABELS = ["50%", "90%", "99%", "99.9%", "99.99%", "99.999%"]
+_LOGIT_TICKS = [0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 0.9999, 0.99999]
+_LOGIT_LABELS = ["25%", "50%", "75%", "90%", "99%", "99.9%", "99.99%", "99.999%"]
+
+
+def _ms_label(value: float, _pos: object = None) -> str:
+    """A y tick in milliseconds as people read it: 20 ms, 400 ms, 1.5 s."""
+    if value <= 0:
+        return ""
+    if value >= 1000:
+        return f"{value / 1000:g} s"
+    if value >= 1:
+        return f"{value:g} ms"
+    return f"{value * 1000:g} us"
+
+
+def _ms_axis(axis) -> None:
+    axis.set_major_formatter(FuncFormatter(_ms_label))
+    axis.set_minor_formatter(FuncFormatter(lambda v, p: _ms_label(v) if str(round(v, 6))[0] in "25" else ""))
+
+
+def _legend_below(ax, ncol: int = 4) -> None:
+    if ax.lines or ax.patches:
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, frameon=False)
 
 
 def color(app: str, apps: list[str]) -> str:
@@ -85,8 +107,9 @@ def _spectrum(result: RunResult, title: str, series: list[tuple[str, Summary | N
     if max_q:
         _logit_axis(ax, max_q)
     ax.set_yscale("log")
-    ax.set_ylabel("latency (ms)")
-    ax.set_title(title)
+    _ms_axis(ax.yaxis)
+    ax.set_ylabel("latency")
+    ax.set_title(title, fontsize=11)
     if ax.lines:
         ax.legend(fontsize=8, loc="upper left")
     else:
@@ -117,7 +140,7 @@ def _shade_phases(ax, result: RunResult) -> None:
 
 
 def timeline_latency(result: RunResult, kind: str = "query") -> Figure:
-    fig = Figure(figsize=(7.2, 4.2), dpi=100)
+    fig = Figure(figsize=(7.2, 4.6), dpi=100)
     ax = fig.add_subplot()
     apps = list(result.apps)
     for app, a in result.apps.items():
@@ -130,12 +153,12 @@ def timeline_latency(result: RunResult, kind: str = "query") -> Figure:
         ax.plot(t, [max(i.p50_us, 1) / 1000 for i in rows], color=c, linewidth=1.2, linestyle=":", label=f"{app} p50")
     _shade_phases(ax, result)
     ax.set_yscale("log")
+    _ms_axis(ax.yaxis)
     ax.set_xlabel("seconds from start")
-    ax.set_ylabel("response time (ms)")
-    ax.set_title(f"{kind}: p50 / p99 per second (shaded: fault windows)")
+    ax.set_ylabel("response time")
+    ax.set_title(f"{kind}: p50 / p99 per second (shaded: fault windows)", fontsize=11)
     ax.grid(True, alpha=0.3)
-    if ax.lines:
-        ax.legend(fontsize=8, loc="upper left", ncol=2)
+    _legend_below(ax, 4)
     fig.tight_layout()
     return fig
 
@@ -170,7 +193,7 @@ def timeline_requests(result: RunResult, _: str = "") -> Figure:
 
 
 def timeline_breaker(result: RunResult, _: str = "") -> Figure:
-    fig = Figure(figsize=(7.2, 3.4), dpi=100)
+    fig = Figure(figsize=(7.2, 3.8), dpi=100)
     ax = fig.add_subplot()
     apps = list(result.apps)
     styles = {"open": "-", "half_open": "--", "closed": ":"}
@@ -187,14 +210,21 @@ def timeline_breaker(result: RunResult, _: str = "") -> Figure:
             for to, v in Counters(s.counters).by("ragchaos_breaker_transitions_total", "to").items():
                 series[to][idx] = v
         for to, ys in sorted(series.items()):
-            ax.step(t, ys, where="post", color=color(app, apps), linestyle=styles.get(to, "-."), label=f"{app} to {to}")
+            if not any(ys):
+                continue  # a transition that never happened adds a flat line and no information
+            ax.step(t, ys, where="post", color=color(app, apps), linestyle=styles.get(to, "-."),
+                    linewidth=2 if to == "open" else 1.5, label=f"{app}: to {to}")
     _shade_phases(ax, result)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("seconds from start")
     ax.set_ylabel("transitions (cumulative)")
-    ax.set_title("breaker transitions over time")
+    ax.set_title("breaker transitions over time (all dependencies)", fontsize=11)
     ax.grid(True, alpha=0.3)
     if ax.lines:
-        ax.legend(fontsize=8, loc="upper left", ncol=2)
+        _legend_below(ax, 3)
+    else:
+        ax.text(0.5, 0.5, "no breaker transitions", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     return fig
 
@@ -204,7 +234,7 @@ def stages_bar(result: RunResult, _: str = "") -> Figure:
 
     names = [s for s in stage_names(result)]
     apps = list(result.apps)
-    fig = Figure(figsize=(7.2, 0.9 + 0.42 * max(1, len(names)) * len(apps)), dpi=100)
+    fig = Figure(figsize=(7.2, 1.6 + 0.42 * max(1, len(names)) * len(apps)), dpi=100)
     ax = fig.add_subplot()
     height = 0.8 / max(1, len(apps))
     for j, app in enumerate(apps):
@@ -219,10 +249,11 @@ def stages_bar(result: RunResult, _: str = "") -> Figure:
     ax.set_yticklabels(names)
     ax.invert_yaxis()
     ax.set_xscale("log")
-    ax.set_xlabel("latency (ms, log)")
-    ax.set_title("stage breakdown, whole run (dark: p50, light: p99)")
+    _ms_axis(ax.xaxis)
+    ax.set_xlabel("latency (log scale)")
+    ax.set_title("stage breakdown, whole run (dark: p50, light: p99)", fontsize=11)
     ax.grid(True, axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4, frameon=False)
     fig.tight_layout()
     return fig
 
