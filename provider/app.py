@@ -85,6 +85,7 @@ class ProviderApp:
         self.stats = Stats(config.request_log_size, wall)
         self._limiters: dict[tuple[str, str], RateLimiter] = {}
         self._ids = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._routes: dict[tuple[str, str], Handler] = {
             ("POST", "/v1/embeddings"): self._embeddings,
             ("POST", "/v1/chat/completions"): self._chat,
@@ -112,11 +113,17 @@ class ProviderApp:
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
+                    self._loop = asyncio.get_running_loop()
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     self.faults.clear()  # let held requests go
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+
+    def release_held(self) -> None:
+        """Drop every fault (so hung requests are answered); safe to call from a signal handler."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.faults.clear)
 
     async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         arrived = self.clock()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+from types import FrameType
 
 import uvicorn
 
-from provider.app import create_app
+from provider.app import ProviderApp, create_app
 from provider.config import ProviderConfig
 from provider.http import quiet_deliberate_cuts
 
@@ -17,13 +18,28 @@ def _fastest(name: str, fallback: str) -> str:
     return name if importlib.util.find_spec(name) is not None else fallback
 
 
+class _Server(uvicorn.Server):
+    """On SIGTERM/SIGINT, first let go of requests a hang fault holds, so shutdown is prompt."""
+
+    def __init__(self, config: uvicorn.Config, app: ProviderApp) -> None:
+        super().__init__(config)
+        self.provider_app = app
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.provider_app.release_held()
+        super().handle_exit(sig, frame)
+
+
 def serve(config: ProviderConfig, host: str, port: int, log_level: str = "warning") -> None:
     quiet_deliberate_cuts()
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(config), host=host, port=port,
+    app = create_app(config)
+    server = _Server(uvicorn.Config(
+        app, host=host, port=port,
         loop=_fastest("uvloop", "asyncio"), http=_fastest("httptools", "h11"),
         lifespan="on", access_log=False, log_level=log_level,
         # keep-alive long enough for load generators and SDK pools that pause between calls
         timeout_keep_alive=30, backlog=2048,
-    ))
+        # a request held by a hang fault must not keep a stopping provider alive
+        timeout_graceful_shutdown=2,
+    ), app)
     server.run()

@@ -61,11 +61,13 @@ class Provider:
         return str(body["id"])
 
 
-def start_provider(tmp: Path, config: dict[str, Any], name: str = "provider") -> Provider:
+def start_provider(tmp: Path, config: dict[str, Any], name: str = "provider", module: str = "provider") -> Provider:
+    """Start ``python -m provider serve ...`` (or, with module="ragchaos", ``ragchaos provider serve ...``)."""
     config_path = tmp / f"{name}.json"
     config_path.write_text(json.dumps(config))
     port = free_port()
-    proc = ManagedProcess(name, python_module_argv("provider", "serve", "--host", "127.0.0.1", "--port", str(port),
+    command = ["provider", "serve"] if module == "ragchaos" else ["serve"]
+    proc = ManagedProcess(name, python_module_argv(module, *command, "--host", "127.0.0.1", "--port", str(port),
                                                    "--config", str(config_path)),
                           health_url=f"http://127.0.0.1:{port}/healthz", log_path=tmp / f"{name}.log")
     proc.start()

@@ -45,7 +45,7 @@ def test_lexically_similar_texts_are_close(prov: Provider) -> None:
 
 
 def test_vectors_are_the_same_in_another_process(prov: Provider, tmp_path) -> None:
-    other = start_provider(tmp_path, CONFIG, name="provider-2")
+    other = start_provider(tmp_path, CONFIG, name="provider-2", module="ragchaos")  # the other entry point
     try:
         mine = prov.client("k1").embeddings.create(model="m", input=TEXTS)
         theirs = other.client("k1").embeddings.create(model="m", input=TEXTS)

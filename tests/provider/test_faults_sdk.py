@@ -162,8 +162,35 @@ def test_hang_until_removed(prov: Provider) -> None:
 
     worker = threading.Thread(target=call, daemon=True)
     worker.start()
-    assert not done.wait(0.5)  # held
+    deadline = time.monotonic() + 20
+    while prov.call("GET", "/_control/faults")[1]["faults"][0]["hits"] == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert not done.wait(0.3)  # held
     prov.call("DELETE", f"/_control/faults/{fault}")
     assert done.wait(10)  # released by the removal
     worker.join(5)
     assert len(result) == 1
+
+
+def test_stopping_the_provider_releases_held_requests(tmp_path) -> None:
+    from tests.provider.conftest import CONFIG, start_provider
+
+    other = start_provider(tmp_path, CONFIG, name="provider-hang")
+    try:
+        other.add_fault(kind="hang")
+        result: list[object] = []
+        worker = threading.Thread(
+            target=lambda: result.append(other.client("k1", timeout=30).embeddings.create(model="m", input="x")),
+            daemon=True)
+        worker.start()
+        deadline = time.monotonic() + 20
+        while other.call("GET", "/_control/faults")[1]["faults"][0]["hits"] == 0:  # held now
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        started = time.monotonic()
+        other.process.stop(grace=10)
+    assert time.monotonic() - started < 5  # not stuck behind the held request
+    worker.join(10)
+    assert len(result) == 1  # and the held request was answered, not dropped
