@@ -9,6 +9,7 @@ exist, phases that are named, apps that are known) and returns every problem, no
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -251,7 +252,7 @@ class Scenario(_Strict):
                 out.append((("checks", i), msg))
             for field in ("phase", "relative_to"):
                 value = getattr(check, field)
-                if value is not None and value not in phases:
+                if value is not None and not _known_phase(value, phases):
                     out.append((("checks", i, field), f"unknown phase {value!r}; phases: {', '.join(sorted(phases))}"))
             if check.app != "*" and check.app not in self.apps:
                 out.append((("checks", i, "app"), f"app {check.app!r} is not in this scenario's apps"))
@@ -260,7 +261,7 @@ class Scenario(_Strict):
                 out.append((("expect", app), f"unknown app {app!r}; known: {', '.join(KNOWN_APPS)}"))
             for i, exp in enumerate(expectations):
                 out += [(("expect", app, i, *p), m) for p, m in _mechanism_problems(exp)]
-                if exp.phase is not None and exp.phase not in phases:
+                if exp.phase is not None and not _known_phase(exp.phase, phases):
                     out.append((("expect", app, i, "phase"), f"unknown phase {exp.phase!r}"))
         for i, expr in enumerate(self.gate):
             msg = _gate_problem(expr)
@@ -326,6 +327,11 @@ class Scenario(_Strict):
     def rng(self, purpose: str) -> random.Random:
         """A generator for one purpose, the same in every process for the same seed."""
         return random.Random(f"{self.seed}:{purpose}")
+
+
+def _known_phase(name: str, phases: set[str]) -> bool:
+    """A declared phase, or the n-th fault/recovery period (``fault-2``, ``recovery-3``)."""
+    return name in phases or re.fullmatch(r"(fault|recovery)-[2-9][0-9]*", name) is not None
 
 
 def _provider_problems(config: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
