@@ -38,11 +38,14 @@ def test_stats_count_requests_tokens_cost_and_service_time(prov: Provider) -> No
 def test_retries_seen_counts_the_sdk_retry_header(prov: Provider) -> None:
     client = prov.client("k18")
     client.embeddings.create(model="m", input="x")  # the SDK sends x-stainless-retry-count: 0
-    client.embeddings.create(model="m", input="x", extra_headers={"x-stainless-retry-count": "3"})
+    client.embeddings.create(model="m", input="x",
+                             extra_headers={"x-stainless-retry-count": "3", "x-harness-request-id": "q-42"})
     prov.call("POST", "/v1/embeddings", {"model": "m", "input": "x"},
               headers={"authorization": "Bearer k18", "x-stainless-retry-count": "not-a-number"})
     stats = prov.stats("k18")
     assert stats["requests"] == 3 and stats["retries_seen"] == 1
+    log = prov.call("GET", "/_stats/requests?key=k18")[1]["requests"]
+    assert [(r["retry_count"], r["correlation_id"]) for r in log] == [(0, None), (3, "q-42"), (0, None)]
 
 
 def test_reset_zeroes_everything(prov: Provider) -> None:
