@@ -14,7 +14,7 @@ from typing import Any
 
 from provider.config import ChatConfig
 from provider.errors import bad_request
-from provider.grounding import answer, question_of
+from provider.grounding import answer, has_sources, question_of
 from provider.text import count_tokens
 
 __all__ = ["ChatRequest", "Completion", "complete", "parse_request", "pieces"]
@@ -119,7 +119,10 @@ def complete(req: ChatRequest, cfg: ChatConfig) -> Completion:
     users = [i for i, (role, _) in enumerate(req.messages) if role == "user"]
     last = users[-1] if users else len(req.messages) - 1
     own_context, question = question_of(req.messages[last][1])
-    context = "\n\n".join([text for i, (_, text) in enumerate(req.messages) if i != last] + [own_context])
+    # instructions (system/developer) are not evidence unless they carry tagged passages
+    context = "\n\n".join([text for i, (role, text) in enumerate(req.messages)
+                            if i != last and (role not in ("system", "developer") or has_sources(text))]
+                           + [own_context])
     text = answer(question, context, cfg.max_sentences)
     limit = req.max_tokens * 4  # count_tokens is ceil(chars / 4)
     finish = "stop"

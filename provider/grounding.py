@@ -15,12 +15,13 @@ from dataclasses import dataclass
 
 from provider.text import content_words
 
-__all__ = ["NO_ANSWER", "Passage", "answer", "passages", "question_of"]
+__all__ = ["NO_ANSWER", "Passage", "answer", "has_sources", "passages", "question_of"]
 
 NO_ANSWER = "I could not find the answer in the provided context."
 
 _TAG = re.compile(r"\[([^\[\]\s]{1,200})\]")
 _QUESTION = re.compile(r"(?im)^\s*(?:question|q)\s*:\s*")
+_ASIDE = re.compile(r"\([^()]*\)")  # a line that is only "(doc 7)" labels a passage, it is not evidence
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
@@ -28,6 +29,10 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 class Passage:
     source: str | None
     sentence: str
+
+
+def has_sources(text: str) -> bool:
+    return _TAG.search(text) is not None
 
 
 def question_of(last_user: str) -> tuple[str, str]:
@@ -50,7 +55,7 @@ def passages(context: str) -> list[Passage]:
         end = m.start() if m is not None else len(context)
         for sentence in _SENTENCE_END.split(context[position:end]):
             sentence = sentence.strip().lstrip(":-– ").strip()
-            if sentence:
+            if sentence and not _ASIDE.fullmatch(sentence):
                 out.append(Passage(source, sentence))
         if m is not None:
             source = m.group(1)

@@ -28,3 +28,16 @@ def test_question_marker_and_untagged_context() -> None:
     assert question == "What do owls eat?"
     assert [p.source for p in passages("before [s#1] after")] == [None, "s#1"]
     assert answer("what about owls", "Owls hunt at night. Fish swim.") == "Owls hunt at night."
+
+
+def test_instructions_and_passage_labels_are_not_evidence() -> None:
+    from provider.chat import complete, parse_request
+    from provider.config import ChatConfig
+
+    system = "You answer questions using only the numbered passages provided."
+    no_passages = {"model": "m", "messages": [
+        {"role": "system", "content": system},
+        {"role": "user", "content": "Passages:\n(no passages found)\n\nQuestion: which questions do you answer?"}]}
+    assert complete(parse_request(no_passages, ChatConfig()), ChatConfig()).text == NO_ANSWER
+    labelled = "Passages:\n[1] (doc d-7)\nThe d-7 vault keeps backups.\n\nQuestion: which doc is d-7 vault?"
+    assert answer("which doc is d-7 vault?", labelled.split("Question:")[0]) == "The d-7 vault keeps backups. [1]"
