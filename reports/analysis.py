@@ -134,6 +134,7 @@ class Figures:
     ttft: Summary | None
     stages: dict[str, Summary]
     goodput_ok: int  # ok answers that count as goodput (within the SLO where one is given)
+    goodput_ok_by_kind: dict[str, int]
     answered_queries: int
     provider_calls: float | None
     provider_tokens: float | None
@@ -160,6 +161,14 @@ class Figures:
     def goodput_rps(self) -> float:
         return self.goodput_ok / self.duration_s if self.duration_s > 0 else 0.0
 
+    def kind_throughput_rps(self, kind: str) -> float:
+        s = self.response.get(kind)
+        return s.count / self.duration_s if s is not None and self.duration_s > 0 else 0.0
+
+    def kind_goodput_rps(self, kind: str) -> float:
+        n = self.goodput_ok_by_kind.get(kind, self.goodput_ok if kind == "all" else 0)
+        return n / self.duration_s if self.duration_s > 0 else 0.0
+
     def per_answer(self, value: float | None) -> float | None:
         if value is None or not self.answered_queries:
             return None
@@ -170,18 +179,18 @@ class Figures:
         return self.stages.get("ingest.freshness")
 
 
-def _goodput_ok(result: RunResult, client: ClientStats) -> int:
+def _goodput_by_kind(result: RunResult, client: ClientStats) -> dict[str, int]:
+    """Ok answers that count as goodput, per kind (within the kind's SLO when there is one)."""
     slo = result.scenario.slo_ms
-    if not slo:
-        return client.ok
-    total = 0
-    kinds = client.by_kind or {"query": client}
+    out = {}
+    kinds = client.by_kind or {"all": client}
     for kind, stats in kinds.items():
-        if kind in slo and stats.latency.ok_response_time is not None:
-            total += stats.latency.ok_response_time.histogram().count_at_or_below_us(slo[kind] * 1000.0)
-        elif kind not in slo:
-            total += stats.ok
-    return total
+        if kind in slo:
+            ok_rt = stats.latency.ok_response_time
+            out[kind] = ok_rt.histogram().count_at_or_below_us(slo[kind] * 1000.0) if ok_rt is not None else 0
+        else:
+            out[kind] = stats.ok
+    return out
 
 
 def _provider_sum(pr: PhaseResult, attr: str) -> float | None:
@@ -206,6 +215,7 @@ def _figures(result: RunResult, app: str, phase: str) -> Figures:
     response["all"] = c.latency.response_time
     service["all"] = c.latency.service_time
     answered = c.by_kind["query"].ok if "query" in c.by_kind else c.ok
+    goodput = _goodput_by_kind(result, c)
 
     hit_ratio: dict[str, float] = {}
     for layer, lookups in counters.by("ragchaos_cache_requests_total", "layer").items():
@@ -240,7 +250,8 @@ def _figures(result: RunResult, app: str, phase: str) -> Figures:
         service=service,
         ttft=c.latency.ttft,
         stages=dict(pr.stages),
-        goodput_ok=_goodput_ok(result, c),
+        goodput_ok=sum(goodput.values()),
+        goodput_ok_by_kind=goodput,
         answered_queries=answered,
         provider_calls=calls,
         provider_tokens=tokens,

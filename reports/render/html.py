@@ -21,7 +21,7 @@ h2{font-size:18px;margin:4px 0 10px}
 table{border-collapse:collapse;margin:8px 0 12px;font-size:13px}
 th,td{border-bottom:1px solid #e4e7ec;padding:4px 10px;text-align:right;white-space:nowrap}
 th{background:#f0f2f5;font-weight:600}td:first-child,th:first-child{text-align:left}
-td.wrap{white-space:normal;text-align:left;max-width:420px}
+td.wrap{white-space:normal;text-align:left;max-width:420px}td.text{text-align:left}
 caption{caption-side:top;text-align:left;font-style:italic;color:#555;padding:2px 0}
 ul.lines{list-style:none;padding:0;margin:6px 0}ul.lines li{padding:3px 8px;margin:2px 0;border-radius:4px;font-family:ui-monospace,monospace;font-size:13px}
 li.PASS{background:#e5f5e8;border-left:4px solid #2e9d47}li.FAIL{background:#fde8e8;border-left:4px solid #cf2e2e}
@@ -63,8 +63,10 @@ def render_html(title: str, subtitle: str, sections: list[Section], plots: dict[
             parts.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in t.columns) + "</tr>")
             for row in t.rows:
                 cells = []
-                for cell in row:
-                    cls = ' class="wrap"' if len(cell) > 40 else ""
+                for i, cell in enumerate(row):
+                    # numbers line up on the right; words (and long details) read from the left
+                    numeric = i > 0 and bool(re.match(r"^[-+$–=0-9.]", cell)) and len(cell) <= 40
+                    cls = "" if numeric else (' class="wrap"' if len(cell) > 40 else ' class="text"')
                     cells.append(f"<td{cls}>{html.escape(cell)}</td>")
                 parts.append("<tr>" + "".join(cells) + "</tr>")
             parts.append("</table>")

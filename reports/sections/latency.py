@@ -22,7 +22,7 @@ def latency(result: RunResult) -> Section:
                     continue
                 rows.append([app, phase, fmt.count(r.count), fmt.ms(r.p50_us), fmt.ms(r.p90_us), fmt.ms(r.p99_us),
                              fmt.ms(r.p999_us), fmt.ms(r.max_us), fmt.ms(s.p99_us if s else None),
-                             fmt.rate(f.throughput_rps), fmt.rate(f.goodput_rps)])
+                             fmt.rate(f.kind_throughput_rps(kind)), fmt.rate(f.kind_goodput_rps(kind))])
         if rows:
             tables.append(Table(["app", "phase", "count", "p50", "p90", "p99", "p99.9", "max", "service p99",
                                  "throughput", "goodput"], rows, caption=f"{kind} requests, response time"))
@@ -30,8 +30,7 @@ def latency(result: RunResult) -> Section:
     return Section(
         key="latency",
         title="Latency by phase",
-        intro="Percentiles from HDR histograms (3 significant figures), client side. Throughput and goodput "
-              "count all request kinds.",
+        intro="Percentiles from HDR histograms (3 significant figures), client side.",
         tables=tables,
         plots=plots,
         notes=["Goodput: ok answers per second; with an SLO in the scenario, only ok answers within it."],
