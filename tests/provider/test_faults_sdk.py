@@ -197,3 +197,12 @@ def test_stopping_the_provider_releases_held_requests(tmp_path) -> None:
     assert time.monotonic() - started < 5  # not stuck behind the held request
     worker.join(10)
     assert len(result) == 1  # and the held request was answered, not dropped
+
+
+def test_insufficient_quota_fault(prov: Provider) -> None:
+    fault = prov.add_fault(kind="insufficient_quota", key="k20", endpoint="chat")
+    with pytest.raises(openai.RateLimitError) as info:
+        prov.client("k20").chat.completions.create(model="gpt-4o-mini", messages=HI)
+    assert info.value.code == "insufficient_quota"
+    prov.call("DELETE", f"/_control/faults/{fault}")
+    prov.client("k20").chat.completions.create(model="gpt-4o-mini", messages=HI)  # takes effect on the next request
