@@ -6,17 +6,24 @@ the reason printed, except under ``CI=true``, where it FAILS: CI installs redis-
 Redis path is always really tested there. ``redis_prefix`` gives each test its own key prefix,
 because the fallback server is shared and must never be flushed. ``RAGCHAOS_REDIS_FALLBACK``
 (``host:port`` or ``none``) changes or removes the fallback.
+
+``reference_fleet`` starts reference-app replicas as separate processes sharing one provider
+key, one pair of proxies, one collection prefix and the Redis above (for the two-replica
+tests of the Redis-backed reference app).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from ragchaos.procs import ManagedProcess, ProcessGroup
 from ragchaos.redis_server import (
     RedisHandle,
     RedisUnavailable,
@@ -24,6 +31,7 @@ from ragchaos.redis_server import (
     shared_from_env,
     unavailable_outcome,
 )
+from ragchaos.stack import Endpoint, ToxiproxyHandle, app_env, create_proxy, start_app
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +59,56 @@ def redis_url(redis_server: RedisHandle) -> str:
 @pytest.fixture
 def redis_prefix() -> str:
     return f"ragchaos-test:{uuid.uuid4().hex[:12]}:"
+
+
+@dataclass
+class Fleet:
+    """Reference-app replicas: separate processes, one app as the world sees it.
+
+    They share what replicas of one service share: the provider key (one rate budget), the
+    proxies in front of the provider and Chroma (a fault hits all of them), the collection
+    prefix (one vector store) and ``REDIS_URL``. Each has its own port and data directory.
+    """
+
+    name: str
+    replicas: list[Endpoint]
+    processes: list[ManagedProcess]
+    proxies: dict[str, str]  # "provider" | "vectordb" -> proxy name
+    env: dict[str, str]
+
+
+_fleets = itertools.count()
+
+
+@pytest.fixture
+def reference_fleet(
+    provider: Endpoint, chroma: Endpoint, toxiproxy: ToxiproxyHandle, session_dir: Path, redis_server: RedisHandle
+) -> Iterator[Callable[..., Fleet]]:
+    """Factory: ``reference_fleet(2, env={...})`` starts N reference replicas on the real Redis."""
+    group = ProcessGroup()
+
+    def _start(n: int = 2, *, env: Mapping[str, str] | None = None) -> Fleet:
+        name = f"fleet{next(_fleets)}x{uuid.uuid4().hex[:6]}"
+        proxies = {"provider": f"{name}_provider", "vectordb": f"{name}_vectordb"}
+        provider_proxy = create_proxy(toxiproxy.url, proxies["provider"], provider)
+        vectordb_proxy = create_proxy(toxiproxy.url, proxies["vectordb"], chroma)
+        shared = {
+            "RAGCHAOS_APP_NAME": "reference",
+            # the provider's own key for the reference app; no other test fixture hands it out
+            "RAGCHAOS_PROVIDER_KEY": "reference",
+            "RAGCHAOS_COLLECTION_PREFIX": name,
+            "REDIS_URL": redis_server.url,
+            **(env or {}),
+        }
+        endpoints, procs = [], []
+        for i in range(n):
+            full = app_env(name, provider_proxy, vectordb_proxy, session_dir / "data" / f"{name}-{i}", shared)
+            proc, endpoint = start_app(group, session_dir / "logs", f"{name}-{i}", full, kind="reference")
+            endpoints.append(endpoint)
+            procs.append(proc)
+        return Fleet(name, endpoints, procs, proxies, shared)
+
+    try:
+        yield _start
+    finally:
+        group.stop_all()
