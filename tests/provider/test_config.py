@@ -58,3 +58,13 @@ def test_cli_refuses_bad_config_and_remote_hosts(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-m", "provider", "--host", "0.0.0.0", "--port", "8000"],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "loopback" in run.stderr
+
+
+def test_the_example_config_loads_and_shows_the_defaults() -> None:
+    from provider.config import ProviderConfig
+
+    example = load_config(Path(__file__).parents[2] / "provider" / "config.example.yaml", env={})
+    defaults = ProviderConfig()
+    # apart from its two example keys, the example file is exactly the defaults
+    assert example.model_copy(update={"keys": {}}) == defaults
+    assert example.keys["tiny"].chat.rpm == 10 and example.keys["broke"].insufficient_quota
