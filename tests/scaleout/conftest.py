@@ -66,14 +66,16 @@ class Fleet:
     """Reference-app replicas: separate processes, one app as the world sees it.
 
     They share what replicas of one service share: the provider key (one rate budget), the
-    proxies in front of the provider and Chroma (a fault hits all of them), the collection
-    prefix (one vector store) and ``REDIS_URL``. Each has its own port and data directory.
+    collection prefix (one vector store) and ``REDIS_URL``; by default also the proxies in
+    front of the provider and Chroma (a fault hits all of them). With ``own_proxies`` each
+    replica has its own pair, so a fault can hit one replica's network path only. Each has
+    its own port and data directory.
     """
 
     name: str
     replicas: list[Endpoint]
     processes: list[ManagedProcess]
-    proxies: dict[str, str]  # "provider" | "vectordb" -> proxy name
+    proxies: list[dict[str, str]]  # per replica: "provider" | "vectordb" -> proxy name
     env: dict[str, str]
 
 
@@ -87,11 +89,8 @@ def reference_fleet(
     """Factory: ``reference_fleet(2, env={...})`` starts N reference replicas on the real Redis."""
     group = ProcessGroup()
 
-    def _start(n: int = 2, *, env: Mapping[str, str] | None = None) -> Fleet:
+    def _start(n: int = 2, *, env: Mapping[str, str] | None = None, own_proxies: bool = False) -> Fleet:
         name = f"fleet{next(_fleets)}x{uuid.uuid4().hex[:6]}"
-        proxies = {"provider": f"{name}_provider", "vectordb": f"{name}_vectordb"}
-        provider_proxy = create_proxy(toxiproxy.url, proxies["provider"], provider)
-        vectordb_proxy = create_proxy(toxiproxy.url, proxies["vectordb"], chroma)
         shared = {
             "RAGCHAOS_APP_NAME": "reference",
             # the provider's own key for the reference app; no other test fixture hands it out
@@ -100,13 +99,21 @@ def reference_fleet(
             "REDIS_URL": redis_server.url,
             **(env or {}),
         }
-        endpoints, procs = [], []
+        endpoints, procs, proxy_names = [], [], []
+        wired: dict[str, tuple[Endpoint, Endpoint]] = {}
         for i in range(n):
+            path = f"{name}r{i}" if own_proxies else name
+            names = {"provider": f"{path}_provider", "vectordb": f"{path}_vectordb"}
+            if path not in wired:
+                wired[path] = (create_proxy(toxiproxy.url, names["provider"], provider),
+                               create_proxy(toxiproxy.url, names["vectordb"], chroma))
+            provider_proxy, vectordb_proxy = wired[path]
             full = app_env(name, provider_proxy, vectordb_proxy, session_dir / "data" / f"{name}-{i}", shared)
             proc, endpoint = start_app(group, session_dir / "logs", f"{name}-{i}", full, kind="reference")
             endpoints.append(endpoint)
             procs.append(proc)
-        return Fleet(name, endpoints, procs, proxies, shared)
+            proxy_names.append(names)
+        return Fleet(name, endpoints, procs, proxy_names, shared)
 
     try:
         yield _start

@@ -77,3 +77,37 @@ def test_a_fleet_is_stopped_with_its_test(reference_fleet) -> None:
     for port in ports:
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _ask(url: str, tenant: str, question: str) -> httpx.Response:
+    return httpx.post(f"{url}/v1/query", json={"tenant": tenant, "question": question}, timeout=30)
+
+
+def test_one_replicas_network_trouble_opens_only_its_own_breaker(reference_fleet, toxiproxy) -> None:
+    """docs/scale-out.md: breaker state stays per replica. Replica A loses its path to the
+    vector store; A's breaker opens and A sheds, while B keeps answering with its breaker closed."""
+    from faults.client import ToxiproxyClient
+
+    fleet = reference_fleet(2, own_proxies=True, env={
+        "RAGCHAOS_BREAKER__FAILURE_THRESHOLD": "2",
+        "RAGCHAOS_BREAKER__RESET_TIMEOUT_S": "60",  # stays open for the whole test
+        "RAGCHAOS_RETRY__MAX_ATTEMPTS": "2",
+        "RAGCHAOS_DEADLINE__VECTORDB_ATTEMPT_S": "1.0",
+    })
+    (a, b), (a_proxies, _) = fleet.replicas, fleet.proxies
+    tenant = "t" + uuid.uuid4().hex[:10]
+    _ingest(a.url, tenant)
+    proxies = ToxiproxyClient(toxiproxy.url)
+    proxies.disable(a_proxies["vectordb"])
+    try:
+        for i in range(2):
+            r = _ask(a.url, tenant, f"Where does the pilot boat leave from, question {i} {uuid.uuid4().hex}?")
+            assert r.status_code == 503, r.text
+        assert _metric(a.url, "ragchaos_breaker_state", dependency="vectordb") == [2.0]  # open
+        r = _ask(b.url, tenant, f"Where does the pilot boat leave from {uuid.uuid4().hex}?")
+        assert r.status_code == 200, r.text
+        assert [s["doc_id"] for s in r.json()["sources"]][:1] == ["harbour"]
+        assert _metric(b.url, "ragchaos_breaker_state", dependency="vectordb") == [0.0]  # closed
+        assert _metric(b.url, "ragchaos_breaker_transitions_total", dependency="vectordb", to="open") in ([], [0.0])
+    finally:
+        proxies.enable(a_proxies["vectordb"])
