@@ -18,8 +18,7 @@ Without an engine, ``DockerServices`` raises ``DockerUnavailable`` with a one-li
 points to the default backend; the CLI prints it as is. The container specs are pure functions
 (``toxiproxy_spec``, ``chroma_spec``, ``redis_spec``) so they are tested without an engine.
 
-    with DockerServices(log_dir=run_dir / "logs") as services:
-        config = services.stack_config(StackConfig(run_dir=run_dir))
+    with stack_backend(args.backend, StackConfig(run_dir=run_dir)) as config:   # "local" | "docker"
         with Stack(config) as stack: ...
 """
 
@@ -29,7 +28,7 @@ import contextlib
 import dataclasses
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from ragchaos.ports import LOOPBACK, free_port
 from ragchaos.stack import Endpoint, StackConfig
 
 __all__ = [
+    "BACKENDS",
     "DEFAULT_IMAGES",
     "LABEL_OWNER",
     "LABEL_ROLE",
@@ -49,6 +49,7 @@ __all__ = [
     "chroma_spec",
     "connect",
     "redis_spec",
+    "stack_backend",
     "toxiproxy_spec",
 ]
 
@@ -58,6 +59,7 @@ DEFAULT_IMAGES: Mapping[str, str] = {
     "chroma": "chromadb/chroma:1.5.9",
     "redis": "redis:7",
 }
+BACKENDS = ("local", "docker")
 LABEL_OWNER = "ragchaos.owner"
 LABEL_RUN = "ragchaos.run"
 LABEL_ROLE = "ragchaos.role"
@@ -361,3 +363,21 @@ class DockerServices:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def stack_backend(name: str, config: StackConfig, **services_kw: Any) -> Iterator[StackConfig]:
+    """The hook for ``ragchaos run --backend NAME``: the ``StackConfig`` to run with.
+
+    ``local`` (the default) yields ``config`` unchanged. ``docker`` starts the containers,
+    yields ``config`` wired to them and removes them when the block ends, whatever happened.
+    Raises ``DockerUnavailable`` (one line for the CLI) when no engine answers.
+    """
+    if name == "local":
+        yield config
+        return
+    if name != "docker":
+        raise ValueError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")
+    services_kw.setdefault("log_dir", config.run_dir / "logs")
+    with DockerServices(**services_kw) as services:
+        yield services.stack_config(config)

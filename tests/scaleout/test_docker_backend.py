@@ -209,3 +209,51 @@ def test_a_failing_host_probe_is_not_healthy(fake_engine, tmp_path) -> None:
     with pytest.raises(DockerStartError, match="redis not healthy after 3s"):
         services.start()
     assert not engine.containers
+
+
+# -- the hook for `ragchaos run --backend` -------------------------------------------------
+
+def test_local_backend_is_the_config_unchanged(tmp_path) -> None:
+    from ragchaos.docker_backend import stack_backend
+
+    config = StackConfig(run_dir=tmp_path)
+    with stack_backend("local", config) as got:
+        assert got is config
+
+
+def test_unknown_backend_is_refused(tmp_path) -> None:
+    from ragchaos.docker_backend import stack_backend
+
+    with pytest.raises(ValueError, match="unknown backend 'podman'; known: local, docker"), \
+            stack_backend("podman", StackConfig(run_dir=tmp_path)):
+        pass
+
+
+def test_docker_backend_without_engine_raises_the_one_line(tmp_path) -> None:
+    from ragchaos.docker_backend import stack_backend
+
+    missing = f"unix://{tmp_path / 'none.sock'}"
+    with pytest.raises(DockerUnavailable, match="run without --backend docker"), stack_backend(
+        "docker", StackConfig(run_dir=tmp_path),
+        client_factory=lambda: docker.from_env(environment={"DOCKER_HOST": missing}, timeout=5),
+    ):
+        pass
+
+
+def test_docker_backend_wires_the_config_and_cleans_up(fake_engine, tmp_path) -> None:
+    from ragchaos.docker_backend import stack_backend
+
+    server, engine = fake_engine
+    url = server.url
+    with stack_backend(
+        "docker", StackConfig(run_dir=tmp_path), run_id="hk", probes={}, sleep=lambda s: None,
+        client_factory=lambda: docker.from_env(environment={"DOCKER_HOST": url}, timeout=5),
+    ) as config:
+        running = {c.labels[LABEL_ROLE]: c for c in engine.containers.values()}
+        assert set(running) == {"redis", "chroma", "toxiproxy"}
+        api_port = running["toxiproxy"].body["Cmd"][1].split("=")[1]
+        assert config.toxiproxy_url == f"http://127.0.0.1:{api_port}"
+        redis_port = running["redis"].body["HostConfig"]["PortBindings"]["6379/tcp"][0]["HostPort"]
+        assert config.app_env["reference"]["REDIS_URL"] == f"redis://127.0.0.1:{redis_port}/0"
+    assert not engine.containers
+    assert (tmp_path / "logs" / "redis.docker.log").exists()  # logs land in the run folder
