@@ -321,6 +321,15 @@ class RunResult(_Model):
     # derived figures memoised by reports.analysis (a loaded result is treated as read-only)
     _memo: dict[Any, Any] = PrivateAttr(default_factory=dict)
 
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> RunResult:
+        copy = super().model_copy(update=update, deep=deep)
+        copy._memo = {}  # a copy is made to be changed: never reuse figures of the original
+        return copy
+
+    def forget(self) -> None:
+        """Drop memoised figures after changing this result in place."""
+        self._memo.clear()
+
     @property
     def duration_s(self) -> float:
         return max(0.0, self.run.ended_at - self.run.started_at)

@@ -25,6 +25,8 @@ REQUESTS = 400  # the one stalled request is 0.25% of them: above p99 for servic
 
 class StallOnce(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body are two writes: without TCP_NODELAY, Nagle + delayed ACK add ~40 ms each
+    disable_nagle_algorithm = True
     stalled = threading.Event()
     stall_at = 100
 

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+
+from reports import mechanisms
+from reports.results import Expectation, RunResult
+
+
+def verdicts(result: RunResult, app: str, *exps: Expectation):
+    r = result.model_copy(deep=True)
+    r.scenario.expect = {app: list(exps)}
+    return mechanisms.evaluate(r)[app]
+
+
+def test_verdict_lines(run_result: RunResult) -> None:
+    lines = [mechanisms.verdict_line(v) for v in mechanisms.evaluate(run_result)["reference"]]
+    assert "batching: 23 chunks per provider call (expected >= 16): PASS" in lines
+    assert "cache: 40% (expected >= 30%): PASS" in lines
+    assert "breaker: 1 breaker openings (expected >= 1 in phase fault): PASS" in lines
+
+
+def test_fail_and_phase_scoping(run_result: RunResult) -> None:
+    v = verdicts(run_result, "reference",
+                 Expectation(mechanism="breaker", min=1, phase="steady"),
+                 Expectation(mechanism="retries", max=5),
+                 Expectation(mechanism="semantic_cache", min="50%"),
+                 Expectation(mechanism="bulkhead", min=1),
+                 Expectation(mechanism="quotas", min=1, phase="fault"),
+                 Expectation(mechanism="correctness", min=0.9))
+    assert [x.verdict for x in v] == ["FAIL", "FAIL", "FAIL", "PASS", "PASS", "PASS"]
+    assert v[1].measured == 19 and "429: 16" in v[1].detail
+    assert v[2].measured == pytest.approx(0.25)
+
+
+def test_missing_metrics_are_not_applicable_not_zero(run_result: RunResult) -> None:
+    r = run_result.model_copy(deep=True)
+    for phase in r.apps["naive"].phases.values():
+        phase.counters = {}
+        phase.provider = {}
+    v = verdicts(r, "naive", Expectation(mechanism="retries", min=1), Expectation(mechanism="batching", min=1),
+                 Expectation(mechanism="pacing", max=0))
+    assert [x.verdict for x in v] == ["N/A", "N/A", "N/A"]
+    assert mechanisms.verdict_line(v[0]) == "retries: no data (expected >= 1): N/A"
+
+
+def test_unknown_mechanism_and_missing_app(run_result: RunResult) -> None:
+    with pytest.raises(KeyError, match="unknown mechanism 'teleport'"):
+        mechanisms.get("teleport")
+    r = run_result.model_copy(deep=True)
+    r.scenario.expect = {"ghost": [Expectation(mechanism="cache", min=0.1)]}
+    assert mechanisms.evaluate(r)["ghost"][0].verdict == "FAIL"
+
+
+def test_registry_has_the_issue_mechanisms() -> None:
+    for name in ("batching", "cache", "semantic_cache", "retries", "breaker", "bulkhead", "shedding", "quotas",
+                 "pacing", "fallback"):
+        assert mechanisms.get(name).unit
