@@ -59,6 +59,27 @@ class Histogram:
             v = min(max(v, LOWEST_US), HIGHEST_US)
         self._h.record_value(v, count)
 
+    def record_many_us(self, values: np.ndarray | list[float]) -> None:
+        """Record many values at once (numpy): the same counts as ``record_us`` one by one,
+        including clamping, at a small fraction of the cost per value."""
+        v = np.trunc(np.asarray(values, dtype=np.float64))  # int() truncates toward zero too
+        if v.size == 0:
+            return
+        outside = (v < LOWEST_US) | (v > HIGHEST_US)
+        self.clamped += int(outside.sum())
+        iv = np.clip(v, LOWEST_US, HIGHEST_US).astype(np.int64)
+        h = self._h
+        # hdrh's _counts_index_for, vectorised: bit_length via frexp (exact below 2**53)
+        bit_length = np.frexp((iv | h.sub_bucket_mask).astype(np.float64))[1].astype(np.int64)
+        bucket = bit_length - h.unit_magnitude - (h.sub_bucket_half_count_magnitude + 1)
+        sub_bucket = iv >> (bucket + h.unit_magnitude)
+        index = ((bucket + 1) << h.sub_bucket_half_count_magnitude) + (sub_bucket - h.sub_bucket_half_count)
+        counts = np.ctypeslib.as_array(h.counts)
+        np.add.at(counts, index, 1)
+        h.total_count += int(v.size)
+        h.min_value = min(h.min_value, int(iv.min()))
+        h.max_value = max(h.max_value, int(iv.max()))
+
     def record_corrected_us(self, value_us: float, expected_interval_us: float) -> None:
         """Record with HdrHistogram's coordinated-omission backfill (closed-loop workers)."""
         v = int(value_us)

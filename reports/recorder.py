@@ -48,11 +48,12 @@ figures, out-of-range values clamped and counted).
 from __future__ import annotations
 
 import json
-import math
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from ragchaos.hdr import Histogram
 from reports.results import ERROR_CLASSES, OUTCOMES, ClientStats, Interval, KindStats, Latency, Summary
@@ -155,10 +156,6 @@ def classify_exception(exc: BaseException) -> str:
 # recording
 
 
-def _us(seconds: float) -> float:
-    return seconds * 1_000_000.0
-
-
 @dataclass(slots=True)
 class _Cell:
     """Everything recorded for one (app, phase, kind)."""
@@ -207,10 +204,17 @@ def _merge_into(mine: Histogram | None, theirs: Histogram | None) -> Histogram |
 
 
 class Recorder:
-    """Per app x phase x kind latency histograms and outcome counts, plus a 1 s timeline."""
+    """Per app x phase x kind latency histograms and outcome counts, plus a 1 s timeline.
 
-    def __init__(self) -> None:
+    ``record`` only appends a tuple under a lock (about a microsecond); every ``batch`` rows,
+    and before anything reads, the buffer is folded into the histograms with numpy
+    (``Histogram.record_many_us``), which is what keeps the per-request cost small.
+    """
+
+    def __init__(self, batch: int = 2048) -> None:
         self._lock = threading.Lock()
+        self._batch = batch
+        self._pending: list[tuple] = []
         self._cells: dict[tuple[str, str, str], _Cell] = {}
         self._ticks: dict[tuple[str, str, int], _Tick] = {}
 
@@ -232,51 +236,82 @@ class Recorder:
         from the actual send. ``outcome`` is one of ``OUTCOMES`` (see ``classify_*``)."""
         if outcome not in _OUTCOME_SET:
             raise ValueError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}")
-        if intended_start is None:
-            intended_start = actual_start
         # a request sent early (intended after actual) has waited no extra time
-        response_us = _us(end - min(intended_start, actual_start))
-        service_us = _us(end - actual_start)
-        ok = outcome == "ok"
-        second = math.floor(end)
+        start = actual_start if intended_start is None or intended_start > actual_start else intended_start
+        row = (app, phase, kind, end - start, end - actual_start, outcome, ttft, end)
         with self._lock:
+            self._pending.append(row)
+            if len(self._pending) >= self._batch:
+                self._fold_locked()
+
+    def _fold_locked(self) -> None:
+        rows, self._pending = self._pending, []
+        if not rows:
+            return
+        groups: dict[tuple[str, str, str], list[tuple]] = {}
+        for row in rows:
+            key = row[:3]
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [row]
+            else:
+                group.append(row)
+        for (app, phase, kind), group in groups.items():
             cell = self._cells.get((app, phase, kind))
             if cell is None:
                 cell = self._cells[(app, phase, kind)] = _Cell()
-            cell.requests += 1
-            cell.response_time.record_us(response_us)
-            cell.service_time.record_us(service_us)
-            if ok:
-                cell.ok += 1
+            _, _, _, rt, st, outcomes, ttfts, ends = zip(*group, strict=True)
+            rt_us = np.asarray(rt, dtype=np.float64) * 1_000_000.0
+            ok = np.fromiter((o == "ok" for o in outcomes), dtype=bool, count=len(group))
+            n_ok = int(ok.sum())
+            cell.requests += len(group)
+            cell.ok += n_ok
+            if n_ok < len(group):
+                for o in outcomes:
+                    if o != "ok":
+                        cell.errors[o] = cell.errors.get(o, 0) + 1
+            cell.response_time.record_many_us(rt_us)
+            cell.service_time.record_many_us(np.asarray(st, dtype=np.float64) * 1_000_000.0)
+            if n_ok:
                 if cell.ok_response_time is None:
                     cell.ok_response_time = Histogram()
-                cell.ok_response_time.record_us(response_us)
-            else:
-                cell.errors[outcome] = cell.errors.get(outcome, 0) + 1
-            if ttft is not None:
+                cell.ok_response_time.record_many_us(rt_us[ok])
+            ttft_s = [t for t in ttfts if t is not None]
+            if ttft_s:
                 if cell.ttft is None:
                     cell.ttft = Histogram()
-                cell.ttft.record_us(_us(ttft))
-            tick = self._ticks.get((app, kind, second))
-            if tick is None:
-                tick = self._ticks[(app, kind, second)] = _Tick()
-            tick.requests += 1
-            if ok:
-                tick.ok += 1
-            else:
-                tick.errors += 1
-            tick.response_time.record_us(response_us)
+                cell.ttft.record_many_us(np.asarray(ttft_s, dtype=np.float64) * 1_000_000.0)
+            seconds = np.floor(np.asarray(ends, dtype=np.float64)).astype(np.int64)
+            for second in np.unique(seconds):
+                mask = seconds == second
+                tkey = (app, kind, int(second))
+                tick = self._ticks.get(tkey)
+                if tick is None:
+                    tick = self._ticks[tkey] = _Tick()
+                n = int(mask.sum())
+                n_ok_s = int((ok & mask).sum())
+                tick.requests += n
+                tick.ok += n_ok_s
+                tick.errors += n - n_ok_s
+                tick.response_time.record_many_us(rt_us[mask])
+
+    def flush(self) -> None:
+        """Fold buffered rows into the histograms (every reader does this first)."""
+        with self._lock:
+            self._fold_locked()
 
     # -- shipping and merging ----------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe snapshot (histograms HDR-encoded); ``from_dict`` / ``merge`` read it."""
         with self._lock:
+            self._fold_locked()
             return self._to_dict_locked()
 
     def drain(self) -> dict[str, Any]:
         """``to_dict`` and reset in one step: what a Locust worker ships to the master each report."""
         with self._lock:
+            self._fold_locked()
             out = self._to_dict_locked()
             self._cells = {}
             self._ticks = {}
@@ -330,6 +365,7 @@ class Recorder:
         cells = [(c, {k: _dec(c.get(k)) for k in _HISTS}) for c in data.get("cells", [])]
         ticks = [(t, _dec(t["response_time"])) for t in data.get("ticks", [])]
         with self._lock:
+            self._fold_locked()
             for c, hists in cells:
                 key = (c["app"], c["phase"], c["kind"])
                 cell = self._cells.get(key)
@@ -358,14 +394,17 @@ class Recorder:
 
     def apps(self) -> list[str]:
         with self._lock:
+            self._fold_locked()
             return sorted({app for app, _, _ in self._cells})
 
     def phases(self, app: str) -> list[str]:
         with self._lock:
+            self._fold_locked()
             return sorted({phase for a, phase, _ in self._cells if a == app})
 
     def kinds(self, app: str) -> list[str]:
         with self._lock:
+            self._fold_locked()
             return sorted({kind for a, _, kind in self._cells if a == app})
 
     def histogram(self, app: str, phase: str, kind: str | None = None, which: str = "response_time") -> Histogram:
@@ -375,6 +414,7 @@ class Recorder:
             raise ValueError(f"unknown histogram {which!r}; expected one of {', '.join(_HISTS)}")
         out = Histogram()
         with self._lock:
+            self._fold_locked()
             for (a, p, k), cell in self._cells.items():
                 if a == app and p == phase and (kind is None or k == kind):
                     h = getattr(cell, which)
@@ -385,6 +425,7 @@ class Recorder:
     def client_stats(self, app: str, phase: str) -> ClientStats:
         """The ``client`` block of results.json for one app and phase."""
         with self._lock:
+            self._fold_locked()
             cells = {k: c for (a, p, k), c in self._cells.items() if a == app and p == phase}
             by_kind = {kind: _kind_stats([c]) for kind, c in sorted(cells.items())}
             total = _kind_stats(list(cells.values()))
@@ -393,6 +434,7 @@ class Recorder:
     def intervals(self, app: str, t0: float) -> list[Interval]:
         """The app's 1 s timeline, ``t_s`` = start of the second relative to ``t0``."""
         with self._lock:
+            self._fold_locked()
             rows = [(k, s, t) for (a, k, s), t in self._ticks.items() if a == app]
             out = []
             for kind, second, t in sorted(rows, key=lambda r: (r[1], r[0])):
