@@ -111,6 +111,10 @@ class DependencyGuard:
             self.pacer.observe(headers)
 
     async def call(self, op: Callable[[float], Awaitable[T]], *, deadline: Deadline, tokens: int = 0) -> T:
+        """Run ``op(timeout_s)`` (one attempt with that timeout) under every mechanism that is on:
+        deadline check -> breaker -> bulkhead -> per attempt: pacing (``tokens``) -> op, retried.
+        Raises ``DependencyUnavailable`` when failing fast or giving up; re-raises non-retryable
+        errors unchanged."""
         if not self.use_deadline:
             deadline = Deadline.unbounded()
         if deadline.remaining() < self.min_attempt_s:
@@ -256,15 +260,26 @@ def _breaker_metrics(metrics: AppMetrics) -> Callable[[Transition], None]:
 
 
 def breaker_stats(guards: Mapping[str, DependencyGuard]) -> dict[str, object]:
-    """The body of ``GET /_stats/breakers``: each breaker's state and its transitions
-    (``at`` in epoch seconds), oldest first. A switched-off breaker reports ``disabled``."""
+    """The body of ``GET /_stats/breakers``: each breaker's state and its transitions (``at`` in
+    epoch seconds, oldest first; a switched-off breaker reports ``disabled``), plus each bulkhead's
+    occupancy and each pacer's counters, so a scenario can check "in flight <= cap"."""
     return {
         "breakers": {
             name: guard.breaker.snapshot()
             if guard.breaker is not None
-            else {"state": "disabled", "transitions": []}
+            else {"state": "disabled", "consecutive_failures": 0, "transitions": []}
             for name, guard in guards.items()
-        }
+        },
+        "bulkheads": {
+            name: {"limit": g.bulkhead.limit, "in_flight": g.bulkhead.in_flight, "peak": g.bulkhead.peak}
+            for name, g in guards.items()
+            if g.bulkhead is not None
+        },
+        "pacing": {
+            name: {"pauses": g.pacer.pauses, "waited_s": round(g.pacer.waited_s, 6)}
+            for name, g in guards.items()
+            if g.pacer is not None
+        },
     }
 
 

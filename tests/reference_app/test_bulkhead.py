@@ -10,7 +10,7 @@ from ragchaos.metrics import AppMetrics
 from reference_app.admission import AdmissionConfig, AdmissionControl, Overloaded
 from reference_app.bulkhead import Bulkhead, BulkheadConfig, BulkheadFull
 from reference_app.deadline import Deadline
-from reference_app.resilience import DependencyUnavailable, ResilienceSettings, build_admission
+from reference_app.resilience import DependencyUnavailable, ResilienceSettings, breaker_stats, build_admission
 from tests.reference_app.test_retries import FakeClock, _guards, sample
 
 
@@ -107,7 +107,7 @@ def test_guard_sheds_at_its_cap_and_counts_it() -> None:
 
     asyncio.run(scenario())
     assert sample(metrics, "ragchaos_shed_total", reason="bulkhead_vectordb") == 1.0
-    assert guards["vectordb"].bulkhead.peak == 2
+    assert breaker_stats(guards)["bulkheads"]["vectordb"] == {"limit": 2, "in_flight": 0, "peak": 2}
     assert guards["vectordb"].state == "closed"  # shedding is not the dependency's fault
 
 

@@ -1,0 +1,268 @@
+"""End to end: the resilience mechanisms take effect in the real reference app process, against the
+real provider process, a real Chroma server and the Toxiproxy-API fault proxy (tests/conftest.py).
+
+Faults are deterministic (``fail_first`` sequences, a ``hang`` held until removed, a proxy switched
+off), so no assertion depends on timing luck; waits are polls with generous limits.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from faults.client import ToxiproxyClient
+
+pytestmark = pytest.mark.slow
+
+DOC = (
+    "The lighthouse keeper logs the weather every four hours. Storm warnings are raised when the "
+    "barometer falls below 990 hectopascals. The lamp is serviced each Tuesday and the fog horn is "
+    "tested on the first day of each month."
+)
+
+
+def _tenant() -> str:
+    return "t" + uuid.uuid4().hex[:10]
+
+
+def _client(app: Any) -> httpx.Client:
+    return httpx.Client(base_url=app.url, timeout=30.0)
+
+
+def metric(app: Any, name: str, **labels: str) -> float:
+    text = httpx.get(f"{app.url}/metrics", timeout=10.0).text
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                total += s.value
+    return total
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 30.0, every: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)
+
+
+def ingest(app: Any, tenant: str, doc_id: str = "d1", text: str = DOC) -> None:
+    with _client(app) as c:
+        r = c.post("/v1/documents", json={"tenant": tenant, "doc_id": doc_id, "text": text})
+        assert r.status_code in (200, 202), r.text
+        if r.status_code == 202:
+            job = r.json()["job_id"]
+            state = wait_for(
+                lambda: (s := c.get(f"/v1/jobs/{job}").json()["state"]) in ("done", "failed") and s,
+                f"ingest job {job}",
+            )
+            assert state == "done"
+
+
+def ask(app: Any, tenant: str, question: str) -> httpx.Response:
+    with _client(app) as c:
+        return c.post("/v1/query", json={"tenant": tenant, "question": question})
+
+
+class ProviderFaults:
+    def __init__(self, provider: Any) -> None:
+        self.url = f"{provider.url}/_control/faults"
+
+    def add(self, **fault: Any) -> str:
+        r = httpx.post(self.url, json=fault, timeout=10.0)
+        assert r.status_code in (200, 201), r.text
+        return r.json()["id"]
+
+    def remove(self, fault_id: str) -> None:
+        httpx.delete(f"{self.url}/{fault_id}", timeout=10.0)
+
+
+@pytest.fixture
+def faults(provider: Any) -> Any:
+    pf = ProviderFaults(provider)
+    added: list[str] = []
+    orig = pf.add
+
+    def add(**fault: Any) -> str:
+        fault_id = orig(**fault)
+        added.append(fault_id)
+        return fault_id
+
+    pf.add = add  # type: ignore[method-assign]
+    yield pf
+    for fault_id in added:
+        pf.remove(fault_id)
+
+
+QUESTION = "When is the lamp serviced?"
+
+
+def _storm(faults: Any, app: Any) -> None:
+    """The next two chat calls of ``app`` are refused with 429 and Retry-After 0.2 s."""
+    faults.add(
+        kind="fail_first",
+        status=429,
+        n=2,
+        retry_after_s=0.2,
+        endpoint="chat",
+        key=app.env["RAGCHAOS_PROVIDER_KEY"],
+    )
+
+
+def test_429_storm_reference_answers_with_counted_retries(start_app, faults) -> None:
+    reference = start_app("reference", env={"RAGCHAOS_DISABLE": "cache"})
+    tenant = _tenant()
+    ingest(reference, tenant)
+    assert ask(reference, tenant, QUESTION).status_code == 200
+    _storm(faults, reference)
+    r = ask(reference, tenant, QUESTION)
+    assert r.status_code == 200, r.text
+    assert r.json()["degraded"] is False and r.json()["sources"]
+    assert metric(reference, "ragchaos_retries_total", dependency="chat", reason="rate_limited") == 2.0
+    assert metric(reference, "ragchaos_breaker_state", dependency="chat") == 0.0  # 429 is flow control
+    stats = httpx.get(f"{reference.url}/_stats/breakers", timeout=10.0).json()
+    assert stats["pacing"]["chat"]["pauses"] == 2  # each 429 paused the whole dependency
+
+
+def test_429_storm_naive_returns_errors(start_app, faults) -> None:
+    naive = start_app("naive")
+    tenant = _tenant()
+    ingest(naive, tenant)
+    assert ask(naive, tenant, QUESTION).status_code == 200
+    _storm(faults, naive)
+    statuses = [ask(naive, tenant, QUESTION).status_code for _ in range(2)]
+    assert all(s >= 500 or s == 429 for s in statuses), statuses
+    assert ask(naive, tenant, QUESTION).status_code == 200  # the storm is over: n=2 calls refused
+    assert metric(naive, "ragchaos_retries_total") == 0.0
+
+
+def test_insufficient_quota_is_not_retried(start_app, faults) -> None:
+    reference = start_app("reference", env={"RAGCHAOS_DISABLE": "cache"})
+    tenant = _tenant()
+    ingest(reference, tenant)
+    faults.add(kind="insufficient_quota", endpoint="chat", key=reference.env["RAGCHAOS_PROVIDER_KEY"])
+    r = ask(reference, tenant, "When is the fog horn tested?")
+    assert r.status_code >= 500, r.text
+    assert metric(reference, "ragchaos_retries_total", dependency="chat") == 0.0
+    assert metric(reference, "ragchaos_breaker_state", dependency="chat") == 0.0  # still closed
+
+
+def _breakers(app: Any) -> dict[str, Any]:
+    return httpx.get(f"{app.url}/_stats/breakers", timeout=10.0).json()["breakers"]
+
+
+def test_vectordb_down_opens_the_breaker_serves_fallbacks_and_one_probe_closes_it(
+    start_app, toxiproxy
+) -> None:
+    reference = start_app(
+        "reference",
+        env={
+            "RAGCHAOS_BREAKER__FAILURE_THRESHOLD": "2",
+            "RAGCHAOS_BREAKER__RESET_TIMEOUT_S": "1.0",
+            "RAGCHAOS_RETRY__MAX_ATTEMPTS": "2",
+            "RAGCHAOS_DEADLINE__VECTORDB_ATTEMPT_S": "1.0",
+        },
+    )
+    proxies = ToxiproxyClient(toxiproxy.url)
+    tenant = _tenant()
+    ingest(reference, tenant)
+    cached_q = "How often does the keeper log the weather?"
+    assert ask(reference, tenant, cached_q).status_code == 200
+    proxies.disable(reference.proxies["vectordb"])
+    try:
+        # new questions need the vector store: fast 503s with Retry-After until the breaker opens
+        for i in range(2):
+            r = ask(reference, tenant, f"Question {i} about barometer readings number {uuid.uuid4().hex}?")
+            assert r.status_code == 503, r.text
+            assert "Retry-After" in r.headers and r.headers["X-Degraded"] == "vectordb_unavailable"
+        assert _breakers(reference)["vectordb"]["state"] == "open"
+        assert metric(reference, "ragchaos_breaker_state", dependency="vectordb") == 2.0
+        shed_before = metric(reference, "ragchaos_shed_total", reason="breaker_open")
+        r = ask(reference, tenant, f"Yet another question {uuid.uuid4().hex}?")
+        assert r.status_code == 503
+        assert metric(reference, "ragchaos_shed_total", reason="breaker_open") == shed_before + 1
+        # a question answered before is still served, from the cache, without the vector store
+        r = ask(reference, tenant, cached_q)
+        assert r.status_code == 200 and r.json()["cached"] == "response"
+    finally:
+        proxies.enable(reference.proxies["vectordb"])
+    # after the reset timeout the next call is the single probe; it succeeds and closes the breaker
+    r = wait_for(
+        lambda: (
+            (resp := ask(reference, tenant, f"After recovery {uuid.uuid4().hex}?")).status_code == 200
+            and resp
+        ),
+        "a successful query after recovery",
+    )
+    assert r.json()["degraded"] is False
+    moves = [(t["from_state"], t["to_state"]) for t in _breakers(reference)["vectordb"]["transitions"]]
+    assert moves == [("closed", "open"), ("open", "half_open"), ("half_open", "closed")]
+    assert (
+        metric(reference, "ragchaos_breaker_transitions_total", dependency="vectordb", to="half_open") == 1.0
+    )
+    assert metric(reference, "ragchaos_breaker_state", dependency="vectordb") == 0.0
+
+
+def test_a_noisy_tenant_over_quota_gets_429_while_another_tenant_is_served(start_app) -> None:
+    reference = start_app(
+        "reference",
+        env={"RAGCHAOS_QUOTA__OVERRIDES": '{"noisy": {"rate_per_s": 0.05, "burst": 2}}'},
+    )
+    ingest(reference, "quiet")
+    statuses = []
+    retry_after = None
+    for _ in range(8):
+        r = ask(reference, "noisy", "When is the lamp serviced?")
+        statuses.append(r.status_code)
+        if r.status_code == 429:
+            retry_after = r.headers.get("Retry-After")
+            assert r.json()["error"]["type"]
+    assert statuses[:2] == [200, 200] and statuses.count(429) >= 5, statuses
+    assert retry_after is not None and int(retry_after) >= 1
+    assert metric(reference, "ragchaos_quota_rejections_total", tenant="noisy") == statuses.count(429)
+    for _ in range(3):
+        assert ask(reference, "quiet", "When is the lamp serviced?").status_code == 200
+    assert metric(reference, "ragchaos_quota_rejections_total", tenant="quiet") == 0.0
+
+
+def test_the_chat_bulkhead_sheds_at_its_cap(start_app, faults) -> None:
+    reference = start_app(
+        "reference",
+        env={
+            "RAGCHAOS_DISABLE": "cache",
+            "RAGCHAOS_BULKHEAD__CHAT": "1",
+            "RAGCHAOS_BULKHEAD__MAX_WAIT_S": "0",
+            "RAGCHAOS_DEADLINE__REQUEST_S": "20",
+            "RAGCHAOS_DEADLINE__CHAT_ATTEMPT_S": "15",
+        },
+    )
+    key = reference.env["RAGCHAOS_PROVIDER_KEY"]
+    tenant = _tenant()
+    ingest(reference, tenant)
+    hang = faults.add(kind="hang", endpoint="chat", key=key)  # holds chat calls until removed
+
+    def chat_in_flight() -> int:
+        stats = httpx.get(f"{reference.url}/_stats/breakers", timeout=10.0).json()
+        return stats["bulkheads"]["chat"]["in_flight"]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(ask, reference, tenant, "When is the lamp serviced?")
+        wait_for(lambda: chat_in_flight() == 1, "the first query to hold the only chat slot")
+        r = ask(reference, tenant, "When is the fog horn tested?")  # the only chat slot is taken
+        assert r.status_code == 200, r.text
+        assert r.json()["degraded"] == "chat_unavailable"  # retrieval-only fallback, served at once
+        assert r.json()["sources"]
+        assert metric(reference, "ragchaos_shed_total", reason="bulkhead_chat") == 1.0
+        faults.remove(hang)
+        assert first.result(timeout=30).status_code == 200
