@@ -8,11 +8,12 @@ is indexed; the reference app answers 202 with a job id once it is durably queue
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from ragchaos.corpus import Document
 
@@ -43,6 +44,42 @@ def _get(url: str, timeout: float) -> dict[str, object]:
         return json.loads(resp.read())
 
 
+def _parallel(fn: Callable[[Document], str | None], docs: Sequence[Document], n: int) -> list[str]:
+    """``fn`` over ``docs`` on ``n`` daemon threads: an interrupted run must not wait for them
+    at exit (``concurrent.futures`` joins its threads at interpreter exit)."""
+    todo: queue.Queue[Document] = queue.Queue()
+    for d in docs:
+        todo.put(d)
+    results: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while not errors:
+            try:
+                doc = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                job = fn(doc)
+            except BaseException as exc:  # handed to the caller's thread below
+                with lock:
+                    errors.append(exc)
+                return
+            if job:
+                with lock:
+                    results.append(job)
+
+    threads = [threading.Thread(target=worker, daemon=True, name=f"seed-{i}") for i in range(max(1, n))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
 def seed_app(
     base_url: str,
     documents: Sequence[Document],
@@ -50,6 +87,7 @@ def seed_app(
     parallel: int = 4,
     timeout_s: float = 120.0,
     attempts: int = 8,
+    request_timeout_s: float = 10.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """Index every document in the app; returns how many. Raises SeedError if one cannot be."""
@@ -58,7 +96,7 @@ def seed_app(
     def one(doc: Document) -> str | None:
         for attempt in range(attempts):
             try:
-                status, body = _post(f"{base_url}/v1/documents", doc.body(), timeout=30.0)
+                status, body = _post(f"{base_url}/v1/documents", doc.body(), timeout=request_timeout_s)
             except (urllib.error.URLError, OSError) as exc:  # a slow start: try again, then give up
                 if attempt == attempts - 1:
                     raise SeedError(f"{base_url}: document {doc.doc_id}: {exc}") from None
@@ -74,8 +112,7 @@ def seed_app(
             raise SeedError(f"{base_url}: document {doc.doc_id} refused with {status}: {body}")
         raise SeedError(f"{base_url}: document {doc.doc_id} not accepted after {attempts} attempts")
 
-    with ThreadPoolExecutor(max_workers=parallel) as pool:
-        jobs = [j for j in pool.map(one, documents) if j]
+    jobs = _parallel(one, documents, parallel)
     pending = set(jobs)
     while pending:
         if time.monotonic() > deadline:

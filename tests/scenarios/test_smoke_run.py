@@ -1,0 +1,44 @@
+"""``ragchaos run smoke``: the whole path, end to end, in under a minute (the CI scenario)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_run_smoke_writes_a_complete_run_folder(tmp_path: Path) -> None:
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "ragchaos", "run", "smoke", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=180)
+    took = time.monotonic() - started
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr  # 1: the gate failed, still a run
+    [run_dir] = list(tmp_path.iterdir())
+    assert run_dir.name.startswith("smoke-")
+    result = json.loads((run_dir / "results.json").read_text())
+    assert result["schema_version"] == 1 and result["scenario"]["name"] == "smoke"
+    assert {p["name"] for p in result["phases"]} >= {"steady", "fault", "recovery"}
+    [fault_a, fault_b] = result["faults"]
+    assert fault_a["applied_at_s"] is not None and fault_a["reverted_at_s"] > fault_a["applied_at_s"]
+    for app in ("naive", "reference"):
+        phases = result["apps"][app]["phases"]
+        total = sum(p["client"]["requests"] for p in phases.values())
+        # 15 s at 3 req/s, constant arrivals: 45 requests, every one with an outcome
+        assert total == 45, (app, total)
+        steady = phases["steady"]
+        assert steady["client"]["latency"]["response_time"]["hdr"]
+        assert "query.total" in steady["stages"] and steady["counters"]
+        assert steady["provider"]["chat"]["requests"] > 0
+        assert result["apps"][app]["correctness"]["scored"] > 0
+    for name in ("report.html", "summary.md", "junit.xml"):
+        assert (run_dir / name).exists(), name
+    assert (run_dir / "logs" / "provider.log").exists()
+    live = [line for line in proc.stdout.splitlines() if line.startswith("[") and "req/s" in line]
+    assert live and "naive:" in live[0] and "reference:" in live[0], proc.stdout  # the live view
+    assert took < 120, f"smoke took {took:.0f}s"

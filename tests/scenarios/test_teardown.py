@@ -1,0 +1,123 @@
+"""A run stops everything it started: after an error, after SIGINT and after SIGTERM.
+
+The CLI runs as a subprocess with a unique environment marker that every process it starts
+inherits, so the test finds them all in /proc (and their listening ports) without knowing
+their names, then checks that none is left once the command has exited.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.scenarios.procwatch import MARK, listening, listening_ports, marked_pids
+
+pytestmark = pytest.mark.slow
+
+SCENARIO = textwrap.dedent("""\
+    name: teardown
+    seed: 1
+    request_timeout: 3s
+    corpus: {tenants: 1, documents_per_tenant: 4, words_per_document: 40}
+    workload: {questions: 10}
+    load:
+      kind: arrivals
+      arrivals: constant
+      max_in_flight: 10
+      stages:
+        - {duration: 120s, rate: 2}
+    """)
+
+
+def _start(tmp_path: Path, scenario: str, mark: str) -> subprocess.Popen[str]:
+    path = tmp_path / "s.yaml"
+    path.write_text(scenario)
+    env = {**os.environ, MARK: mark, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "ragchaos", "run", str(path), "--out", str(tmp_path / "runs")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
+    )
+
+
+def _wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float) -> list[str]:
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    os.set_blocking(proc.stdout.fileno(), False)
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line:
+            lines.append(line)
+            if needle in line:
+                return lines
+        elif proc.poll() is not None:
+            break
+        else:
+            time.sleep(0.05)
+    raise AssertionError(f"{needle!r} never printed; output so far:\n{''.join(lines)}")
+
+
+def _assert_nothing_left(mark: str, ports: set[int], own_pid: int) -> None:
+    deadline = time.monotonic() + 10
+    left = [p for p in marked_pids(mark) if p != own_pid]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = [p for p in marked_pids(mark) if p != own_pid]
+    assert left == [], f"processes left behind: {left}"
+    assert listening(ports) == set(), f"ports still listening: {listening(ports)}"
+
+
+def _interrupt_mid_run(tmp_path: Path, sig: signal.Signals) -> None:
+    mark = uuid.uuid4().hex
+    proc = _start(tmp_path, SCENARIO, mark)
+    try:
+        _wait_for_line(proc, "ragchaos: load on", timeout=120)
+        children = [p for p in marked_pids(mark) if p != proc.pid]
+        ports = listening_ports(children)
+        # provider, chroma, fault proxy, two apps: at least one listening port each
+        assert len(children) >= 5 and len(ports) >= 5, (children, ports)
+        time.sleep(2)  # mid-load
+        proc.send_signal(sig)
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == 130, code
+    _assert_nothing_left(mark, ports, proc.pid)
+
+
+def test_sigint_mid_run_stops_every_process_and_port(tmp_path: Path) -> None:
+    _interrupt_mid_run(tmp_path, signal.SIGINT)
+
+
+def test_sigterm_mid_run_stops_every_process_and_port(tmp_path: Path) -> None:
+    _interrupt_mid_run(tmp_path, signal.SIGTERM)
+
+
+def test_error_after_start_stops_what_was_started(tmp_path: Path) -> None:
+    # the reference app cannot start (its vector store port is not a number): the provider,
+    # Chroma, the fault proxy and the naive app are already running and must be stopped
+    mark = uuid.uuid4().hex
+    bad = SCENARIO + 'app_env:\n  reference: {RAGCHAOS_CHROMA_PORT: "not-a-port"}\n'
+    proc = _start(tmp_path, bad, mark)
+    seen: set[int] = set()
+    ports: set[int] = set()
+    while proc.poll() is None:  # watch what it starts, until it gives up
+        pids = [p for p in marked_pids(mark) if p != proc.pid]
+        seen.update(pids)
+        ports |= listening_ports(pids)
+        time.sleep(0.1)
+    out = proc.stdout.read() if proc.stdout else ""
+    assert proc.returncode == 2, out
+    assert "reference" in out and "Traceback" not in out, out
+    assert len(seen) >= 4 and len(ports) >= 3, (seen, ports)
+    _assert_nothing_left(mark, ports, proc.pid)
