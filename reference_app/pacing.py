@@ -70,6 +70,11 @@ class TokenBucket:
         self.level = self.capacity
         self._at = now
 
+    @property
+    def limit(self) -> float:
+        """The provider's per-minute limit as we currently believe it."""
+        return self.capacity / self.headroom
+
     def _refill(self, now: float) -> None:
         self.level = min(self.capacity, self.level + max(0.0, now - self._at) * self.rate)
         self._at = max(self._at, now)

@@ -276,7 +276,12 @@ def breaker_stats(guards: Mapping[str, DependencyGuard]) -> dict[str, object]:
             if g.bulkhead is not None
         },
         "pacing": {
-            name: {"pauses": g.pacer.pauses, "waited_s": round(g.pacer.waited_s, 6)}
+            name: {
+                "pauses": g.pacer.pauses,
+                "waited_s": round(g.pacer.waited_s, 6),
+                "limit_rpm": round(g.pacer.requests.limit, 3),
+                "limit_tpm": round(g.pacer.tokens.limit, 3) if g.pacer.tokens is not None else None,
+            }
             for name, g in guards.items()
             if g.pacer is not None
         },

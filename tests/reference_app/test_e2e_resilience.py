@@ -266,3 +266,78 @@ def test_the_chat_bulkhead_sheds_at_its_cap(start_app, faults) -> None:
         assert metric(reference, "ragchaos_shed_total", reason="bulkhead_chat") == 1.0
         faults.remove(hang)
         assert first.result(timeout=30).status_code == 200
+
+
+def test_admission_control_sheds_past_max_in_flight(start_app, faults) -> None:
+    reference = start_app(
+        "reference",
+        env={
+            "RAGCHAOS_DISABLE": "cache",
+            "RAGCHAOS_ADMISSION__MAX_IN_FLIGHT": "1",
+            "RAGCHAOS_ADMISSION__MAX_WAIT_S": "0",
+            "RAGCHAOS_DEADLINE__REQUEST_S": "20",
+            "RAGCHAOS_DEADLINE__CHAT_ATTEMPT_S": "15",
+        },
+    )
+    tenant = _tenant()
+    ingest(reference, tenant)
+    hang = faults.add(kind="hang", endpoint="chat", key=reference.env["RAGCHAOS_PROVIDER_KEY"])
+
+    def chat_in_flight() -> int:
+        return httpx.get(f"{reference.url}/_stats/breakers", timeout=10.0).json()["bulkheads"]["chat"][
+            "in_flight"
+        ]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(ask, reference, tenant, QUESTION)
+        wait_for(lambda: chat_in_flight() == 1, "the first query to be in flight")
+        r = ask(reference, tenant, "When is the fog horn tested?")
+        assert r.status_code == 503, r.text
+        assert r.json()["error"]["type"] == "overloaded" and int(r.headers["Retry-After"]) >= 1
+        assert metric(reference, "ragchaos_shed_total", reason="admission") == 1.0
+        faults.remove(hang)
+        assert first.result(timeout=30).status_code == 200
+
+
+def test_a_hanging_provider_is_cut_at_the_request_deadline(start_app, faults) -> None:
+    """Never a hang: the chat call is held forever, the answer comes at the deadline, degraded."""
+    reference = start_app(
+        "reference", env={"RAGCHAOS_DISABLE": "cache", "RAGCHAOS_DEADLINE__REQUEST_S": "1.5"}
+    )
+    tenant = _tenant()
+    ingest(reference, tenant)
+    faults.add(kind="hang", endpoint="chat", key=reference.env["RAGCHAOS_PROVIDER_KEY"])
+    started = time.monotonic()
+    r = ask(reference, tenant, QUESTION)
+    elapsed = time.monotonic() - started
+    assert r.status_code == 200, r.text
+    assert r.json()["degraded"] == "chat_unavailable" and r.json()["sources"]
+    assert elapsed < 10.0  # 1.5 s budget; generous slack for a busy machine, far below "forever"
+    # our own deadline cut the call short: not counted against the provider's health
+    assert (
+        httpx.get(f"{reference.url}/_stats/breakers", timeout=10.0).json()["breakers"]["chat"][
+            "consecutive_failures"
+        ]
+        == 0
+    )
+
+
+def test_pacing_learns_the_providers_limits_from_its_headers(start_app) -> None:
+    """Configured with a wrong guess, the chat pacer adopts the real provider's x-ratelimit-limit-*."""
+    reference = start_app(
+        "reference",
+        env={
+            "RAGCHAOS_DISABLE": "cache",
+            "RAGCHAOS_PACING__CHAT_RPM": "77",
+            "RAGCHAOS_PACING__CHAT_TPM": "7777",
+        },
+    )
+    stats = httpx.get(f"{reference.url}/_stats/breakers", timeout=10.0).json()["pacing"]["chat"]
+    assert (stats["limit_rpm"], stats["limit_tpm"]) == (77, 7777)
+    tenant = _tenant()
+    ingest(reference, tenant)
+    assert ask(reference, tenant, QUESTION).status_code == 200
+    stats = httpx.get(f"{reference.url}/_stats/breakers", timeout=10.0).json()["pacing"]["chat"]
+    # the session provider's defaults for chat (provider/config.py): 500 RPM, 200,000 TPM
+    assert (stats["limit_rpm"], stats["limit_tpm"]) == (500, 200_000)
+    assert stats["waited_s"] == 0.0

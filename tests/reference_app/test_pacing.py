@@ -124,7 +124,8 @@ def test_headers_correct_the_budget_and_an_empty_one_pauses_until_reset() -> Non
             "x-ratelimit-limit-tokens": "-1",  # Azure's "unknown": ignored
         }
     )
-    assert pacer.requests.capacity == 60
+    assert pacer.requests.capacity == 60 and pacer.requests.limit == 60
+    assert pacer.tokens is None or pacer.tokens.limit > 0
     assert pacer.plan(0) >= 2.0
 
 
