@@ -29,7 +29,7 @@ from reference_app.bulkhead import Bulkhead, BulkheadConfig, BulkheadFull
 from reference_app.deadline import Deadline, DeadlineConfig
 from reference_app.pacing import Pacer, PaceTimeout, PacingConfig
 from reference_app.quotas import QuotaConfig, QuotaStore, TenantQuotas
-from reference_app.retries import GaveUp, Retrier, RetryConfig, classify
+from reference_app.retries import FailedFast, GaveUp, Retrier, RetryConfig, classify
 
 __all__ = [
     "DEPENDENCIES",
@@ -66,7 +66,7 @@ class ResilienceSettings(BaseSettings):
     admission: AdmissionConfig = Field(default_factory=AdmissionConfig)
 
 
-class DependencyUnavailable(Exception):
+class DependencyUnavailable(FailedFast):
     """Fail fast: breaker open, bulkhead full, deadline too short, pacing past the deadline, or
     retries given up. ``retry_after`` (seconds) is a hint for the 503's Retry-After, if known."""
 

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from reference_app.deadline import Deadline
 
 __all__ = [
+    "FailedFast",
     "Failure",
     "GaveUp",
     "RetryConfig",
@@ -83,7 +84,7 @@ def retry_after_hint(headers: Mapping[str, str], now: Callable[[], float] = time
 
 def _is_insufficient_quota(exc: openai.APIStatusError) -> bool:
     body = exc.body if isinstance(exc.body, Mapping) else {}
-    error = body.get("error", body) if isinstance(body.get("error"), Mapping) else body
+    error = body["error"] if isinstance(body.get("error"), Mapping) else body
     codes = {exc.code, exc.type, error.get("code"), error.get("type")}
     return bool(codes & {"insufficient_quota", "credit_balance_exhausted"})
 
@@ -97,8 +98,15 @@ def _by_status(status: int, headers: Mapping[str, str]) -> Failure:
     return Failure("client_error", False, False)
 
 
+class FailedFast(Exception):
+    """Base of errors a guard already decided on (``DependencyUnavailable``): if one reaches an
+    outer guard it is neither retried nor counted against that dependency's health again."""
+
+
 def classify(exc: BaseException, *, _depth: int = 0) -> Failure:
     """Map an exception from the openai SDK, httpx/httpx2 (Chroma's client), Chroma or asyncio."""
+    if isinstance(exc, FailedFast):
+        return Failure("unavailable", False, False)
     if isinstance(exc, openai.APIStatusError):
         headers = exc.response.headers
         if exc.status_code == 429 and _is_insufficient_quota(exc):

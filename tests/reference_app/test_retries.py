@@ -159,6 +159,7 @@ def test_insufficient_quota_is_never_retryable(code: str | None, type_: str) -> 
         (ConnectionResetError(), "connection", True, True),
         (ChromaInternalError("boom"), "server_error", True, True),
         (ValueError("a bug"), "error", False, False),
+        (DependencyUnavailable("vectordb", "breaker_open", 1.0), "unavailable", False, False),
     ],
 )
 def test_classify(exc: BaseException, reason: str, retryable: bool, unhealthy: bool) -> None:
