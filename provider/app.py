@@ -136,6 +136,8 @@ class ProviderApp:
             handler = self._route(req)
             reply = await handler(req, receive, call)
         except ApiError as err:
+            if err.status in (400, 404, 405):  # a client bug: say what was wrong where someone will look
+                log.warning("%s %s -> %d: %s", scope.get("method"), scope.get("path"), err.status, err)
             reply = error_reply(err)
         except Exception:  # a bug must still answer in OpenAI's shape, and be logged
             log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))

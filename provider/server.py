@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 from types import FrameType
 
 import uvicorn
@@ -32,6 +33,7 @@ class _Server(uvicorn.Server):
 
 def serve(config: ProviderConfig, host: str, port: int, log_level: str = "warning") -> None:
     quiet_deliberate_cuts()
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(config)
     server = _Server(uvicorn.Config(
         app, host=host, port=port,
