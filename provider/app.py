@@ -47,7 +47,11 @@ from provider.ratelimit import RateLimiter
 from provider.stats import Stats
 from provider.text import count_tokens
 
-__all__ = ["ProviderApp", "create_app"]
+__all__ = [
+    "Call",
+    "ProviderApp",
+    "create_app",
+]
 
 log = logging.getLogger("provider")
 

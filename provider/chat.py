@@ -17,7 +17,16 @@ from provider.errors import bad_request
 from provider.grounding import answer, has_sources, question_of
 from provider.text import count_tokens
 
-__all__ = ["ChatRequest", "Completion", "complete", "parse_request", "pieces"]
+__all__ = [
+    "ChatRequest",
+    "Completion",
+    "chunk",
+    "complete",
+    "completion_body",
+    "parse_request",
+    "pieces",
+    "usage",
+]
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _PIECE = re.compile(r"\s*\S+")

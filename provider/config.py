@@ -21,9 +21,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 __all__ = [
-    "DEFAULT_KEYS",
     "ChatConfig",
     "ConfigError",
+    "DEFAULT_KEYS",
     "EmbeddingsConfig",
     "KeyConfig",
     "LatencyConfig",

@@ -23,7 +23,22 @@ from pydantic import BaseModel, ConfigDict, Field
 from provider.errors import ApiError, error_body, insufficient_quota, server_error
 from provider.ratelimit import go_duration
 
-__all__ = ["FAULT_KINDS", "Effect", "Fault", "FaultSet", "FaultSpec", "register"]
+__all__ = [
+    "Effect",
+    "ErrorFault",
+    "FAULT_KINDS",
+    "FailFirstFault",
+    "Fault",
+    "FaultSet",
+    "FaultSpec",
+    "HangFault",
+    "InsufficientQuotaFault",
+    "MalformedFault",
+    "RateLimitFault",
+    "SlowFault",
+    "StreamCutFault",
+    "register",
+]
 
 Kind = Literal["error", "rate_limit", "insufficient_quota", "fail_first", "slow", "hang", "stream_cut", "malformed"]
 
