@@ -32,7 +32,7 @@ class PacingConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    embeddings_rpm: float = Field(3000, gt=0)
+    embeddings_rpm: float = Field(500, gt=0)
     embeddings_tpm: float = Field(1_000_000, gt=0)
     chat_rpm: float = Field(500, gt=0)
     chat_tpm: float = Field(200_000, gt=0)

@@ -33,8 +33,8 @@ class QuotaConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    rate_per_s: float = Field(20.0, gt=0)
-    burst: float = Field(40.0, gt=0)
+    rate_per_s: float = Field(50.0, gt=0)
+    burst: float = Field(100.0, gt=0)
     overrides: Mapping[str, TenantLimit] = Field(default_factory=dict)
 
     def limit_for(self, tenant: str) -> TenantLimit:

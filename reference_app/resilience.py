@@ -51,7 +51,43 @@ PACED = ("embeddings", "chat")  # the provider's dependencies; Chroma has no pub
 
 
 class ResilienceSettings(BaseSettings):
-    """Read from ``RAGCHAOS_<PART>__<FIELD>``, e.g. ``RAGCHAOS_RETRY__MAX_ATTEMPTS=3``."""
+    """Read from ``RAGCHAOS_<PART>__<FIELD>`` (e.g. ``RAGCHAOS_RETRY__MAX_ATTEMPTS=3``); a bad value
+    stops the app at start with a message naming the field. Seconds unless named otherwise.
+
+    ========================================  =======  ============================================
+    variable                                  default  meaning
+    ========================================  =======  ============================================
+    RAGCHAOS_RETRY__MAX_ATTEMPTS              4        attempts per call, the first included
+    RAGCHAOS_RETRY__INITIAL_BACKOFF_S         0.2      backoff base of the first retry
+    RAGCHAOS_RETRY__MAX_BACKOFF_S             4.0      backoff cap
+    RAGCHAOS_RETRY__MAX_RETRY_AFTER_S         30       a longer Retry-After gives up at once
+    RAGCHAOS_RETRY__HINT_JITTER               0.1      up to this share added to a Retry-After
+    RAGCHAOS_BREAKER__FAILURE_THRESHOLD       5        consecutive unhealthy calls that open it
+    RAGCHAOS_BREAKER__RESET_TIMEOUT_S         5.0      open -> half-open (one probe) after this
+    RAGCHAOS_BULKHEAD__EMBEDDINGS             8        embeddings calls in flight at most
+    RAGCHAOS_BULKHEAD__CHAT                   16       chat calls in flight at most
+    RAGCHAOS_BULKHEAD__VECTORDB               16       vector store calls in flight at most
+    RAGCHAOS_BULKHEAD__MAX_WAIT_S             0.05     wait for a slot, then shed
+    RAGCHAOS_BULKHEAD__RETRY_AFTER_S          1.0      Retry-After hint when shed
+    RAGCHAOS_DEADLINE__REQUEST_S              10.0     a query's whole budget
+    RAGCHAOS_DEADLINE__EMBEDDINGS_ATTEMPT_S   5.0      per-attempt timeout (capped by the budget)
+    RAGCHAOS_DEADLINE__CHAT_ATTEMPT_S         8.0      per-attempt timeout
+    RAGCHAOS_DEADLINE__VECTORDB_ATTEMPT_S     2.0      per-attempt timeout
+    RAGCHAOS_DEADLINE__MIN_ATTEMPT_S          0.05     less budget than this: fail fast, send nothing
+    RAGCHAOS_PACING__EMBEDDINGS_RPM           500      first guess of the provider's limits; the
+    RAGCHAOS_PACING__EMBEDDINGS_TPM           1000000  x-ratelimit-limit-* headers replace them
+    RAGCHAOS_PACING__CHAT_RPM                 500
+    RAGCHAOS_PACING__CHAT_TPM                 200000
+    RAGCHAOS_PACING__HEADROOM                 0.9      share of the provider's limit we aim for
+    RAGCHAOS_PACING__DEFAULT_PAUSE_S          1.0      pause after a 429 without Retry-After
+    RAGCHAOS_QUOTA__RATE_PER_S                50       requests per second per tenant, sustained
+    RAGCHAOS_QUOTA__BURST                     100      bucket size (requests)
+    RAGCHAOS_QUOTA__OVERRIDES                 {}       JSON {"tenant": {"rate_per_s", "burst"}}
+    RAGCHAOS_ADMISSION__MAX_IN_FLIGHT         64       requests in the app at once
+    RAGCHAOS_ADMISSION__MAX_WAIT_S            0.1      wait for a slot, then 503
+    RAGCHAOS_ADMISSION__RETRY_AFTER_S         1.0      Retry-After of that 503
+    ========================================  =======  ============================================
+    """
 
     model_config = SettingsConfigDict(
         env_prefix="RAGCHAOS_", env_nested_delimiter="__", extra="ignore", frozen=True

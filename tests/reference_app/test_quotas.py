@@ -145,7 +145,7 @@ def test_quota_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = ResilienceSettings()
     assert settings.quota.rate_per_s == 5.0
     assert settings.quota.limit_for("noisy") == TenantLimit(rate_per_s=1, burst=2)
-    assert settings.quota.limit_for("other") == TenantLimit(rate_per_s=5, burst=40)
+    assert settings.quota.limit_for("other") == TenantLimit(rate_per_s=5, burst=100)
     monkeypatch.setenv("RAGCHAOS_QUOTA__BURST", "-1")
     with pytest.raises(ValidationError, match="burst"):
         ResilienceSettings()

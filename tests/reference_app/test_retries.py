@@ -398,3 +398,23 @@ def test_retry_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAGCHAOS_RETRY__MAX_ATTEMPTS", "0")
     with pytest.raises(ValidationError, match="max_attempts"):
         ResilienceSettings()
+
+
+def test_every_resilience_setting_is_documented_with_its_real_default() -> None:
+    """The env table in ResilienceSettings' docstring lists every field with its actual default."""
+    documented: dict[str, str] = {}
+    for line in (ResilienceSettings.__doc__ or "").splitlines():
+        words = line.split()
+        if words and words[0].startswith("RAGCHAOS_"):
+            documented[words[0]] = words[1] if len(words) > 1 else ""
+    settings = ResilienceSettings()
+    expected = {}
+    for part in ResilienceSettings.model_fields:
+        for field, value in getattr(settings, part).model_dump().items():
+            expected[f"RAGCHAOS_{part.upper()}__{field.upper()}"] = value
+    assert set(documented) == set(expected)
+    for name, value in expected.items():
+        if isinstance(value, int | float):
+            assert float(documented[name]) == value, name
+        else:
+            assert documented[name] == "{}" and value == {}, name
