@@ -56,6 +56,8 @@ __all__ = [
 log = logging.getLogger("provider")
 
 MODELS = ("text-embedding-3-small", "text-embedding-3-large", "gpt-4o-mini", "gpt-4o")
+# nginx's status for "the client closed the connection before the answer": counted, never sent
+CLIENT_CLOSED = 499
 _FAMILY_PRICE = {"embeddings": "text-embedding-3-small", "chat": "gpt-4o-mini"}
 
 Handler = Callable[[Request, Receive, "Call"], Awaitable["Reply | StreamReply | None"]]
@@ -146,7 +148,9 @@ class ProviderApp:
         except Exception:  # a bug must still answer in OpenAI's shape, and be logged
             log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
             reply = error_reply(server_error(500))
-        if reply is None:  # the client went away while the request was held
+        if reply is None:  # the client went away while a hang fault held the request
+            if call.key is not None and call.endpoint is not None and req is not None:
+                self._count(call, req, Reply(CLIENT_CLOSED, b""), arrived, arrived_wall, request_id)
             return
         reply.headers["x-request-id"] = request_id
         if call.endpoint is not None:

@@ -206,3 +206,16 @@ def test_insufficient_quota_fault(prov: Provider) -> None:
     assert info.value.code == "insufficient_quota"
     prov.call("DELETE", f"/_control/faults/{fault}")
     prov.client("k20").chat.completions.create(model="gpt-4o-mini", messages=HI)  # takes effect on the next request
+
+
+def test_a_client_that_gives_up_on_a_hang_is_counted(prov: Provider) -> None:
+    prov.add_fault(kind="hang", key="k21")
+    with pytest.raises(openai.APITimeoutError):
+        prov.client("k21", timeout=0.5).embeddings.create(model="m", input="x")
+    deadline = time.monotonic() + 20
+    while prov.stats("k21").get("requests", 0) == 0:  # counted once the provider sees the disconnect
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    stats = prov.stats("k21")
+    assert stats["requests"] == 1 and stats["errors"] == 1 and stats["faults_injected"] == 1
+    assert [r["status"] for r in prov.call("GET", "/_stats/requests?key=k21")[1]["requests"]] == [499]
