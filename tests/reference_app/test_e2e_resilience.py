@@ -302,7 +302,7 @@ def test_admission_control_sheds_past_max_in_flight(start_app, faults) -> None:
 def test_a_hanging_provider_is_cut_at_the_request_deadline(start_app, faults) -> None:
     """Never a hang: the chat call is held forever, the answer comes at the deadline, degraded."""
     reference = start_app(
-        "reference", env={"RAGCHAOS_DISABLE": "cache", "RAGCHAOS_DEADLINE__REQUEST_S": "1.5"}
+        "reference", env={"RAGCHAOS_DISABLE": "cache", "RAGCHAOS_DEADLINE__REQUEST_S": "3"}
     )
     tenant = _tenant()
     ingest(reference, tenant)
@@ -312,7 +312,7 @@ def test_a_hanging_provider_is_cut_at_the_request_deadline(start_app, faults) ->
     elapsed = time.monotonic() - started
     assert r.status_code == 200, r.text
     assert r.json()["degraded"] == "chat_unavailable" and r.json()["sources"]
-    assert elapsed < 10.0  # 1.5 s budget; generous slack for a busy machine, far below "forever"
+    assert elapsed < 15.0  # a 3 s budget; generous slack for a busy machine, far below "forever"
     # our own deadline cut the call short: not counted against the provider's health
     assert (
         httpx.get(f"{reference.url}/_stats/breakers", timeout=10.0).json()["breakers"]["chat"][
