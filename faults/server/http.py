@@ -118,7 +118,7 @@ async def _serve_conn(handler: Handler, reader: asyncio.StreamReader, writer: as
         while True:
             try:
                 req = await asyncio.wait_for(_read_request(reader), READ_TIMEOUT_S)
-            except _BadRequest as exc:
+            except (_BadRequest, ValueError) as exc:  # ValueError: a line over the reader's limit
                 body = f"400 Bad Request: {exc}".encode()
                 writer.write(_encode(Response(400, body, [("Content-Type", "text/plain; charset=utf-8")]), False))
                 break

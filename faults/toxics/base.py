@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import random
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
@@ -28,7 +29,6 @@ __all__ = [
     "INTERRUPTED",
     "TIMED_OUT",
     "AttributeTypeError",
-    "Buffered",
     "Channel",
     "Chunk",
     "Cleanup",
@@ -136,13 +136,6 @@ class NeedsLinger(Protocol):
     """Wants SO_LINGER 0 on the connection's sockets, so its close is an RST."""
 
     def wants_reset(self) -> bool: ...
-
-
-@runtime_checkable
-class Buffered(Protocol):
-    """Holds many chunks on purpose (latency pipelining): its input may grow large."""
-
-    def buffers(self) -> bool: ...
 
 
 class ToxicWrapper:
@@ -285,7 +278,14 @@ class ToxicStub:
             wrapper = self.wrapper
             # rolled per link each time the stub (re)starts, as Toxiproxy's ToxicStub.Run does
             self.active = wrapper.toxic if self.rng.random() < wrapper.toxicity else NoopToxic()
-            await self.active.pipe(self)
+            try:
+                await self.active.pipe(self)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a broken toxic must not wedge the connection: log it and close
+                logging.getLogger("faults.toxics").exception("toxic %s failed; closing its link", wrapper.name)
+                self.close()
+                return
             if self.closed:
                 return
             if self.removing:

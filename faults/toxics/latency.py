@@ -12,9 +12,6 @@ class LatencyToxic(Toxic):
     latency: int = 0
     jitter: int = 0
 
-    def buffers(self) -> bool:
-        return True
-
     def _delay_s(self, stub: ToxicStub) -> float:
         delay = self.latency
         if self.jitter > 0:  # Go: rand.Int63n(2*jitter) - jitter, i.e. [-jitter, jitter-1]

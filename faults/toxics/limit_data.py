@@ -29,9 +29,6 @@ class LimitDataToxic(Toxic):
     async def pipe(self, stub: ToxicStub) -> None:
         count: _Count = stub.state if isinstance(stub.state, _Count) else _Count()
         while True:
-            if self.bytes - count.sent <= 0 and count.sent > 0:
-                stub.close()  # already at the limit when (re)started
-                return
             chunk = await stub.recv()
             if chunk is INTERRUPTED:
                 return
