@@ -122,6 +122,29 @@ class RunContext:
         sources = data.get("sources") or []
         return any(isinstance(s, dict) and s.get("doc_id") == spec.question.source_doc_id for s in sources)
 
+    def tally_delta(self) -> dict[str, dict[str, Any]]:
+        """What was tallied since the last call (a Locust worker ships it to the master)."""
+        out: dict[str, dict[str, Any]] = {}
+        with self._lock:
+            for app, t in self.tally.items():
+                out[app] = {"requests": t.requests, "errors": t.errors, "scored": t.scored, "hits": t.hits,
+                            "dropped": t.dropped, "by_outcome": dict(t.by_outcome), "recent": t.recent.encode()}
+                self.tally[app] = AppTally()
+        return out
+
+    def merge_tally(self, delta: Mapping[str, Mapping[str, Any]]) -> None:
+        with self._lock:
+            for app, d in delta.items():
+                t = self.tally.setdefault(app, AppTally())
+                for key in ("requests", "errors", "scored", "hits", "dropped"):
+                    setattr(t, key, getattr(t, key) + int(d.get(key, 0)))
+                for outcome, n in d.get("by_outcome", {}).items():
+                    t.by_outcome[outcome] = t.by_outcome.get(outcome, 0) + int(n)
+                if d.get("recent"):
+                    h = Histogram.decode(d["recent"])
+                    t.recent.add(h)
+                    t.overall.add(h)
+
     def live_snapshot(self) -> dict[str, dict[str, Any]]:
         """Per app: requests, errors, p99 of the last interval and overall; resets the interval."""
         out = {}

@@ -9,6 +9,7 @@ Ingest bursts of a closed-model scenario get their own dispatcher.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -19,7 +20,7 @@ from locust.env import Environment
 from scenarios.context import RunContext
 from scenarios.loads import ArrivalLoad, UserLoad
 from scenarios.requests import RequestSource, plan_arrivals
-from scenarios.schedule import Arrival, Dispatcher, DispatchStats
+from scenarios.schedule import Arrival, Dispatcher
 from scenarios.shapes import stages_shape
 from scenarios.users import closed_user_class, open_user_class
 
@@ -43,6 +44,8 @@ class LoadDriver:
 
     def prepare(self) -> None:
         """Create the environment and start the users (open model: the idle pools)."""
+        # the open model's idle pools spawn at once on purpose; Locust warns above 100 users/s
+        logging.getLogger("locust.runners").setLevel(logging.ERROR)
         load = self.scenario.load
         if isinstance(load, ArrivalLoad):
             plan = plan_arrivals(self.ctx.bench)
@@ -112,8 +115,25 @@ class LoadDriver:
         for d in self.dispatchers.values():
             self._greenlets.append(gevent.spawn(d.run, t0))
 
-    def dispatch_stats(self) -> dict[str, DispatchStats]:
-        return {app: d.stats for app, d in self.dispatchers.items()}
+    def phase_event(self, name: str, event: str, t: float) -> None:
+        """Faults are labelled by the context's own phase clock in this process: nothing to forward."""
+
+    def drain(self, timeout_s: float) -> None:
+        """Stop sending; give requests already sent up to one request timeout to come back."""
+        for d in self.dispatchers.values():
+            d.stop()
+        for env in (self.env, self.burst_env):
+            if env is not None and env.runner is not None and env.shape_class is not None:
+                env.runner.stop()  # closed model: users stop after their current request
+        deadline = time.monotonic() + timeout_s + 1.0
+        while time.monotonic() < deadline and any(d.in_flight > 0 for d in self.dispatchers.values()):
+            gevent.sleep(0.1)
+        if self.env is not None and self.env.runner is not None and self.env.shape_class is not None:
+            while time.monotonic() < deadline and self.env.runner.user_count > 0:
+                gevent.sleep(0.1)
+
+    def dispatch_stats(self) -> dict[str, dict[str, object]]:
+        return {app: vars(d.stats) for app, d in self.dispatchers.items()}
 
     def stop(self) -> None:
         for d in self.dispatchers.values():

@@ -49,6 +49,7 @@ from reports.results import (
 from reports.results import Expectation as ResultExpectation
 from scenarios.collect import PhaseAccumulator, Probe, provider_take
 from scenarios.context import RunContext
+from scenarios.distributed import DistributedDriver
 from scenarios.drive import LoadDriver
 from scenarios.options import RunOptions, prepare_scenario
 from scenarios.phases import PhaseClock
@@ -77,21 +78,27 @@ def run_dir_for(scenario: Scenario, out: Path) -> Path:
 class _Notifying:
     """An applier that tells the phase clock when a fault is really in place and gone."""
 
-    def __init__(self, inner: Any, phases: PhaseClock, t0: Callable[[], float]) -> None:
+    def __init__(self, inner: Any, phases: PhaseClock, t0: Callable[[], float],
+                 forward: Callable[[str, str, float], None]) -> None:
         self.inner = inner
         self.phases = phases
         self.t0 = t0
+        self.forward = forward  # to Locust workers, which label their own requests
 
     def apply(self, step: Any, target: str, duration_s: float | None) -> Any:
         handle = self.inner.apply(step, target, duration_s)
-        self.phases.applied(f"{step.step_name}@{target}", time.time() - self.t0())
+        name, t = f"{step.step_name}@{target}", time.time() - self.t0()
+        self.phases.applied(name, t)
+        self.forward(name, "applied", t)
         return handle
 
     def revert(self, step: Any, target: str, handle: Any) -> None:
         try:
             self.inner.revert(step, target, handle)
         finally:
-            self.phases.reverted(f"{step.step_name}@{target}", time.time() - self.t0())
+            name, t = f"{step.step_name}@{target}", time.time() - self.t0()
+            self.phases.reverted(name, t)
+            self.forward(name, "reverted", t)
 
 
 @dataclass
@@ -133,7 +140,7 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> Path:
             _seed(stack, bench, scenario, out)
             batches = [[a] for a in scenario.apps] if opts.sequential else [list(scenario.apps)]
             for apps in batches:
-                legs.append(_run_leg(stack, bench, scenario, apps, accumulator, probe_errors, opts))
+                legs.append(_run_leg(stack, bench, scenario, apps, accumulator, probe_errors, opts, run_dir))
         except (ProcessStartError, SeedError) as exc:
             raise RunFailed(f"{exc}\n(process logs: {run_dir / 'logs'})") from exc
         finally:
@@ -160,30 +167,39 @@ def _seed(stack: Stack, bench: Workbench, scenario: Scenario, out: Callable[[str
 
 
 def _timeline(stack: Stack, scenario: Scenario, apps: list[str], phases: PhaseClock,
-              t0: Callable[[], float]) -> Timeline:
+              t0: Callable[[], float], forward: Callable[[str, str, float], None]) -> Timeline:
     appliers: dict[str, Any] = {}
     if stack.toxiproxy is not None:
-        appliers["network"] = _Notifying(NetworkApplier(ToxiproxyClient(stack.toxiproxy.url)), phases, t0)
+        client = ToxiproxyClient(stack.toxiproxy.url)
+        appliers["network"] = _Notifying(NetworkApplier(client), phases, t0, forward)
     if stack.provider is not None:
-        appliers["provider"] = _Notifying(ProviderApplier(stack.provider.url), phases, t0)
+        appliers["provider"] = _Notifying(ProviderApplier(stack.provider.url), phases, t0, forward)
     return Timeline(scenario.faults, apps=apps, clock=time.time, sleep=gevent.sleep, appliers=appliers)
 
 
 def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str], acc: PhaseAccumulator,
-             probe_errors: list[str], opts: RunOptions) -> _Leg:
+             probe_errors: list[str], opts: RunOptions, run_dir: Path) -> _Leg:
     out = opts.print
     phases = PhaseClock(scenario.load.stage_bounds(), scenario.warmup)
     ctx = RunContext(bench, {a: stack.apps[a].url for a in apps}, recorder=Recorder(), phases=phases)
     leg = _Leg(apps, ctx)
     probes = [Probe(a, stack.apps[a].url) for a in apps]
     provider_url = stack.provider.url if stack.provider else None
-    timeline = _timeline(stack, scenario, apps, phases, lambda: leg.t0)
+    driver: Any
+    if opts.workers > 0:
+        driver = DistributedDriver(ctx, opts.workers, run_dir / "scenario.yaml", run_dir / "logs")
+    else:
+        driver = LoadDriver(ctx)
+    timeline = _timeline(stack, scenario, apps, phases, lambda: leg.t0, driver.phase_event)
     problems = timeline.validate(scenario.total_s)
     if problems:
         raise RunFailed("fault timeline: " + "; ".join(problems))
     leg.timeline = timeline
-    driver = LoadDriver(ctx)
-    driver.prepare()
+    try:
+        driver.prepare()
+    except ValueError as exc:
+        driver.stop()
+        raise RunFailed(str(exc)) from None
     for p in probes:
         p.baseline()
     if provider_url:
@@ -196,7 +212,7 @@ def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str]
     driver.start(leg.t0)
     try:
         _watch(ctx, probes, provider_url, acc, probe_errors, duration, opts)
-        _drain(driver, scenario.request_timeout)
+        driver.drain(scenario.request_timeout)
     finally:
         driver.stop()
         timeline.stop()
@@ -207,7 +223,7 @@ def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str]
         for p in probes:
             probe_errors.extend(p.errors)
     leg.fault_records = timeline.records
-    leg.dispatch = {app: vars(s) for app, s in driver.dispatch_stats().items()}
+    leg.dispatch = driver.dispatch_stats()
     leg.phases = phases.phases(duration)
     return leg
 
@@ -225,7 +241,7 @@ def _watch(ctx: RunContext, probes: list[Probe], provider_url: str | None, acc: 
     """Until the end of the load: snapshot at phase changes, print the live line."""
     phase = ctx.phases.at(0.0)
     last_live = time.time()
-    last_counts = {app: 0 for app in ctx.apps}
+    last_counts: dict[str, tuple[int, int]] = {app: (0, 0) for app in ctx.apps}
     while True:
         elapsed = ctx.elapsed()
         if elapsed >= duration:
@@ -242,25 +258,18 @@ def _watch(ctx: RunContext, probes: list[Probe], provider_url: str | None, acc: 
 
 
 def _live_line(ctx: RunContext, phase: str, elapsed: float, duration: float, span: float,
-               last_counts: dict[str, int]) -> str:
+               last_counts: dict[str, tuple[int, int]]) -> str:
+    """One line: per app, the last interval's req/s, error rate and p99, and the run's p99 so far."""
     parts = [f"[{elapsed:5.0f}s/{duration:.0f}s {phase:>10}]"]
     for app, s in ctx.live_snapshot().items():
-        rps = (s["requests"] - last_counts[app]) / span if span > 0 else 0.0
-        last_counts[app] = s["requests"]
-        err = s["errors"] / s["requests"] if s["requests"] else 0.0
+        done, failed = s["requests"] - last_counts[app][0], s["errors"] - last_counts[app][1]
+        last_counts[app] = (s["requests"], s["errors"])
+        rps = done / span if span > 0 else 0.0
+        err = failed / done if done else 0.0
         drop = f" dropped {s['dropped']}" if s["dropped"] else ""
         parts.append(f"{app}: {rps:5.1f} req/s, errors {err:6.1%}, p99 {s['p99_recent_ms']:7.0f} ms "
                      f"(run {s['p99_ms']:.0f} ms){drop}")
     return "  ".join(parts)
-
-
-def _drain(driver: LoadDriver, timeout_s: float) -> None:
-    """Stop sending; give requests already sent up to one request timeout to come back."""
-    for d in driver.dispatchers.values():
-        d.stop()
-    deadline = time.monotonic() + timeout_s + 1.0
-    while time.monotonic() < deadline and any(d.in_flight > 0 for d in driver.dispatchers.values()):
-        gevent.sleep(0.1)
 
 
 def _versions() -> dict[str, str]:

@@ -42,3 +42,18 @@ def test_run_smoke_writes_a_complete_run_folder(tmp_path: Path) -> None:
     live = [line for line in proc.stdout.splitlines() if line.startswith("[") and "req/s" in line]
     assert live and "naive:" in live[0] and "reference:" in live[0], proc.stdout  # the live view
     assert took < 120, f"smoke took {took:.0f}s"
+
+
+def test_run_smoke_with_two_locust_workers_merges_every_request(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "ragchaos", "run", "smoke", "--out", str(tmp_path), "--workers", "2"],
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    [run_dir] = list(tmp_path.iterdir())
+    result = json.loads((run_dir / "results.json").read_text())
+    assert result["run"]["workers"] == 2
+    for app in ("naive", "reference"):
+        phases = result["apps"][app]["phases"].values()
+        # the two workers split the one seeded plan; the master's merged recorder has all of it
+        assert sum(p["client"]["requests"] for p in phases) == 45
+        assert sum(p["client"]["latency"]["response_time"]["count"] for p in phases) == 45
+    assert (run_dir / "logs" / "locust-worker-0.log").exists() and (run_dir / "logs" / "locust-worker-1.log").exists()
