@@ -74,32 +74,42 @@ def bench_locust(port: int, duration: float, rounds: int, users: int, warmup: fl
             recorder.record("bench", "query", "steady", intended_start=actual, actual_start=actual, end=end,
                             outcome=classify_status(resp.status_code, resp.headers, None))
 
-    def one(user_cls: type) -> float:
+    def one(user_cls: type) -> tuple[float, float]:
         user_cls.host = host
         env = Environment(user_classes=[user_cls])
         runner = env.create_local_runner()
         runner.start(users, spawn_rate=users * 10)
         gevent.sleep(warmup)
-        start_n, start_t = env.stats.total.num_requests, time.perf_counter()
+        start_n, start_t, start_cpu = env.stats.total.num_requests, time.perf_counter(), time.process_time()
         gevent.sleep(duration)
         n, t = env.stats.total.num_requests - start_n, time.perf_counter() - start_t
+        cpu = time.process_time() - start_cpu  # this process is Locust alone: the server is another one
         runner.quit()
         runner.greenlet.join(timeout=10)
         if env.stats.total.num_failures:
             raise RuntimeError(f"{env.stats.total.num_failures} failed requests against the endpoint")
-        return n / t
+        return n / t, n / cpu
 
-    bare, rec = [], []
-    for _ in range(rounds):
-        bare.append(one(Bare))
-        rec.append(one(Recording))
+    bare, rec, bare_cpu, rec_cpu = [], [], [], []
+    for i in range(rounds):
+        # alternate which goes first, so a drifting machine does not favour one side
+        order = [(Recording, rec, rec_cpu), (Bare, bare, bare_cpu)] if i % 2 else \
+            [(Bare, bare, bare_cpu), (Recording, rec, rec_cpu)]
+        for cls, wall, per_cpu in order:
+            r, c = one(cls)
+            wall.append(r)
+            per_cpu.append(c)
     recorded = recorder.client_stats("bench", "steady").requests
     return {
         "bare_rps": [round(x) for x in bare],
         "recording_rps": [round(x) for x in rec],
+        "bare_per_cpu_s": [round(x) for x in bare_cpu],
+        "recording_per_cpu_s": [round(x) for x in rec_cpu],
+        "cpu_ratio": round(statistics.median(rec_cpu) / statistics.median(bare_cpu), 3),
         "bare_median": round(statistics.median(bare)),
         "recording_median": round(statistics.median(rec)),
         "ratio": round(statistics.median(rec) / statistics.median(bare), 3),
+        "pair_ratios": [round(r / b, 3) for r, b in zip(rec, bare, strict=True)],
         "recorded_requests": recorded,
     }
 
@@ -158,6 +168,8 @@ def main() -> int:
     lo = result["locust"]
     print(f"\nbare FastHttpUser: {lo['bare_median']:,} req/s; recording: {lo['recording_median']:,} req/s; "
           f"ratio {lo['ratio']:.3f} (recording costs {(1 - lo['ratio']) * 100:.1f}% of the rate)")
+    print(f"per Locust CPU-second: bare {statistics.median(lo['bare_per_cpu_s']):,.0f}, recording "
+          f"{statistics.median(lo['recording_per_cpu_s']):,.0f}; ratio {lo['cpu_ratio']:.3f}")
     return 0
 
 

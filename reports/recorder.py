@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -206,15 +207,16 @@ def _merge_into(mine: Histogram | None, theirs: Histogram | None) -> Histogram |
 class Recorder:
     """Per app x phase x kind latency histograms and outcome counts, plus a 1 s timeline.
 
-    ``record`` only appends a tuple under a lock (about a microsecond); every ``batch`` rows,
-    and before anything reads, the buffer is folded into the histograms with numpy
-    (``Histogram.record_many_us``), which is what keeps the per-request cost small.
+    ``record`` only appends a tuple to a deque (atomic, so no lock on the hot path: under
+    gevent a lock alone costs ~0.5 us); every ``batch`` rows, and before anything reads, the
+    buffer is folded into the histograms with numpy (``Histogram.record_many_us``) under the
+    lock. That is what keeps the per-request cost near a microsecond.
     """
 
     def __init__(self, batch: int = 2048) -> None:
         self._lock = threading.Lock()
         self._batch = batch
-        self._pending: list[tuple] = []
+        self._pending: deque[tuple] = deque()
         self._cells: dict[tuple[str, str, str], _Cell] = {}
         self._ticks: dict[tuple[str, str, int], _Tick] = {}
 
@@ -238,14 +240,14 @@ class Recorder:
             raise ValueError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}")
         # a request sent early (intended after actual) has waited no extra time
         start = actual_start if intended_start is None or intended_start > actual_start else intended_start
-        row = (app, phase, kind, end - start, end - actual_start, outcome, ttft, end)
-        with self._lock:
-            self._pending.append(row)
-            if len(self._pending) >= self._batch:
-                self._fold_locked()
+        self._pending.append((app, phase, kind, end - start, end - actual_start, outcome, ttft, end))
+        if len(self._pending) >= self._batch:
+            self.flush()
 
     def _fold_locked(self) -> None:
-        rows, self._pending = self._pending, []
+        # take exactly the rows present now; rows appended meanwhile wait for the next fold
+        pending = self._pending
+        rows = [pending.popleft() for _ in range(len(pending))]
         if not rows:
             return
         groups: dict[tuple[str, str, str], list[tuple]] = {}
