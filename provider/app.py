@@ -15,21 +15,20 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
 
 import orjson
 
 from provider import chat, embeddings
 from provider.config import ProviderConfig
+from provider.control import ControlApi
 from provider.errors import (
     ApiError,
-    bad_request,
     insufficient_quota,
     invalid_api_key,
     not_found,
     server_error,
 )
-from provider.faults import Effect, FaultSet, FaultSpec
+from provider.faults import Effect, FaultSet
 from provider.http import (
     Receive,
     Reply,
@@ -97,18 +96,11 @@ class ProviderApp:
             ("POST", "/v1/chat/completions"): self._chat,
             ("GET", "/v1/models"): self._models,
             ("GET", "/healthz"): self._health,
-            ("GET", "/_control/faults"): self._faults_list,
-            ("PUT", "/_control/faults"): self._faults_replace,
-            ("POST", "/_control/faults"): self._faults_add,
-            ("DELETE", "/_control/faults"): self._faults_clear,
-            ("GET", "/_stats"): self._stats,
-            ("POST", "/_stats/reset"): self._stats_reset,
-            ("GET", "/_stats/requests"): self._stats_requests,
         }
-        self._prefix_routes: list[tuple[str, str, Handler]] = [
-            ("DELETE", "/_control/faults/", self._faults_delete),
-            ("GET", "/v1/models/", self._model),
-        ]
+        self._prefix_routes: list[tuple[str, str, Handler]] = [("GET", "/v1/models/", self._model)]
+        control = ControlApi(self.faults, self.stats)
+        self._routes.update(control.routes())
+        self._prefix_routes.extend(control.prefix_routes())
 
     # ---- ASGI ------------------------------------------------------------------------------
 
@@ -339,65 +331,6 @@ class ProviderApp:
 
     async def _health(self, req: Request, receive: Receive, call: Call) -> Reply:
         return json_reply({"status": "ok"})
-
-    # ---- control API -----------------------------------------------------------------------
-
-    @staticmethod
-    def _spec(raw: Any, where: str) -> FaultSpec:
-        from pydantic import ValidationError
-
-        if not isinstance(raw, dict):
-            raise bad_request(f"{where}: a fault must be a JSON object.")
-        try:
-            return FaultSpec.model_validate(raw)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or where}: {e['msg']}" for e in exc.errors())
-            raise bad_request(f"{where}: {problems}") from None
-
-    async def _faults_list(self, req: Request, receive: Receive, call: Call) -> Reply:
-        return json_reply({"faults": self.faults.listing()})
-
-    async def _faults_replace(self, req: Request, receive: Receive, call: Call) -> Reply:
-        body = parse_json(req.body)
-        raw = body.get("faults") if isinstance(body, dict) else body
-        if not isinstance(raw, list):
-            raise bad_request('PUT /_control/faults wants {"faults": [...]}.')
-        specs = [self._spec(item, f"faults[{i}]") for i, item in enumerate(raw)]  # all valid, or none applied
-        self.faults.clear()
-        ids = [self.faults.add(spec) for spec in specs]
-        return json_reply({"ids": ids, "faults": self.faults.listing()})
-
-    async def _faults_add(self, req: Request, receive: Receive, call: Call) -> Reply:
-        spec = self._spec(parse_json(req.body), "fault")
-        return json_reply({"id": self.faults.add(spec)})
-
-    async def _faults_clear(self, req: Request, receive: Receive, call: Call) -> Reply:
-        n = len(self.faults.listing())
-        self.faults.clear()
-        return json_reply({"deleted": n})
-
-    async def _faults_delete(self, req: Request, receive: Receive, call: Call) -> Reply:
-        fault_id = req.path.removeprefix("/_control/faults/")
-        if not self.faults.remove(fault_id):
-            raise not_found(f"No fault with id {fault_id!r}.")
-        return json_reply({"deleted": fault_id})
-
-    async def _stats(self, req: Request, receive: Receive, call: Call) -> Reply:
-        return json_reply(self.stats.to_json())
-
-    async def _stats_reset(self, req: Request, receive: Receive, call: Call) -> Reply:
-        self.stats.reset()
-        return json_reply({"since": self.stats.since})
-
-    async def _stats_requests(self, req: Request, receive: Receive, call: Call) -> Reply:
-        query = parse_qs(req.query)
-        try:
-            limit = int(query.get("limit", ["1000"])[0])
-        except ValueError:
-            raise bad_request("limit must be an integer.", "limit") from None
-        key = query.get("key", [None])[0]
-        records = [r for r in self.stats.log if key is None or r["key"] == key]
-        return json_reply({"requests": records[-limit:] if limit > 0 else []})
 
 
 def create_app(config: ProviderConfig | None = None, **kwargs: Any) -> ProviderApp:

@@ -7,7 +7,7 @@ import inspect
 
 import pytest
 
-MODULES = ["app", "chat", "cli", "config", "embeddings", "errors", "faults", "grounding", "http", "latency",
+MODULES = ["app", "chat", "cli", "config", "control", "embeddings", "errors", "faults", "grounding", "http", "latency",
            "ratelimit", "server", "stats", "text", "vectors"]
 
 

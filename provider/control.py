@@ -1,0 +1,98 @@
+"""The control API: ``/_control/faults`` and ``/_stats``. Handlers decode, validate, delegate.
+
+Faults are validated whole before anything changes: a PUT with one bad fault applies none.
+A validation error is a 400 in OpenAI's error shape that names the fault and the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from pydantic import ValidationError
+
+from provider.errors import bad_request, not_found
+from provider.faults import FaultSet, FaultSpec
+from provider.http import Receive, Reply, Request, json_reply, parse_json
+from provider.stats import Stats
+
+__all__ = ["ControlApi"]
+
+Handler = Callable[[Request, Receive, Any], Awaitable[Reply]]
+
+
+class ControlApi:
+    def __init__(self, faults: FaultSet, stats: Stats) -> None:
+        self.faults = faults
+        self.stats = stats
+
+    def routes(self) -> dict[tuple[str, str], Handler]:
+        return {
+            ("GET", "/_control/faults"): self._faults_list,
+            ("PUT", "/_control/faults"): self._faults_replace,
+            ("POST", "/_control/faults"): self._faults_add,
+            ("DELETE", "/_control/faults"): self._faults_clear,
+            ("GET", "/_stats"): self._stats,
+            ("POST", "/_stats/reset"): self._stats_reset,
+            ("GET", "/_stats/requests"): self._stats_requests,
+        }
+
+    def prefix_routes(self) -> list[tuple[str, str, Handler]]:
+        return [("DELETE", "/_control/faults/", self._faults_delete)]
+
+    @staticmethod
+    def _spec(raw: Any, where: str) -> FaultSpec:
+        if not isinstance(raw, dict):
+            raise bad_request(f"{where}: a fault must be a JSON object.")
+        try:
+            return FaultSpec.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or where}: {e['msg']}" for e in exc.errors())
+            raise bad_request(f"{where}: {problems}") from None
+
+    async def _faults_list(self, req: Request, receive: Receive, call: Any) -> Reply:
+        return json_reply({"faults": self.faults.listing()})
+
+    async def _faults_replace(self, req: Request, receive: Receive, call: Any) -> Reply:
+        body = parse_json(req.body)
+        raw = body.get("faults") if isinstance(body, dict) else body
+        if not isinstance(raw, list):
+            raise bad_request('PUT /_control/faults wants {"faults": [...]}.')
+        specs = [self._spec(item, f"faults[{i}]") for i, item in enumerate(raw)]  # all valid, or none applied
+        self.faults.clear()
+        ids = [self.faults.add(spec) for spec in specs]
+        return json_reply({"ids": ids, "faults": self.faults.listing()})
+
+    async def _faults_add(self, req: Request, receive: Receive, call: Any) -> Reply:
+        spec = self._spec(parse_json(req.body), "fault")
+        return json_reply({"id": self.faults.add(spec)})
+
+    async def _faults_clear(self, req: Request, receive: Receive, call: Any) -> Reply:
+        n = len(self.faults.listing())
+        self.faults.clear()
+        return json_reply({"deleted": n})
+
+    async def _faults_delete(self, req: Request, receive: Receive, call: Any) -> Reply:
+        fault_id = req.path.removeprefix("/_control/faults/")
+        if not self.faults.remove(fault_id):
+            raise not_found(f"No fault with id {fault_id!r}.")
+        return json_reply({"deleted": fault_id})
+
+    async def _stats(self, req: Request, receive: Receive, call: Any) -> Reply:
+        return json_reply(self.stats.to_json())
+
+    async def _stats_reset(self, req: Request, receive: Receive, call: Any) -> Reply:
+        self.stats.reset()
+        return json_reply({"since": self.stats.since})
+
+    async def _stats_requests(self, req: Request, receive: Receive, call: Any) -> Reply:
+        query = parse_qs(req.query)
+        try:
+            limit = int(query.get("limit", ["1000"])[0])
+        except ValueError:
+            raise bad_request("limit must be an integer.", "limit") from None
+        key = query.get("key", [None])[0]
+        records = [r for r in self.stats.log if key is None or r["key"] == key]
+        return json_reply({"requests": records[-limit:] if limit > 0 else []})
+
