@@ -25,7 +25,8 @@ __all__ = [
     "tenant_where",
 ]
 
-COLLECTION_METADATA = {"hnsw:space": "cosine"}
+# a wide search beam so the approximate index returns the true top-k in both apps alike
+COLLECTION_METADATA = {"hnsw:space": "cosine", "hnsw:search_ef": 100, "hnsw:construction_ef": 100}
 
 
 def chroma_settings() -> Any:
