@@ -308,3 +308,39 @@ def test_econnreset_errno_is_reset(echo, make_proxy, client):
             pytest.fail("expected a reset, got EOF")
         except OSError as exc:
             assert exc.errno == errno.ECONNRESET
+
+
+def test_limit_data_count_survives_an_update(collect, make_proxy, client):
+    name, port = make_proxy(collect.addr)
+    client.add_toxic(name, type="limit_data", stream="upstream", attributes={"bytes": 10})
+    with connect(port) as sock:
+        sock.sendall(b"abcdef")
+        deadline = time.monotonic() + 3
+        while sum(len(d) for _, d in (collect.received[0] if collect.received else [])) < 6:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        client.update_toxic(name, "limit_data_upstream", attributes={"bytes": 8})  # 6 already counted
+        sock.sendall(b"ghijkl")
+        assert recv_until_eof(sock) == b""
+    assert collect.closed.wait(3)
+    assert b"".join(d for _, d in collect.received[0]) == b"abcdefgh"
+
+
+def test_reset_with_a_timeout_toxic_closes_its_connections(echo, make_proxy, client):
+    name, port = make_proxy(echo.addr)
+    client.add_toxic(name, type="timeout", stream="downstream", attributes={"timeout": 0})
+    with connect(port) as sock:
+        sock.sendall(b"swallowed")
+        time.sleep(0.1)
+        client.reset()
+        assert recv_until_eof(sock) == b""
+    with connect(port) as sock:  # the proxy itself stays, now without toxics
+        round_trip(sock)
+
+
+def test_jitter_stays_within_bounds(echo, make_proxy, client):
+    name, port = make_proxy(echo.addr)
+    client.add_toxic(name, type="latency", attributes={"latency": 100, "jitter": 50})
+    with connect(port) as sock:
+        times = [round_trip(sock) for _ in range(6)]
+    assert all(0.045 <= t < 1.0 for t in times), times
