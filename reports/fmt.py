@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 __all__ = ["count", "ms", "pct", "rate", "usd", "num"]
 
 
@@ -31,7 +33,10 @@ def rate(per_s: float | None) -> str:
 def usd(value: float | None) -> str:
     if value is None:
         return "–"
-    return f"${value:.3g}" if value < 1 else f"${value:,.2f}"
+    if value >= 1:
+        return f"${value:,.2f}"
+    # three significant figures, never in exponent form: $0.0000925
+    return "$" + np.format_float_positional(value, precision=3, unique=False, fractional=False, trim="-")
 
 
 def num(value: float | None) -> str:

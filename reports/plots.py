@@ -51,7 +51,7 @@ def _ms_axis(axis) -> None:
 
 def _legend_below(ax, ncol: int = 4) -> None:
     if ax.lines or ax.patches:
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, frameon=False)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=ncol, frameon=False)
 
 
 def color(app: str, apps: list[str]) -> str:
@@ -89,7 +89,7 @@ def _logit_axis(ax, max_q: float) -> None:
 
 
 def _spectrum(result: RunResult, title: str, series: list[tuple[str, Summary | None, Summary | None]]) -> Figure:
-    fig = Figure(figsize=(7.2, 4.2), dpi=100)
+    fig = Figure(figsize=(7.2, 4.8), dpi=100)
     ax = fig.add_subplot()
     apps = list(result.apps)
     max_q = 0.0
@@ -111,7 +111,7 @@ def _spectrum(result: RunResult, title: str, series: list[tuple[str, Summary | N
     ax.set_ylabel("latency")
     ax.set_title(title, fontsize=11)
     if ax.lines:
-        ax.legend(fontsize=8, loc="upper left")
+        _legend_below(ax, 2)
     else:
         ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
@@ -175,6 +175,11 @@ def timeline_requests(result: RunResult, _: str = "") -> Figure:
             acc[1] += i.errors
         if not per_s:
             continue
+        # seconds without a completed request are zeros, not gaps to draw a line across
+        first, last = int(min(per_s)), int(max(per_s))
+        offset = min(per_s) - first
+        for sec in range(first, last + 1):
+            per_s.setdefault(sec + offset, [0, 0])
         t = sorted(per_s)
         c = color(app, apps)
         ax1.plot([x + 0.5 for x in t], [per_s[x][0] for x in t], color=c, linewidth=1.5, label=app)

@@ -8,11 +8,11 @@ from reports.sections.base import Section, Table
 
 
 def timeline(result: RunResult) -> Section:
-    rows = [[p.name, p.kind, f"{p.start_s:g} s", f"{p.end_s:g} s"] for p in result.phases]
+    rows = [[p.name, p.kind, f"{p.start_s:.1f} s", f"{p.end_s:.1f} s"] for p in result.phases]
     faults = [
         [f.name, f.target or "", f.dependency or "", f.what,
-         "–" if f.applied_at_s is None else f"{f.applied_at_s:g} s",
-         "–" if f.reverted_at_s is None else f"{f.reverted_at_s:g} s", f.error or ""]
+         "–" if f.applied_at_s is None else f"{f.applied_at_s:.1f} s",
+         "–" if f.reverted_at_s is None else f"{f.reverted_at_s:.1f} s", f.error or ""]
         for f in result.faults
     ]
     tables = [Table(["phase", "kind", "start", "end"], rows, caption="phases")]
@@ -23,5 +23,5 @@ def timeline(result: RunResult) -> Section:
     for app, a in result.apps.items():
         worst = max(a.intervals, key=lambda i: i.p99_us, default=None)
         if worst is not None:
-            peak.append(f"{app}: worst 1 s p99 {fmt.ms(worst.p99_us)} at {worst.t_s:g} s ({worst.kind})")
+            peak.append(f"{app}: worst 1 s p99 {fmt.ms(worst.p99_us)} at {worst.t_s:.0f} s ({worst.kind})")
     return Section(key="timeline", title="Timeline", tables=tables, plots=["timeline.latency"], notes=peak)

@@ -69,3 +69,21 @@ def test_count_at_or_below_counts_whole_buckets() -> None:
     assert h.count_at_or_below_us(300) == 3
     assert h.count_at_or_below_us(99) == 0
     assert h.count_at_or_below_us(10_000_000) == 4
+
+
+def test_record_many_equals_one_by_one_including_clamps() -> None:
+    from ragchaos.hdr import HIGHEST_US
+
+    rng = random.Random(8)
+    values = [rng.lognormvariate(9, 3) for _ in range(30_000)] + [0, -3, 0.5, 1, HIGHEST_US, HIGHEST_US * 3]
+    for sf in (2, 3):
+        one, many = Histogram(significant_figures=sf), Histogram(significant_figures=sf)
+        for v in values:
+            one.record_us(v)
+        many.record_many_us(values)
+        assert many.encode() == one.encode()
+        assert (many.count, many.clamped, many.min_us, many.max_us) == (one.count, one.clamped, one.min_us, one.max_us)
+        again = Histogram.decode(one.encode())  # a decoded histogram keeps recording correctly
+        again.record_many_us(values[:100])
+        one.record_many_us(values[:100])
+        assert again.encode() == one.encode()
