@@ -25,7 +25,7 @@ class SlicerToxic(Toxic):
     def bounds(self, size: int, rng: random.Random) -> list[int]:
         """Split points 0..size: halve around a jittered middle until pieces are small enough."""
         out = [0]
-        todo = [(0, size)]
+        todo = [(0, size)] if size > 0 else []
         while todo:  # a stack instead of Go's recursion, kept in order (right half pushed first)
             start, end = todo.pop()
             if (end - start) - self.average_size <= self.size_variation or end - start < 2:

@@ -344,3 +344,54 @@ def test_jitter_stays_within_bounds(echo, make_proxy, client):
     with connect(port) as sock:
         times = [round_trip(sock) for _ in range(6)]
     assert all(0.045 <= t < 1.0 for t in times), times
+
+
+def test_listen_update_to_same_port_by_hostname_keeps_connections(echo, make_proxy, client):
+    name, port = make_proxy(echo.addr)
+    with connect(port) as sock:
+        round_trip(sock)
+        client.update_proxy(name, listen=f"localhost:{port}")
+        round_trip(sock)  # still the same connection
+
+
+def test_add_connect_close_remove_race(echo, make_proxy, client):
+    """After Toxiproxy's TestLatencyToxicCloseRace: no hang or crash, the proxy still serves."""
+    name, port = make_proxy(echo.addr)
+    for _ in range(60):
+        client.add_toxic(name, type="latency", attributes={"latency": 10})
+        with connect(port) as sock:
+            sock.sendall(b"x")
+        client.remove_toxic(name, "latency_downstream")
+    with connect(port) as sock:
+        assert round_trip(sock) < 0.5
+
+
+def test_removing_a_stalled_bandwidth_toxic_lets_data_through(collect, make_proxy, client):
+    name, port = make_proxy(collect.addr)
+    client.add_toxic(name, type="bandwidth", stream="upstream", attributes={"rate": 0})
+    payload = os.urandom(256 * 1024)
+    with connect(port) as sock:
+        sock.sendall(payload)
+        time.sleep(0.2)
+        assert sum(len(d) for log in collect.received for _, d in log) == 0
+        client.remove_toxic(name, "bandwidth_upstream")  # the held chunk is flushed, not dropped
+        deadline = time.monotonic() + 5
+        while sum(len(d) for _, d in (collect.received[0] if collect.received else [])) < len(payload):
+            assert time.monotonic() < deadline, "data stuck after removing the toxic"
+            time.sleep(0.01)
+    assert b"".join(d for _, d in collect.received[0]) == payload
+
+
+def test_removing_latency_in_front_of_a_timeout_does_not_hang(echo, make_proxy, client):
+    name, port = make_proxy(echo.addr)
+    client.add_toxic(name, type="latency", stream="upstream", attributes={"latency": 1000})
+    client.add_toxic(name, type="timeout", stream="upstream", attributes={"timeout": 0})
+    with connect(port) as sock:
+        for _ in range(5):
+            sock.sendall(b"x")
+        start = time.monotonic()
+        client.remove_toxic(name, "latency_upstream")
+        assert time.monotonic() - start < 1.0
+        client.remove_toxic(name, "timeout_upstream")
+        sock.settimeout(3)
+        assert recv_until_eof(sock) == b""

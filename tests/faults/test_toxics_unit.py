@@ -1,0 +1,76 @@
+"""Toxics as objects: the registry, attribute decoding (merge, Go-style type errors), checks, and the
+slicer's cut points. Their behaviour over TCP is in test_tcp.py."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from faults.toxics import TOXICS, new_toxic
+from faults.toxics.base import AttributeTypeError, Cleanup, NeedsLinger, Stateful, ToxicWrapper
+from faults.toxics.slicer import SlicerToxic
+
+
+def test_registry_has_every_toxiproxy_type():
+    assert set(TOXICS) == {"noop", "latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer",
+                           "limit_data"}
+
+
+def test_capabilities_by_protocol():
+    assert [t for t, c in TOXICS.items() if isinstance(c(), Stateful)] == ["limit_data"]
+    assert [t for t, c in TOXICS.items() if isinstance(c(), Cleanup)] == ["timeout"]
+    assert [t for t, c in TOXICS.items() if isinstance(c(), NeedsLinger)] == ["reset_peer"]
+
+
+def test_merge_keeps_unset_attributes_and_null_changes_nothing():
+    toxic = new_toxic("latency", {"latency": 100, "jitter": 10, "unknown": "ignored"})
+    assert toxic.attributes() == {"latency": 100, "jitter": 10}
+    assert toxic.merged({"latency": 5}).attributes() == {"latency": 5, "jitter": 10}
+    assert toxic.merged({"jitter": None}).attributes() == {"latency": 100, "jitter": 10}
+    assert toxic.attributes() == {"latency": 100, "jitter": 10}  # merged() copies
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [("x", "cannot unmarshal string into Go struct field LatencyToxic.attributes.latency of type int64"),
+     (1.5, "cannot unmarshal number 1.5 into Go struct field LatencyToxic.attributes.latency of type int64"),
+     (True, "cannot unmarshal bool into"), ([1], "cannot unmarshal array into")],
+)
+def test_wrong_attribute_types(value, text):
+    with pytest.raises(AttributeTypeError, match=text.replace(".", r"\.")):
+        new_toxic("latency", {"latency": value})
+
+
+def test_checks_refuse_what_crashes_the_real_server():
+    assert new_toxic("bandwidth", {"rate": -1}).check()
+    assert new_toxic("bandwidth", {"rate": 0}).check() is None
+    assert new_toxic("slicer", {"average_size": 0}).check()
+    assert new_toxic("slicer", {"average_size": 3, "size_variation": -1}).check()
+    assert new_toxic("slicer", {"average_size": 3}).check() is None
+
+
+@pytest.mark.parametrize(("value", "shown"), [(1.0, 1), (0.2, 0.2), (0.5, 0.5), (0.1, 0.1), (1.5, 1.5), (0.0, 0)])
+def test_toxicity_marshals_like_a_go_float32(value, shown):
+    body = ToxicWrapper("n", "noop", "downstream", value, new_toxic("noop", None)).to_json()
+    assert body["toxicity"] == shown and type(body["toxicity"]) is type(shown)
+
+
+def slices(toxic: SlicerToxic, size: int, seed: int = 1) -> list[int]:
+    cuts = toxic.bounds(size, random.Random(seed))
+    return [b - a for a, b in zip(cuts, cuts[1:], strict=False)]
+
+
+def test_slicer_cuts_cover_the_chunk_in_bounded_pieces():
+    toxic = new_toxic("slicer", {"average_size": 1024, "size_variation": 512})
+    assert isinstance(toxic, SlicerToxic)
+    pieces = slices(toxic, 480 * 1024)
+    assert sum(pieces) == 480 * 1024
+    assert 240 <= len(pieces) <= 720  # Toxiproxy's own test bounds
+    assert max(pieces) <= 1024 + 512 and min(pieces) > 0
+
+
+def test_slicer_one_byte_pieces():
+    toxic = new_toxic("slicer", {"average_size": 1, "size_variation": 0})
+    assert slices(toxic, 24) == [1] * 24  # type: ignore[arg-type]
+    assert slices(toxic, 0) == []  # type: ignore[arg-type]
