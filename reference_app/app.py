@@ -237,7 +237,16 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
 
     @app.get("/_stats/mechanisms", include_in_schema=False)
     async def mechanisms() -> JSONResponse:
-        return JSONResponse({"on": [m for m in MECHANISMS if switches.on(m)], "off": sorted(disabled)})
+        """Which mechanisms are on, and the counters that show the data-path ones working."""
+        return JSONResponse({
+            "on": [m for m in MECHANISMS if switches.on(m)],
+            "off": sorted(disabled),
+            "clients_created": dict(clients.created),  # pooling: stays at 1 each
+            "embed_batches": embedder.batcher.batches_sent,
+            "upsert_calls": store.upsert_calls,  # bulk_upsert: one per batch, not per vector
+            "single_flight_shared": service.flight.shared,
+            "queue": await queue.store_counts() if queue is not None else None,
+        })
 
     return app
 

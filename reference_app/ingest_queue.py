@@ -72,6 +72,9 @@ class IngestQueue:
         self._wake.set()
         return job
 
+    async def store_counts(self) -> dict[str, int]:
+        return await asyncio.to_thread(self.store.counts)
+
     async def get(self, job_id: str) -> Job | None:
         return await asyncio.to_thread(self.store.get, job_id)
 
