@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from scenarios.faultsteps import FaultStep, fault_problems, fault_window
 from scenarios.loads import Load, PlannedStep
-from scenarios.units import Duration, Fraction, parse_duration
+from scenarios.units import Duration, Fraction, Ratio, parse_duration
 
 __all__ = [
     "KNOWN_APPS",
@@ -106,7 +106,7 @@ class SteadyStateCheck(_Strict):
     max: float | str | None = None
     min: float | str | None = None
     relative_to: str | None = None
-    tolerance: Fraction | float | None = None
+    tolerance: Ratio | None = None
 
     METRICS: tuple[str, ...] = ("error_rate", "p50", "p90", "p99", "rps", "goodput")
 

@@ -84,7 +84,7 @@ def seed_app(
     base_url: str,
     documents: Sequence[Document],
     *,
-    parallel: int = 4,
+    parallel: int = 8,
     timeout_s: float = 120.0,
     attempts: int = 8,
     request_timeout_s: float = 10.0,

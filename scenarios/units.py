@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator
 
-__all__ = ["Duration", "Fraction", "parse_duration", "parse_fraction"]
+__all__ = ["Duration", "Fraction", "Ratio", "parse_duration", "parse_fraction", "parse_ratio"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -50,5 +50,22 @@ def parse_fraction(value: object) -> float:
     return frac
 
 
+def parse_ratio(value: object) -> float:
+    """A non-negative ratio from ``2``, ``0.5`` or ``200%`` (may exceed 1, unlike a fraction)."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            ratio = float(value.strip()[:-1]) / 100.0
+        except ValueError:
+            raise ValueError(f"{value!r} is not a ratio; write e.g. 0.5 or '50%'") from None
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        ratio = float(value)
+    else:
+        raise ValueError(f"{value!r} is not a ratio; write e.g. 0.5 or '50%'")
+    if ratio < 0:
+        raise ValueError(f"{value!r} is negative")
+    return ratio
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+Ratio = Annotated[float, BeforeValidator(parse_ratio)]
 Fraction = Annotated[float, BeforeValidator(parse_fraction)]
