@@ -54,12 +54,13 @@ class AppProc:
     def stop(self) -> None:
         self.group.stop_all()
 
-    def restart(self, *, kill: bool) -> None:
-        """SIGKILL (``kill``) or SIGTERM the process, then start it again with the same env and port."""
-        proc = self.group.processes[-1]
-        if kill:
-            proc.kill()
+    def kill(self) -> None:
+        """SIGKILL the app (a crash: no shutdown code runs), and reap it."""
+        self.group.processes[-1].kill()
         self.group.stop_all()
+
+    def start_again(self) -> None:
+        """Start the app again with the same environment (data dir, key, collections) and port."""
         self.group = ProcessGroup()
         start_app(self.group, self.log_dir, self.name, self.env, kind=self.kind, port=self.endpoint.port)
 

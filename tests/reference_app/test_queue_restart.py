@@ -1,0 +1,54 @@
+"""The durable ingest queue survives a crash: every job answered 202 is indexed after a restart.
+
+The provider holds every embeddings call of this app (a ``hang`` fault), so the accepted jobs
+are still queued or running when the app is SIGKILLed. The fault is removed, the app starts again
+on the same data dir, and every job completes and is searchable. Nothing here depends on timing:
+the jobs cannot finish before the kill, and the waits after the restart are polls.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ragchaos.stack import Endpoint, ToxiproxyHandle
+from tests.apps.corpus import document
+from tests.apps.helpers import launch, new_tenant, provider_count, wait_for, wait_job
+
+pytestmark = pytest.mark.slow
+
+
+def test_jobs_accepted_before_a_crash_complete_after_the_restart(
+    provider: Endpoint, chroma: Endpoint, toxiproxy: ToxiproxyHandle, session_dir: Path
+) -> None:
+    app = launch("reference", provider, chroma, toxiproxy, session_dir)
+    faults = f"{provider.url}/_control/faults"
+    fault = httpx.post(faults, json={"kind": "hang", "endpoint": "embeddings", "key": app.key}, timeout=10).json()["id"]
+    tenant = new_tenant()
+    try:
+        with app.client() as c:
+            jobs = []
+            for i in range(5):
+                r = c.post("/v1/documents", json={"tenant": tenant, "doc_id": f"doc-{i}", "text": document("astronomy", 2, i)})
+                assert r.status_code == 202, r.text
+                jobs.append(r.json()["job_id"])
+            # a worker has taken jobs and is stuck at the provider
+            wait_for(lambda: provider_count(provider, app.key) >= 1 or any(
+                c.get(f"/v1/jobs/{j}").json()["state"] == "running" for j in jobs), "a worker to start a job")
+            assert all(c.get(f"/v1/jobs/{j}").json()["state"] in ("queued", "running") for j in jobs)
+        app.kill()
+        httpx.delete(f"{faults}/{fault}", timeout=10)
+        fault = None
+        app.start_again()
+        with app.client() as c:
+            states = [wait_job(c, j)["state"] for j in jobs]
+            assert states == ["done"] * 5
+            r = c.post("/v1/query", json={"tenant": tenant, "question": "telescope nebula galaxy", "top_k": 20})
+            assert r.status_code == 200
+            assert {s["doc_id"] for s in r.json()["sources"]} == {f"doc-{i}" for i in range(5)}
+    finally:
+        if fault is not None:
+            httpx.delete(f"{faults}/{fault}", timeout=10)
+        app.stop()
