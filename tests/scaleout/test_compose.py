@@ -156,6 +156,9 @@ def test_compose_structure(compose: dict[str, Any], services: dict[str, Any]) ->
 def test_start_up_order_waits_for_health(services: dict[str, Any]) -> None:
     for name, svc in services.items():
         for dep, cond in (svc.get("depends_on") or {}).items():
+            if dep == "seed":  # a one-shot job: waited for until it has succeeded
+                assert cond["condition"] == "service_completed_successfully", name
+                continue
             assert cond["condition"] == "service_healthy", f"{name} -> {dep}"
             assert "healthcheck" in services[dep], f"{name} waits for {dep}, which has no health check"
     deps = {n: set(s.get("depends_on") or {}) for n, s in services.items()}
@@ -163,10 +166,11 @@ def test_start_up_order_waits_for_health(services: dict[str, Any]) -> None:
         assert {"toxiproxy", "provider", "chroma"} <= deps[app], app
     assert "redis" in deps["reference-app"] and "redis" not in deps["naive-app"]
     assert deps["reference-lb"] == {"reference-app"}
-    assert {"naive-app", "reference-lb"} <= deps["locust-master"]
+    assert deps["seed"] == {"naive-app", "reference-lb"}
+    assert deps["locust-master"] == {"seed"}
     assert deps["locust-worker"] == {"locust-master"}
-    # every long-running server has a health check; only the load workers and the runner don't
-    assert {n for n, s in services.items() if "healthcheck" not in s} == {"locust-worker", "runner"}
+    # every long-running server has a health check; only one-shot jobs and load workers don't
+    assert {n for n, s in services.items() if "healthcheck" not in s} == {"seed", "locust-worker", "runner"}
 
 
 def test_images_and_replicas(services: dict[str, Any]) -> None:
@@ -241,13 +245,33 @@ def test_locust_commands_parse_with_locusts_own_parser(services: dict[str, Any])
     assert master["locustfile"] == worker["locustfile"]
 
 
-def test_the_locustfile_exists_and_reads_the_variables_compose_sets(services: dict[str, Any]) -> None:
+def test_the_locustfile_drives_the_apps_compose_names(services: dict[str, Any]) -> None:
+    """scenarios/locustfile.py loaded (in a subprocess: it imports Locust) with compose's
+    environment: one user class per app, aimed at the URL compose gives it."""
     path = _locust_services(services)["locust-master"][2]
     local = ROOT / Path(path).relative_to("/app")
     assert local.exists(), f"{path}: no {local.relative_to(ROOT)} in the repository (scenarios/ owns it)"
-    text = local.read_text()
-    for var in services["locust-master"]["environment"]:
-        assert var in text, f"{local.relative_to(ROOT)} does not read {var}, which compose.yaml sets"
+    env = services["locust-master"]["environment"]
+    assert services["locust-worker"]["environment"] == env == services["seed"]["environment"]
+    code = (
+        "import json, runpy\n"
+        "from locust import User\n"
+        f"ns = runpy.run_path({str(local)!r})\n"
+        "print(json.dumps(sorted(o.host for o in ns.values()\n"
+        "      if isinstance(o, type) and issubclass(o, User) and not o.abstract)))\n"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("RAGCHAOS_")}
+    proc = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    hosts = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert hosts == sorted([env["RAGCHAOS_NAIVE_URL"], env["RAGCHAOS_REFERENCE_URL"]])
+
+
+def test_seed_step_is_the_mounted_script(services: dict[str, Any]) -> None:
+    seed = services["seed"]
+    assert seed["command"] == ["python", "/deploy/seed.py"]
+    assert "./deploy/seed.py:/deploy/seed.py:ro" in seed["volumes"]
 
 
 # -- ports, paths and variables match the code --------------------------------------------
@@ -343,9 +367,9 @@ def test_the_balancer_sends_to_the_reference_replicas(services: dict[str, Any]) 
     assert "proxy_next_upstream off;" in conf  # a failure is measured, not retried elsewhere
     assert "proxy_buffering off;" in conf  # streamed answers keep their time to first token
     assert urlsplit(_health_url(services["reference-lb"])).port == 8080 and "listen 8080;" in conf
-    assert services["locust-master"]["environment"]["RAGCHAOS_TARGETS"] == (
-        f"naive=http://naive-app:{_serve_port(services['naive-app']['command'])},reference=http://reference-lb:8080"
-    )
+    env = services["locust-master"]["environment"]
+    assert env["RAGCHAOS_REFERENCE_URL"] == "http://reference-lb:8080"  # the fleet, through the balancer
+    assert env["RAGCHAOS_NAIVE_URL"] == f"http://naive-app:{_serve_port(services['naive-app']['command'])}"
 
 
 def test_the_populate_file_loads_into_a_toxiproxy_api(proxies, tmp_path) -> None:
