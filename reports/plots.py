@@ -5,6 +5,7 @@ Every plot is a function ``(RunResult, arg) -> Figure`` in ``PLOTS``, addressed 
 - ``spectrum.response.<kind>``: percentile spectrum of client latency on a logit percentile axis,
   every app overlaid; response time (coordinated omission corrected) solid, service time dashed.
 - ``spectrum.stage.<stage>``: the same for one server-side stage.
+- ``spectrum.ttft``: time to first token of streamed answers, every app overlaid.
 - ``timeline.latency``: p50/p99 per second with the fault windows shaded.
 - ``timeline.requests``: requests and errors per second.
 - ``timeline.breaker``: cumulative breaker transitions over time (from ``counter_samples``).
@@ -124,6 +125,11 @@ def spectrum_response(result: RunResult, kind: str) -> Figure:
         f = figures(result, app, ALL)
         series.append((app, f.response.get(kind), f.service.get(kind) or Summary()))
     return _spectrum(result, f"{kind}: client latency percentile spectrum (whole run)", series)
+
+
+def spectrum_ttft(result: RunResult, _: str = "") -> Figure:
+    series = [(app, figures(result, app, ALL).ttft, None) for app in result.apps]
+    return _spectrum(result, "time to first token (streamed answers, from the actual send)", series)
 
 
 def spectrum_stage(result: RunResult, stage: str) -> Figure:
@@ -288,6 +294,7 @@ def provider_bar(result: RunResult, _: str = "") -> Figure:
 PLOTS: dict[str, Callable[[RunResult, str], Figure]] = {
     "spectrum.response": spectrum_response,
     "spectrum.stage": spectrum_stage,
+    "spectrum.ttft": spectrum_ttft,
     "timeline.latency": timeline_latency,
     "timeline.requests": timeline_requests,
     "timeline.breaker": timeline_breaker,

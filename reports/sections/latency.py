@@ -27,6 +27,8 @@ def latency(result: RunResult) -> Section:
             tables.append(Table(["app", "phase", "count", "p50", "p90", "p99", "p99.9", "max", "service p99",
                                  "throughput", "goodput"], rows, caption=f"{kind} requests, response time"))
     plots = [f"spectrum.response.{k}" for k in kinds if k != "all"]
+    if any(figures(result, app, ALL).ttft for app in result.apps):
+        plots.append("spectrum.ttft")
     return Section(
         key="latency",
         title="Latency by phase",

@@ -33,7 +33,8 @@ def stages(result: RunResult) -> Section:
                 per_phase.append(f"{phase} {fmt.ms(ps.p99_us)}" if ps and ps.count else f"{phase} –")
             rows.append([stage, app, fmt.count(s.count), fmt.ms(s.p50_us), fmt.ms(s.p99_us), fmt.ms(s.max_us),
                          ", ".join(per_phase)])
-    plots = ["stages"] + [f"spectrum.stage.{s}" for s in names if s in ("query.total", "query.generate", "query.retrieve")]
+    spectra = ("query.total", "query.retrieve", "query.generate", "ingest.total", "ingest.freshness")
+    plots = ["stages"] + [f"spectrum.stage.{s}" for s in names if s in spectra]
     return Section(
         key="stages",
         title="Stage breakdown",
