@@ -395,3 +395,20 @@ def test_removing_latency_in_front_of_a_timeout_does_not_hang(echo, make_proxy, 
         client.remove_toxic(name, "timeout_upstream")
         sock.settimeout(3)
         assert recv_until_eof(sock) == b""
+
+
+def test_timeout_is_an_idle_timer(echo, make_proxy, client):
+    """Data every 100 ms keeps a 400 ms timeout from firing; silence then closes the connection."""
+    name, port = make_proxy(echo.addr)
+    client.add_toxic(name, type="timeout", stream="upstream", attributes={"timeout": 400})
+    with connect(port) as sock:
+        sock.settimeout(0.05)
+        for _ in range(12):
+            sock.sendall(b"k")
+            with pytest.raises(TimeoutError):
+                sock.recv(1)  # no data (it is dropped) and no EOF: still open
+            time.sleep(0.05)
+        sock.settimeout(5)
+        start = time.monotonic()
+        assert recv_until_eof(sock) == b""
+        assert 0.2 <= time.monotonic() - start < 3.0

@@ -336,7 +336,7 @@ def test_network_applier_rolls_back_half_applied_steps(client, proxies):
 
 
 def test_client_raises_typed_errors(client, toxiproxy):
-    from faults.errors import BadRequest, Conflict, ToxiproxyUnreachable
+    from faults.errors import BadRequest, Conflict, ServerError, ToxiproxyUnreachable
 
     with pytest.raises(NotFound):
         client.get_proxy("no_such_proxy")
@@ -347,9 +347,12 @@ def test_client_raises_typed_errors(client, toxiproxy):
     assert client.version() == "2.12.0"
     assert client.reachable()
     name = f"dup_{id(client)}"
-    client.create_proxy(name, "127.0.0.1:1")
+    taken = client.create_proxy(name, "127.0.0.1:1")
     try:
         with pytest.raises(Conflict):
             client.create_proxy(name, "127.0.0.1:1")
+        with pytest.raises(ServerError, match="address already in use") as info:  # a 500 is an error
+            client.create_proxy(name + "_b", "127.0.0.1:1", listen=taken.listen)
+        assert info.value.status == 500
     finally:
         client.delete_proxy(name)
