@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,7 +41,9 @@ from ragchaos.stack import Endpoint, StackConfig
 __all__ = [
     "BACKENDS",
     "DEFAULT_IMAGES",
+    "LABEL_HOST",
     "LABEL_OWNER",
+    "LABEL_PID",
     "LABEL_ROLE",
     "LABEL_RUN",
     "ContainerSpec",
@@ -63,6 +67,9 @@ BACKENDS = ("local", "docker")
 LABEL_OWNER = "ragchaos.owner"
 LABEL_RUN = "ragchaos.run"
 LABEL_ROLE = "ragchaos.role"
+# who started it, so a later run can remove what a killed run (SIGKILL) left behind
+LABEL_HOST = "ragchaos.host"
+LABEL_PID = "ragchaos.pid"
 _SECOND_NS = 1_000_000_000
 
 
@@ -200,6 +207,16 @@ def connect(factory: Callable[[], Any] | None = None) -> Any:
     return client
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
 # -- host-side probes: the container's health says it serves; these say we can reach it --
 
 def _probe_http(path: str) -> Callable[[Endpoint], bool]:
@@ -289,16 +306,35 @@ class DockerServices:
     # -- lifecycle --
     def start(self) -> DockerServices:
         self.client = connect(self._client_factory)
+        self.remove_orphans()
+        owner = {LABEL_HOST: socket.gethostname(), LABEL_PID: str(os.getpid())}
         try:
             for spec in self.specs:
                 self._ensure_image(spec.image)
-                self.containers[spec.role] = self.client.containers.run(**spec.run_kwargs())
+                kwargs = spec.run_kwargs()
+                kwargs["labels"].update(owner)
+                self.containers[spec.role] = self.client.containers.run(**kwargs)
             for spec in self.specs:
                 self._wait_healthy(spec)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def remove_orphans(self) -> list[str]:
+        """Remove our containers whose starter, a process on this host, is gone (a run killed
+        with SIGKILL never reached its cleanup). Others' runs, alive or on other hosts, stay."""
+        removed = []
+        host = socket.gethostname()
+        for container in self.client.containers.list(all=True, filters={"label": f"{LABEL_OWNER}=ragchaos"}):
+            labels = container.labels
+            pid = labels.get(LABEL_PID, "")
+            if labels.get(LABEL_HOST) != host or not pid.isdigit() or _pid_alive(int(pid)):
+                continue
+            with contextlib.suppress(Exception):
+                container.remove(force=True, v=True)
+                removed.append(container.name)
+        return removed
 
     def _ensure_image(self, image: str) -> None:
         import docker.errors

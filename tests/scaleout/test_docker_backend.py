@@ -257,3 +257,30 @@ def test_docker_backend_wires_the_config_and_cleans_up(fake_engine, tmp_path) ->
         assert config.app_env["reference"]["REDIS_URL"] == f"redis://127.0.0.1:{redis_port}/0"
     assert not engine.containers
     assert (tmp_path / "logs" / "redis.docker.log").exists()  # logs land in the run folder
+
+
+def test_a_killed_runs_containers_are_removed_by_the_next_run_and_only_those(fake_engine, tmp_path) -> None:
+    import socket
+    import subprocess
+
+    from ragchaos.docker_backend import LABEL_HOST, LABEL_PID
+
+    server, engine = fake_engine
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = socket.gethostname()
+    ours = {LABEL_OWNER: "ragchaos", LABEL_RUN: "old", LABEL_ROLE: "redis"}
+    orphan = engine.add_foreign("ragchaos-old-redis", {**ours, LABEL_HOST: host, LABEL_PID: str(dead.pid)})
+    alive = engine.add_foreign("ragchaos-live-redis", {**ours, LABEL_RUN: "live", LABEL_HOST: host,
+                                                       LABEL_PID: str(os.getpid())})
+    elsewhere = engine.add_foreign("ragchaos-far-redis", {**ours, LABEL_RUN: "far", LABEL_HOST: "another-host",
+                                                          LABEL_PID: str(dead.pid)})
+    foreign = engine.add_foreign("postgres", {"app": "db"})
+
+    with _services(server, tmp_path):
+        assert orphan.id not in engine.containers  # its starter is dead: removed first
+        assert {alive.id, elsewhere.id, foreign.id} <= set(engine.containers)
+        started = [c for c in engine.containers.values() if c.labels.get(LABEL_RUN) == "t1"]
+        assert {c.labels[LABEL_HOST] for c in started} == {host}
+        assert {c.labels[LABEL_PID] for c in started} == {str(os.getpid())}
+    assert set(engine.containers) == {alive.id, elsewhere.id, foreign.id}
