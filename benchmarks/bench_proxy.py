@@ -5,7 +5,7 @@
 1. Added round-trip latency of a 64-byte echo with no toxics (p50, p99): proxied minus direct,
    the two measured alternately in blocks so machine noise hits both alike.
 2. Single-connection throughput (MB/s, 1 MB = 10^6 bytes): one client streams to a sink server,
-   direct and through the proxy.
+   direct, through the proxy, and through the proxy with a 5 ms latency toxic (the toxic path).
 3. Isolation: 32 connections doing 64-byte echoes through one proxy, with and without a stalled
    connection (bandwidth 0, 4 MB queued) and a 1 s latency connection on another proxy of the
    same server; the fast connections' p50/p99 should barely move.
@@ -173,6 +173,10 @@ def main() -> int:
         total = args.mb * (1 << 20)
         tput_direct = max(throughput(sink.port, sink, total) for _ in range(args.runs))
         tput_proxied = max(throughput(p_sink.port, sink, total) for _ in range(args.runs))
+        # the slow path: a latency toxic on the stream (pipelined, so it should not throttle much)
+        client.add_toxic(p_sink.name, type="latency", stream="upstream", name="lat", attributes={"latency": 5})
+        tput_toxic = max(throughput(p_sink.port, sink, total) for _ in range(args.runs))
+        client.remove_toxic(p_sink.name, "lat")
 
         # 3. isolation: fast echoes with and without slow neighbours on another proxy
         base = isolation(p_echo.port, 32, 200)
@@ -207,7 +211,8 @@ def main() -> int:
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "latency": lat,
-        "throughput_mb_s": {"direct": tput_direct, "proxied": tput_proxied, "ratio": tput_proxied / tput_direct},
+        "throughput_mb_s": {"direct": tput_direct, "proxied": tput_proxied, "ratio": tput_proxied / tput_direct,
+                            "proxied_with_5ms_latency_toxic": tput_toxic},
         "isolation": iso,
     }
     print(f"round trip, 64 B echo, {len(direct)} each: direct p50 {lat['direct_p50_us']:.0f} µs "
@@ -217,6 +222,7 @@ def main() -> int:
           f"(target p50 <= 200 µs)")
     print(f"throughput, one connection, {args.mb} MiB, best of {args.runs}: direct {tput_direct:.0f} MB/s, "
           f"proxied {tput_proxied:.0f} MB/s (ratio {tput_proxied / tput_direct:.2f}; target >= 350 MB/s)")
+    print(f"throughput with a 5 ms latency toxic upstream: {tput_toxic:.0f} MB/s")
     print(f"isolation, 32 conns x 200 echoes: p50 {iso['fast_p50_us']:.0f} -> {iso['with_slow_p50_us']:.0f} µs, "
           f"p99 {iso['fast_p99_us']:.0f} -> {iso['with_slow_p99_us']:.0f} µs with a stalled "
           f"({queued >> 20} MiB queued) and a 1 s-latency connection on other proxies")
