@@ -19,9 +19,9 @@ main{padding:8px 32px 40px;max-width:1320px}
 section{background:#fff;border:1px solid #dde1e8;border-radius:6px;padding:14px 20px;margin:16px 0}
 h2{font-size:18px;margin:4px 0 10px}
 table{border-collapse:collapse;margin:8px 0 12px;font-size:13px}
-th,td{border-bottom:1px solid #e4e7ec;padding:4px 10px;text-align:right;white-space:nowrap}
-th{background:#f0f2f5;font-weight:600}td:first-child,th:first-child{text-align:left}
-td.wrap{white-space:normal;text-align:left;max-width:420px}td.text{text-align:left}
+th,td{border-bottom:1px solid #e4e7ec;padding:4px 10px;white-space:nowrap;text-align:left}
+th{background:#f0f2f5;font-weight:600}.num{text-align:right;font-variant-numeric:tabular-nums}
+td.wrap{white-space:normal;max-width:460px}
 caption{caption-side:top;text-align:left;font-style:italic;color:#555;padding:2px 0}
 ul.lines{list-style:none;padding:0;margin:6px 0}ul.lines li{padding:3px 8px;margin:2px 0;border-radius:4px;font-family:ui-monospace,monospace;font-size:13px}
 li.PASS{background:#e5f5e8;border-left:4px solid #2e9d47}li.FAIL{background:#fde8e8;border-left:4px solid #cf2e2e}
@@ -29,6 +29,14 @@ li.NA{background:#f1f1f1;border-left:4px solid #999}
 .plots{display:flex;flex-wrap:wrap;gap:12px}.plots img{max-width:100%;width:620px;border:1px solid #e4e7ec;border-radius:4px}
 .note{color:#555;font-size:13px;margin:4px 0}
 """
+
+
+_NUMBER = re.compile(r"^[-+$=]?[0-9][0-9,.]*(e[-+]?[0-9]+)?\s*(%|/s|us|ms|s|x)?$|^[–-]$|^$")
+
+
+def _numeric_column(cells: list[str]) -> bool:
+    """Numbers line up on the right; a column with any words reads from the left."""
+    return bool(cells) and all(_NUMBER.match(c.strip()) for c in cells)
 
 
 def _inline(text: str) -> str:
@@ -60,14 +68,15 @@ def render_html(title: str, subtitle: str, sections: list[Section], plots: dict[
             parts.append("<table>")
             if t.caption:
                 parts.append(f"<caption>{html.escape(t.caption)}</caption>")
-            parts.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in t.columns) + "</tr>")
+            numeric = [_numeric_column([row[i] for row in t.rows if i < len(row)]) for i in range(len(t.columns))]
+            parts.append("<tr>" + "".join(
+                f'<th class="{"num" if numeric[i] else "text"}">{html.escape(c)}</th>' for i, c in enumerate(t.columns)
+            ) + "</tr>")
             for row in t.rows:
                 cells = []
                 for i, cell in enumerate(row):
-                    # numbers line up on the right; words (and long details) read from the left
-                    numeric = i > 0 and bool(re.match(r"^[-+$–=0-9.]", cell)) and len(cell) <= 40
-                    cls = "" if numeric else (' class="wrap"' if len(cell) > 40 else ' class="text"')
-                    cells.append(f"<td{cls}>{html.escape(cell)}</td>")
+                    cls = "num" if i < len(numeric) and numeric[i] else ("wrap" if len(cell) > 40 else "text")
+                    cells.append(f'<td class="{cls}">{html.escape(cell)}</td>')
                 parts.append("<tr>" + "".join(cells) + "</tr>")
             parts.append("</table>")
         images = [(name, plots[name]) for name in s.plots if name in plots]
