@@ -412,3 +412,13 @@ def test_timeout_is_an_idle_timer(echo, make_proxy, client):
         start = time.monotonic()
         assert recv_until_eof(sock) == b""
         assert 0.5 <= time.monotonic() - start < 4.0
+
+
+def test_reset_peer_added_to_an_open_connection_closes_without_rst(echo, make_proxy, client):
+    """As Toxiproxy: SO_LINGER 0 is set only for toxics present when the connection started."""
+    name, port = make_proxy(echo.addr)
+    with connect(port) as sock:
+        round_trip(sock)
+        client.add_toxic(name, type="reset_peer", stream="downstream", attributes={"timeout": 0})
+        sock.sendall(b"x")
+        assert recv_until_eof(sock) == b""  # a plain EOF, no ConnectionResetError
