@@ -422,3 +422,26 @@ def test_reset_peer_added_to_an_open_connection_closes_without_rst(echo, make_pr
         client.add_toxic(name, type="reset_peer", stream="downstream", attributes={"timeout": 0})
         sock.sendall(b"x")
         assert recv_until_eof(sock) == b""  # a plain EOF, no ConnectionResetError
+
+
+def test_toxicity_half_is_drawn_per_connection_and_holds(echo, make_proxy, client):
+    name, port = make_proxy(echo.addr)
+    client.add_toxic(name, type="latency", toxicity=0.5, attributes={"latency": 300})
+    results: list[tuple[float, float]] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        with connect(port) as sock:
+            pair = (round_trip(sock), round_trip(sock))
+        with lock:
+            results.append(pair)
+
+    threads = [threading.Thread(target=one) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert len(results) == 20
+    delayed = [a >= 0.28 for a, _ in results]
+    assert [b >= 0.28 for _, b in results] == delayed  # the roll holds for the connection's life
+    assert 2 <= sum(delayed) <= 18  # binomial(20, 0.5): outside this range with p < 0.001
