@@ -259,6 +259,8 @@ def measure(result: RunResult, app: str, phase: str, metric: Sequence[str]) -> f
     if head == "ttft":
         return _stat(f.ttft, metric[1])
     if head == "error_rate":
+        if not f.requests:
+            return None  # no requests: no error rate, and no pass for a check on it
         return f.error_rate_of(metric[1]) if len(metric) == 2 else f.error_rate
     if head == "cache_hit_ratio":
         return f.cache_hit_ratio.get(metric[1])

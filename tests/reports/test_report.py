@@ -153,3 +153,24 @@ def test_compare_shows_both_runs(tmp_path: Path, run_result: RunResult, capsys) 
     ref = out.split("## reference", 1)[1]
     p99 = next(line for line in ref.splitlines() if line.startswith("| query p99 |"))
     assert "+20" in p99 or "+19" in p99
+
+
+def test_a_run_without_data_still_renders_and_fails_its_checks(tmp_path: Path) -> None:
+    from reports.results import AppResult, Expectation, Phase, PhaseResult, RunInfo, ScenarioInfo
+
+    r = RunResult(
+        scenario=ScenarioInfo(name="empty", gate=["reference.error_rate < 1%"],
+                              expect={"reference": [Expectation(mechanism="cache", min=0.1)]}),
+        run=RunInfo(started_at=1e9, ended_at=1e9 + 5),
+        apps={"reference": AppResult(), "naive": AppResult(phases={"steady": PhaseResult()})},
+        phases=[Phase(name="steady", start_s=0, end_s=5)],
+    )
+    written = write_reports(tmp_path, r)
+    assert written["report"].stat().st_size > 1_000
+    assert not r.gate.passed
+    reasons = [c.reason for c in r.gate.checks]
+    assert "no data for reference.error_rate" in reasons[0]
+    assert "no data" in reasons[1]
+    parser = Collect()
+    parser.feed(written["report"].read_text())
+    assert parser.open == []
