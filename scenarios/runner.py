@@ -306,14 +306,11 @@ def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: Phase
     faults: list[FaultRecord] = []
     apps: dict[str, AppResult] = {}
     for leg in legs:
-        offset = leg.t0 - started_at
         for r in leg.fault_records:
             entry = r.results_entry()
             faults.append(FaultRecord(**entry))
         for app in leg.apps:
             apps[app] = _app_result(app, leg, acc)
-        run_extra = {"t0_offset_s": round(offset, 3)}
-        del run_extra
     result = RunResult(scenario=info, run=run, phases=phases, faults=faults, apps=apps)
     # extras the schema keeps (extra="allow"): the scenario as run, dispatcher counts
     result.scenario.__pydantic_extra__.update(info_extra)  # type: ignore[union-attr]

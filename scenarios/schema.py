@@ -140,7 +140,7 @@ class SteadyStateCheck(_Strict):
     def describe(self) -> str:
         who = "every app" if self.app == "*" else self.app
         if self.relative_to:
-            return f"{self.phase}: {self.metric} within {self.tolerance!s} of {self.relative_to} ({who})"
+            return f"{self.phase}: {self.metric} at most {1 + (self.tolerance or 0):g}x {self.relative_to} ({who})"
         parts = [f"<= {self.max}" if self.max is not None else "", f">= {self.min}" if self.min is not None else ""]
         return f"{self.phase}: {self.metric} {' and '.join(p for p in parts if p)} ({who})"
 
