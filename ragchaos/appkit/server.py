@@ -24,12 +24,19 @@ SettingsFactory = Callable[[], AppSettings]
 AppFactory = Callable[[Any], Any]
 
 
+def _field_error(e: Any) -> str:
+    msg = str(e["msg"]).removeprefix("Value error, ")
+    if msg.startswith("RAGCHAOS_"):
+        return msg  # the validator already named the variable
+    return f"RAGCHAOS_{'_'.join(str(p) for p in e['loc']).upper()}: {msg}"
+
+
 def load_settings(factory: SettingsFactory) -> AppSettings:
     try:
         return factory()
     except ValidationError as exc:
         msgs = "; ".join(
-            f"RAGCHAOS_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+            _field_error(e) for e in exc.errors()
         )
         raise CliError(f"bad configuration: {msgs}") from None
     except ValueError as exc:
