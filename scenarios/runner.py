@@ -56,6 +56,7 @@ from scenarios.phases import PhaseClock
 from scenarios.requests import Workbench
 from scenarios.schema import Scenario
 from scenarios.seed import SeedError, seed_app
+from scenarios.summary import summary_lines
 
 __all__ = ["RunFailed", "RunOptions", "prepare_scenario", "run_dir_for", "run_scenario"]
 
@@ -150,6 +151,8 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> Path:
     result.save(run_dir / "results.json")  # the measurements first: judging must not lose them
     _judge(result, scenario, out)
     result.save(run_dir / "results.json")
+    for line in summary_lines(result):
+        out(line)
     if probe_errors:
         (run_dir / "logs").mkdir(exist_ok=True)
         (run_dir / "logs" / "runner.log").write_text("\n".join(probe_errors) + "\n")
