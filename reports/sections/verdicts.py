@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from reports import fmt, mechanisms
-from reports.analysis import ALL, figures
+from reports.analysis import ALL, figures, phase_names
 from reports.results import RunResult
 from reports.sections.base import Line, Section, Table
+
+# counter deltas per phase: a column title -> (metric, label filter)
+_PER_PHASE = {
+    "retries": ("ragchaos_retries_total", {}),
+    "breaker opened": ("ragchaos_breaker_transitions_total", {"to": "open"}),
+    "shed": ("ragchaos_shed_total", {}),
+    "quota rejections": ("ragchaos_quota_rejections_total", {}),
+    "fallbacks": ("ragchaos_fallback_total", {}),
+}
 
 
 def verdicts(result: RunResult) -> Section:
@@ -27,6 +36,17 @@ def verdicts(result: RunResult) -> Section:
             fmt.num(f.embed_batch_mean),
             f"{fmt.ms(fresh.p50_us)} / {fmt.ms(fresh.p99_us)}" if fresh and fresh.count else "–",
         ])
+    phase_rows = []
+    for app in result.apps:
+        for phase in phase_names(result, app):
+            f = figures(result, app, phase)
+            c = f.counters
+            if c is None or not any(c.has(metric) for metric, _ in _PER_PHASE.values()):
+                continue
+            lookups = c.total("ragchaos_cache_requests_total") or 0.0
+            hits = c.total("ragchaos_cache_requests_total", result="hit") or 0.0
+            phase_rows.append([app, phase, fmt.pct(hits / lookups) if lookups else "–"]
+                              + [fmt.num(c.total(n, **m)) for n, m in _PER_PHASE.values()])
     return Section(
         key="mechanisms",
         title="Mechanism verdicts",
@@ -34,7 +54,9 @@ def verdicts(result: RunResult) -> Section:
         lines=lines,
         tables=([Table(["app", "mechanism", "measured", "expected", "verdict", "detail"], rows)] if rows else [])
         + [Table(["app", "cache hit ratio", "retries by reason", "breaker transitions", "chunks / embed call",
-                  "ingest freshness p50 / p99"], figs_rows, caption="mechanism figures, whole run")],
+                  "ingest freshness p50 / p99"], figs_rows, caption="mechanism figures, whole run")]
+        + ([Table(["app", "phase", "cache hits", *_PER_PHASE], phase_rows, caption="mechanism counters by phase")]
+           if phase_rows else []),
         plots=["timeline.breaker"] if any(a.counter_samples for a in result.apps.values()) else [],
         notes=[] if rows else ["The scenario states no mechanism expectations."],
     )
