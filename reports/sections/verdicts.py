@@ -55,7 +55,7 @@ def verdicts(result: RunResult) -> Section:
         tables=([Table(["app", "mechanism", "measured", "expected", "verdict", "detail"], rows)] if rows else [])
         + [Table(["app", "cache hit ratio", "retries by reason", "breaker transitions", "chunks / embed call",
                   "ingest freshness p50 / p99"], figs_rows, caption="mechanism figures, whole run")]
-        + ([Table(["app", "phase", "cache hits", *_PER_PHASE], phase_rows, caption="mechanism counters by phase")]
+        + ([Table(["app", "phase", "cache hit ratio", *_PER_PHASE], phase_rows, caption="mechanism counters by phase")]
            if phase_rows else []),
         plots=["timeline.breaker"] if any(a.counter_samples for a in result.apps.values()) else [],
         notes=[] if rows else ["The scenario states no mechanism expectations."],
