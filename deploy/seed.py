@@ -4,20 +4,36 @@ Plain ``locust -f scenarios/locustfile.py`` does not seed (``ragchaos run`` and 
 do), so compose runs this once, between the apps being healthy and Locust starting. It reads
 the same variables as the locustfile: ``RAGCHAOS_SCENARIO`` and ``RAGCHAOS_<APP>_URL``.
 
+Each app's host name is resolved once: a service name with several replicas then means one
+replica for the whole seeding, so every ``GET /v1/jobs/{id}`` goes to the replica that
+accepted the job (the vector store is shared, so one replica indexes for all of them).
+
     RAGCHAOS_SCENARIO=smoke RAGCHAOS_NAIVE_URL=http://127.0.0.1:8080 python deploy/seed.py
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import time
 from collections.abc import Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 from scenarios.loader import ScenarioError, load_scenario
 from scenarios.requests import Workbench
 from scenarios.schema import KNOWN_APPS
 from scenarios.seed import SeedError, seed_app
+
+
+def pin(url: str) -> str:
+    """``url`` with its host name replaced by one of its addresses (see the module docstring)."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return url
+    address = socket.gethostbyname(parts.hostname)
+    netloc = address if parts.port is None else f"{address}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def main(env: Mapping[str, str]) -> int:
@@ -34,7 +50,11 @@ def main(env: Mapping[str, str]) -> int:
     for app, url in urls.items():
         started = time.monotonic()
         try:
+            url = pin(url)
             n = seed_app(url, documents, timeout_s=300.0)
+        except OSError as exc:
+            print(f"seed: error: {app} at {url}: {exc}", file=sys.stderr)
+            return 1
         except SeedError as exc:
             print(f"seed: error: {app} at {url}: {exc}", file=sys.stderr)
             return 1

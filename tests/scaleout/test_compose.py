@@ -252,7 +252,13 @@ def test_the_locustfile_drives_the_apps_compose_names(services: dict[str, Any]) 
     local = ROOT / Path(path).relative_to("/app")
     assert local.exists(), f"{path}: no {local.relative_to(ROOT)} in the repository (scenarios/ owns it)"
     env = services["locust-master"]["environment"]
-    assert services["locust-worker"]["environment"] == env == services["seed"]["environment"]
+    assert services["locust-worker"]["environment"] == env
+    seed_env = services["seed"]["environment"]
+    assert seed_env["RAGCHAOS_SCENARIO"] == env["RAGCHAOS_SCENARIO"]
+    assert seed_env["RAGCHAOS_NAIVE_URL"] == env["RAGCHAOS_NAIVE_URL"]
+    # seeded through one replica (deploy/seed.py pins it), loaded through the balancer
+    port = _serve_port(services["reference-app"]["command"])
+    assert seed_env["RAGCHAOS_REFERENCE_URL"] == f"http://reference-app:{port}"
     code = (
         "import json, runpy\n"
         "from locust import User\n"

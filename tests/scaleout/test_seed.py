@@ -47,3 +47,14 @@ def test_seed_without_targets_or_with_a_bad_scenario_is_one_line() -> None:
     proc = _run({"RAGCHAOS_SCENARIO": "no-such-scenario", "RAGCHAOS_NAIVE_URL": "http://127.0.0.1:9"})
     assert proc.returncode == 2 and proc.stderr.startswith("seed: error: ") and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_pin_resolves_the_host_once_and_keeps_the_rest() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ragchaos_deploy_seed", SEED)
+    assert spec is not None and spec.loader is not None
+    seed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(seed)
+    assert seed.pin("http://localhost:8080/base") == "http://127.0.0.1:8080/base"
+    assert seed.pin("http://127.0.0.1:9") == "http://127.0.0.1:9"
