@@ -445,3 +445,14 @@ def test_toxicity_half_is_drawn_per_connection_and_holds(echo, make_proxy, clien
     delayed = [a >= 0.28 for a, _ in results]
     assert [b >= 0.28 for _, b in results] == delayed  # the roll holds for the connection's life
     assert 2 <= sum(delayed) <= 18  # binomial(20, 0.5): outside this range with p < 0.001
+
+
+def test_update_acts_on_an_open_connection(echo, make_proxy, client):
+    name, port = make_proxy(echo.addr)
+    client.add_toxic(name, type="latency", attributes={"latency": 300})
+    with connect(port) as sock:
+        assert 0.28 <= round_trip(sock) < 1.5
+        client.update_toxic(name, "latency_downstream", attributes={"latency": 0})
+        assert round_trip(sock) < 0.25
+        client.update_toxic(name, "latency_downstream", attributes={"latency": 300})
+        assert 0.28 <= round_trip(sock) < 1.5
