@@ -14,17 +14,15 @@ functions through the fixtures in tests/conftest.py.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import shutil
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from faults.client import ToxiproxyClient
+from faults.discovery import FaultProxyHandle, discover
+from faults.errors import ToxiproxyError
 from ragchaos.ports import LOOPBACK, free_port
 from ragchaos.procs import ManagedProcess, ProcessGroup, python_module_argv
 
@@ -62,13 +60,8 @@ class Endpoint:
         return f"http://{self.host}:{self.port}"
 
 
-@dataclass
-class ToxiproxyHandle:
-    """A Toxiproxy API endpoint: a real server we were given, or the built-in one we started."""
-
-    url: str
-    kind: str  # "real" | "builtin"
-    process: ManagedProcess | None = None
+# the handle discovery returns: ``url``, ``kind`` ("real" | "builtin"), ``process`` (ours or None)
+ToxiproxyHandle = FaultProxyHandle
 
 
 def _ragchaos_argv(*args: str) -> list[str]:
@@ -107,49 +100,18 @@ def start_chroma(group: ProcessGroup, log_dir: Path, data_dir: Path) -> tuple[Ma
 
 
 def start_toxiproxy(group: ProcessGroup, log_dir: Path, *, url: str | None = None) -> ToxiproxyHandle:
-    """Use a real Toxiproxy when one is given (or ``TOXIPROXY_URL`` is set), else start ours.
-
-    A ``toxiproxy-server`` binary on PATH is started as the real one.
-    """
-    url = url or os.environ.get("TOXIPROXY_URL")
-    if url:
-        return ToxiproxyHandle(url.rstrip("/"), "real")
-    port = free_port()
-    binary = shutil.which("toxiproxy-server")
-    if binary:
-        argv, kind = [binary, "-host", LOOPBACK, "-port", str(port)], "real"
-    else:
-        argv, kind = _ragchaos_argv("toxiproxy", "serve", "--host", LOOPBACK, "--port", str(port)), "builtin"
-    proc = ManagedProcess(
-        "toxiproxy", argv, health_url=f"http://{LOOPBACK}:{port}/version", log_path=log_dir / "toxiproxy.log"
-    )
-    group.start(proc, timeout=30)
-    return ToxiproxyHandle(f"http://{LOOPBACK}:{port}", kind, proc)
-
-
-def _api(url: str, method: str, body: Any | None = None, timeout: float = 10.0) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            raw = resp.read()
-    except urllib.error.HTTPError as exc:
-        detail = exc.read().decode(errors="replace").strip()
-        raise RuntimeError(f"{method} {url} -> {exc.code}: {detail}") from exc
-    return json.loads(raw) if raw else None
+    """A real Toxiproxy when one is given, ``TOXIPROXY_URL`` is set or ``toxiproxy-server`` is on
+    PATH; else the built-in one (see ``faults.discovery``)."""
+    return discover(log_dir, group, url=url)
 
 
 def create_proxy(toxiproxy_url: str, name: str, upstream: Endpoint) -> Endpoint:
-    """Create (or replace) proxy ``name`` listening on a free loopback port."""
-    listen = Endpoint(LOOPBACK, free_port())
-    with contextlib.suppress(RuntimeError):  # not there yet
-        _api(f"{toxiproxy_url}/proxies/{name}", "DELETE")
-    _api(
-        f"{toxiproxy_url}/proxies",
-        "POST",
-        {"name": name, "listen": listen.addr, "upstream": upstream.addr, "enabled": True},
-    )
-    return listen
+    """Create (or replace) proxy ``name`` on a loopback port the proxy server picks itself."""
+    client = ToxiproxyClient(toxiproxy_url)
+    with contextlib.suppress(ToxiproxyError):  # not there yet
+        client.delete_proxy(name)
+    proxy = client.create_proxy(name, upstream.addr, listen=f"{LOOPBACK}:0")
+    return Endpoint(proxy.host, proxy.port)
 
 
 def app_env(app: str, provider: Endpoint, chroma: Endpoint, data_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -246,11 +208,12 @@ class Stack:
 
     def stop(self) -> None:
         self.group.stop_all()
-        if self.toxiproxy is not None and self.toxiproxy.kind == "real" and self.toxiproxy.process is None:
+        if self.toxiproxy is not None and self.toxiproxy.process is None:
             # a Toxiproxy we did not start: remove only the proxies we made
+            client = ToxiproxyClient(self.toxiproxy.url)
             for name in self.proxies:
-                with contextlib.suppress(RuntimeError, OSError):
-                    _api(f"{self.toxiproxy.url}/proxies/{name}", "DELETE")
+                with contextlib.suppress(ToxiproxyError, OSError):
+                    client.delete_proxy(name)
 
     def describe(self) -> dict[str, Any]:
         """Addresses and process ids, for results.json and for printing."""
