@@ -62,6 +62,8 @@ from reports.results import ERROR_CLASSES, OUTCOMES, ClientStats, Interval, Kind
 __all__ = ["INTERVAL_SIGNIFICANT_FIGURES", "Recorder", "classify_exception", "classify_status"]
 
 INTERVAL_SIGNIFICANT_FIGURES = 2
+# seconds behind the newest completion that stay decoded (rows still arriving for them)
+_OPEN_SECONDS = 3
 _WIRE_VERSION = 1
 _OUTCOME_SET = frozenset(OUTCOMES)
 
@@ -172,14 +174,30 @@ class _Cell:
 
 @dataclass(slots=True)
 class _Tick:
-    """One second of one (app, kind)."""
+    """One second of one (app, kind). A second the load has moved past is kept HDR-encoded
+    (a few hundred bytes instead of a 24 KiB counts array), so a long run's timeline stays
+    small; it is decoded again only if late rows (e.g. a worker's report) arrive for it."""
 
     requests: int = 0
     ok: int = 0
     errors: int = 0
-    response_time: Histogram = field(
-        default_factory=lambda: Histogram(significant_figures=INTERVAL_SIGNIFICANT_FIGURES)
-    )
+    _hist: Histogram | None = None
+    _encoded: dict[str, Any] | None = None
+
+    def hist(self) -> Histogram:
+        if self._hist is None:
+            self._hist = _dec(self._encoded) if self._encoded else Histogram(
+                significant_figures=INTERVAL_SIGNIFICANT_FIGURES)
+            self._encoded = None
+        return self._hist
+
+    def compact(self) -> None:
+        if self._hist is not None:
+            self._encoded = _enc(self._hist)
+            self._hist = None
+
+    def wire(self) -> dict[str, Any]:
+        return self._encoded if self._hist is None and self._encoded else _enc(self.hist())
 
 
 def _enc(h: Histogram | None) -> dict[str, Any] | None:
@@ -219,6 +237,7 @@ class Recorder:
         self._pending: deque[tuple] = deque()
         self._cells: dict[tuple[str, str, str], _Cell] = {}
         self._ticks: dict[tuple[str, str, int], _Tick] = {}
+        self._newest_second = -(2**62)
 
     # -- the hot path ------------------------------------------------------------------------
 
@@ -295,7 +314,15 @@ class Recorder:
                 tick.requests += n
                 tick.ok += n_ok_s
                 tick.errors += n - n_ok_s
-                tick.response_time.record_many_us(rt_us[mask])
+                tick.hist().record_many_us(rt_us[mask])
+                self._newest_second = max(self._newest_second, int(second))
+        self._compact_ticks_locked()
+
+    def _compact_ticks_locked(self) -> None:
+        horizon = self._newest_second - _OPEN_SECONDS
+        for (_, _, second), tick in self._ticks.items():
+            if second < horizon:
+                tick.compact()
 
     def flush(self) -> None:
         """Fold buffered rows into the histograms (every reader does this first)."""
@@ -345,7 +372,7 @@ class Recorder:
                     "requests": t.requests,
                     "ok": t.ok,
                     "errors": t.errors,
-                    "response_time": _enc(t.response_time),
+                    "response_time": t.wire(),
                 }
                 for (app, kind, second), t in self._ticks.items()
             ],
@@ -389,7 +416,9 @@ class Recorder:
                 tick.requests += int(t["requests"])
                 tick.ok += int(t["ok"])
                 tick.errors += int(t["errors"])
-                _merge_into(tick.response_time, hist)
+                _merge_into(tick.hist(), hist)
+                self._newest_second = max(self._newest_second, int(t["second"]))
+            self._compact_ticks_locked()
         return self
 
     # -- reading -----------------------------------------------------------------------------
@@ -440,7 +469,8 @@ class Recorder:
             rows = [(k, s, t) for (a, k, s), t in self._ticks.items() if a == app]
             out = []
             for kind, second, t in sorted(rows, key=lambda r: (r[1], r[0])):
-                ps = t.response_time.percentiles_us([50.0, 99.0])
+                h = t.hist() if t._encoded is None else _dec(t._encoded)  # reading does not re-inflate
+                ps = h.percentiles_us([50.0, 99.0])
                 out.append(
                     Interval(
                         t_s=round(second - t0, 3),
@@ -450,7 +480,7 @@ class Recorder:
                         errors=t.errors,
                         p50_us=ps[50.0],
                         p99_us=ps[99.0],
-                        hdr=t.response_time.encode(),
+                        hdr=h.encode(),
                     )
                 )
         return out

@@ -134,3 +134,28 @@ def test_classify_exception() -> None:
     except RuntimeError as outer:
         assert classify_exception(outer) == "reset"
     assert classify_exception(ValueError("bad")) == "other"
+
+
+def test_timeline_seconds_behind_the_load_are_kept_encoded_and_read_back_exactly() -> None:
+    from ragchaos.hdr import Histogram
+
+    rec = Recorder(batch=64)
+    direct: dict[int, Histogram] = {}
+    for i in range(6_000):  # 100 s at 60 requests/s
+        end = 1_000.0 + i / 60
+        rt = 0.001 * (1 + i % 97)
+        rec.record("a", "query", "s", intended_start=end - rt, actual_start=end - rt, end=end, outcome="ok")
+        # the same float arithmetic as the recorder: end - intended
+        direct.setdefault(int(end) - 1_000, Histogram(significant_figures=2)).record_us((end - (end - rt)) * 1e6)
+    rec.flush()
+    ticks = list(rec._ticks.values())
+    assert sum(t._hist is None for t in ticks) >= len(ticks) - 5  # only the last seconds stay open
+    rows = rec.intervals("a", t0=1_000.0)
+    assert [r.t_s for r in rows] == [float(s) for s in sorted(direct)]
+    for r in rows:
+        h = direct[int(r.t_s)]
+        assert (r.p50_us, r.p99_us) == (h.percentile_us(50), h.percentile_us(99))
+    # a late row for an old second (a worker's report) still lands in it
+    rec.record("a", "query", "s", intended_start=1_010.2, actual_start=1_010.2, end=1_010.5, outcome="5xx")
+    late = next(r for r in rec.intervals("a", t0=1_000.0) if r.t_s == 10.0)
+    assert late.errors == 1 and late.requests == 61
