@@ -36,6 +36,7 @@ from ragchaos.appkit.vectors import (
     chroma_settings,
     chunk_records,
     hits_from_query,
+    stale_ids,
     tenant_where,
 )
 from ragchaos.chunking import chunk_text
@@ -83,6 +84,13 @@ def create_app(settings: AppSettings) -> FastAPI:
                             documents=[record.text],
                             metadatas=[record.metadata],
                         )
+            # a re-ingested document: drop the chunks its new text no longer has
+            old = await collection.get(
+                where={"$and": [{"tenant": req.tenant}, {"doc_id": req.doc_id}]}, include=["metadatas"]
+            )
+            stale = stale_ids(old, {(req.tenant, req.doc_id): {r.id for r in records}})
+            if stale:
+                await collection.delete(ids=stale)
         return DocumentIndexed(doc_id=req.doc_id, chunks=len(records))
 
     @app.post("/v1/query", response_model=QueryResponse)

@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from reference_app.deadline import Deadline, DeadlineExceeded
 
 __all__ = ["BatchConfig", "MicroBatcher"]
 
-Vector = list[float]
+Vector = Any  # a float32 numpy array in the app, anything indexable in tests
 EmbedMany = Callable[[list[str], Deadline], Awaitable[list[Vector]]]
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from ragchaos.appkit.accounting import count_embeddings
 from ragchaos.metrics import AppMetrics
 from ragchaos.prompt import EMBED_MODEL, estimate_tokens
@@ -68,6 +70,8 @@ class Embedder:
             self.guard.observe(raw.headers)
             resp = raw.parse()
             count_embeddings(self.metrics, len(batch), resp.usage)
-            return [list(d.embedding) for d in sorted(resp.data, key=lambda d: d.index)]
+            # float32 arrays: what the provider sent (base64 float32), at 1.5 KB a vector instead of
+            # 12 KB as a list of Python floats, which is what lets the embedding cache be large
+            return [np.asarray(d.embedding, dtype=np.float32) for d in sorted(resp.data, key=lambda d: d.index)]
 
         return await self.guard.call(attempt, deadline=deadline, tokens=tokens)

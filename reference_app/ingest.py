@@ -50,6 +50,10 @@ class Indexer:
             vectors = await self.embedder.embed([r.text for r in records], deadline)
         with self.stages.time("ingest.upsert"):
             await self.store.upsert(records, vectors, deadline)
+            keep: dict[tuple[str, str], set[str]] = {}
+            for d, recs in zip(docs, per_doc, strict=True):
+                keep.setdefault((d.tenant, d.doc_id), set()).update(r.id for r in recs)
+            await self.store.prune(keep, deadline)  # a re-indexed document loses its old chunks
         for tenant in {d.tenant for d in docs}:
             self.versions.bump(tenant)  # cached answers for this tenant are now stale
         self.stages.record_seconds("ingest.total", time.perf_counter() - t0)

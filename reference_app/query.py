@@ -53,7 +53,7 @@ class _Ctx:
 @dataclass
 class Prepared:
     ctx: _Ctx
-    vector: list[float]
+    vector: Any
     sources: list[Source]
     passages: list[Passage]
     messages: list[dict[str, str]]

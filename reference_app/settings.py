@@ -39,7 +39,7 @@ class ReferenceSettings(AppSettings):
     response_cache_ttl_s: float = Field(300.0, gt=0)
     retrieval_cache_size: int = Field(10_000, ge=1)
     retrieval_cache_ttl_s: float = Field(300.0, gt=0)
-    embedding_cache_size: int = Field(50_000, ge=1)
+    embedding_cache_size: int = Field(20_000, ge=1)  # ~1.5 KB a vector
     semantic_threshold: float = Field(0.95, ge=0, le=1)
     semantic_ttl_s: float = Field(600.0, gt=0)
     semantic_max_entries: int = Field(512, ge=1)

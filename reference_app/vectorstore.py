@@ -13,14 +13,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from ragchaos.appkit.schemas import Source
-from ragchaos.appkit.vectors import ChunkRecord, hits_from_query, tenant_where
+from ragchaos.appkit.vectors import ChunkRecord, hits_from_query, stale_ids, tenant_where
 from ragchaos.prompt import Passage
 from reference_app.clients import Clients
 from reference_app.deadline import Deadline
 from reference_app.resilience import DependencyGuard
 
 __all__ = ["VectorStore"]
+
+
+def _floats(vector: Sequence[float]) -> list[float]:
+    """Plain floats for Chroma's JSON body (float32 round-trips exactly)."""
+    return np.asarray(vector, dtype=np.float32).tolist()
 
 
 class VectorStore:
@@ -38,7 +45,7 @@ class VectorStore:
         async def attempt(timeout: float) -> Any:
             collection = await self.clients.collection()
             return await collection.query(
-                query_embeddings=[list(vector)], n_results=top_k, where=where,
+                query_embeddings=[_floats(vector)], n_results=top_k, where=where,
                 include=["documents", "metadatas", "distances"],
             )
 
@@ -48,7 +55,7 @@ class VectorStore:
     async def upsert(self, records: Sequence[ChunkRecord], vectors: Sequence[Sequence[float]], deadline: Deadline) -> None:
         for start in range(0, len(records), self.batch_size):
             part = records[start : start + self.batch_size]
-            vecs = [list(v) for v in vectors[start : start + self.batch_size]]
+            vecs = [_floats(v) for v in vectors[start : start + self.batch_size]]
 
             async def attempt(timeout: float, part: Sequence[ChunkRecord] = part, vecs: list = vecs) -> None:
                 collection = await self.clients.collection()
@@ -59,6 +66,33 @@ class VectorStore:
 
             self.upsert_calls += 1
             await self.guard.call(attempt, deadline=deadline)
+
+    async def prune(self, keep: Mapping[tuple[str, str], set[str]], deadline: Deadline) -> int:
+        """Delete chunks of re-indexed documents that their new text no longer has.
+
+        One ``get`` per tenant in the batch (filtered on tenant and doc ids), one ``delete`` if
+        anything is stale; returns how many chunks were removed.
+        """
+        removed = 0
+        for tenant in sorted({t for t, _ in keep}):
+            docs = sorted(d for t, d in keep if t == tenant)
+            doc_clause: dict[str, Any] = {"doc_id": docs[0]} if len(docs) == 1 else {"doc_id": {"$in": docs}}
+            where = {"$and": [{"tenant": tenant}, doc_clause]}
+
+            async def get(timeout: float, where: dict[str, Any] = where) -> Any:
+                collection = await self.clients.collection()
+                return await collection.get(where=where, include=["metadatas"])
+
+            stale = stale_ids(await self.guard.call(get, deadline=deadline), keep)
+            if stale:
+
+                async def delete(timeout: float, stale: list[str] = stale) -> None:
+                    collection = await self.clients.collection()
+                    await collection.delete(ids=stale)
+
+                await self.guard.call(delete, deadline=deadline)
+                removed += len(stale)
+        return removed
 
     async def ping(self, timeout: float) -> None:
         """Readiness: the collection answers (made on first use when pooled)."""

@@ -22,6 +22,7 @@ __all__ = [
     "chroma_settings",
     "chunk_records",
     "hits_from_query",
+    "stale_ids",
     "tenant_where",
 ]
 
@@ -78,3 +79,17 @@ def hits_from_query(result: Mapping[str, Any]) -> tuple[list[Source], list[Passa
         sources.append(Source(doc_id=doc_id, chunk_id=cid, score=round(1.0 - float(dist), 6)))
         passages.append(Passage(doc_id=doc_id, chunk_id=cid, text=text or ""))
     return sources, passages
+
+
+def stale_ids(existing: Mapping[str, Any], keep: Mapping[tuple[str, str], set[str]]) -> list[str]:
+    """Ids from a Chroma ``get`` (with metadatas) whose document was re-indexed without them.
+
+    ``keep`` maps (tenant, doc_id) to the chunk ids of the document's new version; a chunk of one
+    of those documents that is not in its new version is stale (the text it held is gone).
+    """
+    out = []
+    for cid, meta in zip(existing.get("ids") or [], existing.get("metadatas") or [], strict=False):
+        doc = (str((meta or {}).get("tenant")), str((meta or {}).get("doc_id")))
+        if doc in keep and cid not in keep[doc]:
+            out.append(cid)
+    return out

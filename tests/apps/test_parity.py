@@ -89,3 +89,18 @@ def test_no_source_ever_comes_from_another_tenant(apps: dict[str, AppProc], corp
     theirs = sources(app, corpus["other"], "refund policy returns within thirty days", top_k=20)
     assert theirs and {s["doc_id"] for s in theirs} == {"secret-lighthouse"}
     assert sources(app, new_tenant(), "refund policy", top_k=5) == []  # a new tenant sees nothing
+
+
+@pytest.mark.parametrize("kind", ["naive", "reference"])
+def test_reingesting_a_document_replaces_its_chunks(apps: dict[str, AppProc], kind: str) -> None:
+    from ragchaos.chunking import chunk_id, chunk_text
+
+    app, tenant = apps[kind], new_tenant()
+    ingest(app, tenant, {"evolving": document("garden", 3, 1), "other": document("garden", 1, 2)})
+    new_text = document("garden", 1, 3)
+    ingest(app, tenant, {"evolving": new_text})
+    got = sources(app, tenant, "garden tomatoes compost", top_k=20)
+    assert sorted(s["chunk_id"] for s in got if s["doc_id"] == "evolving") == [
+        chunk_id(tenant, "evolving", c.text) for c in chunk_text(new_text)
+    ]
+    assert any(s["doc_id"] == "other" for s in got)  # only the re-ingested document changed
