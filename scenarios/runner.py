@@ -245,13 +245,20 @@ def _watch(ctx: RunContext, probes: list[Probe], provider_url: str | None, acc: 
     phase = ctx.phases.at(0.0)
     last_live = time.time()
     last_counts: dict[str, tuple[int, int]] = {app: (0, 0) for app in ctx.apps}
+    snapshotting: gevent.Greenlet | None = None
     while True:
         elapsed = ctx.elapsed()
         if elapsed >= duration:
+            if snapshotting is not None:
+                snapshotting.join()
             break
         now_phase = ctx.phases.at(elapsed)
         if now_phase != phase:
-            _snapshot(probes, provider_url, acc, phase, errors)
+            # in a greenlet of its own: an overloaded app's slow /metrics must not stall the
+            # live view; one at a time, so the phases' snapshots stay in order
+            if snapshotting is not None:
+                snapshotting.join()
+            snapshotting = gevent.spawn(_snapshot, probes, provider_url, acc, phase, errors)
             phase = now_phase
         if time.time() - last_live >= opts.live_every_s:
             span = time.time() - last_live
