@@ -126,7 +126,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name in builtin_names():
         try:
             s = load_scenario(BUILTIN_DIR / f"{name}.yaml")
-            first = (s.description.strip().splitlines() or [""])[0]
+            text = " ".join(s.description.split())
+            first = text.split(". ")[0].rstrip(".") + "." if text else ""
             rows.append((name, f"{s.total_s:.0f}s", s.load_model, first))
         except ScenarioError as exc:
             rows.append((name, "?", "?", f"INVALID: {exc.problems[0]}"))
