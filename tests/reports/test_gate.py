@@ -157,3 +157,18 @@ def test_cli_repeat_takes_the_newest_runs(tmp_path, run_result, capsys) -> None:
     assert main(["gate", str(runs), "--repeat", "3", "--baseline", str(baseline)]) == 0
     assert "median of 3 runs" in capsys.readouterr().out
     assert main(["gate", str(runs), "--repeat", "9"]) == 2
+
+
+def test_cli_keeps_checks_another_part_recorded(tmp_path, run_result, capsys) -> None:
+    from reports.results import GateCheck, GateResult
+
+    r = run_result.model_copy(deep=True)
+    r.gate = GateResult(passed=False, checks=[
+        GateCheck(name="steady-state: steady error_rate (reference)", passed=False, reason="2.1% > 1%"),
+        GateCheck(name="threshold: stale", passed=False, reason="recomputed, so dropped"),
+    ])
+    d = _write_run(tmp_path, "r", r)
+    assert main(["gate", str(d)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL steady-state: steady error_rate (reference): 2.1% > 1%" in out
+    assert "stale" not in out
