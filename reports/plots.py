@@ -137,12 +137,33 @@ def spectrum_stage(result: RunResult, stage: str) -> Figure:
     return _spectrum(result, f"stage {stage}: percentile spectrum (server side)", series)
 
 
+def _fault_spans(result: RunResult) -> list[tuple[float, float]]:
+    """The union of the time ranges any fault was applied (to any app), merged."""
+    spans = sorted(
+        (f.applied_at_s, f.reverted_at_s if f.reverted_at_s is not None else result.duration_s)
+        for f in result.faults
+        if f.applied_at_s is not None and not f.error
+    )
+    merged: list[tuple[float, float]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def _shade_phases(ax, result: RunResult) -> None:
+    """Fault and spike phases shaded; the time faults were actually applied as a strip at the
+    bottom (a phase is the plan, the strip is what the timeline did)."""
     for p in result.phases:
         if p.kind in _SHADE:
             ax.axvspan(p.start_s, p.end_s, color=_SHADE[p.kind], alpha=0.35, linewidth=0)
             ax.text((p.start_s + p.end_s) / 2, 0.98, p.name, transform=ax.get_xaxis_transform(), ha="center",
                     va="top", fontsize=8, color="#7a1f1f")
+    for i, (start, end) in enumerate(_fault_spans(result)):
+        ax.axvspan(start, end, ymin=0.0, ymax=0.035, color="#b22222", alpha=0.8, linewidth=0,
+                   label="faults applied" if i == 0 else None)
 
 
 def timeline_latency(result: RunResult, kind: str = "query") -> Figure:
@@ -162,7 +183,7 @@ def timeline_latency(result: RunResult, kind: str = "query") -> Figure:
     _ms_axis(ax.yaxis)
     ax.set_xlabel("seconds from start")
     ax.set_ylabel("response time")
-    ax.set_title(f"{kind}: p50 / p99 per second (shaded: fault windows)", fontsize=11)
+    ax.set_title(f"{kind}: p50 / p99 per second (shaded: spike and fault phases)", fontsize=11)
     ax.grid(True, alpha=0.3)
     _legend_below(ax, 4)
     fig.tight_layout()
