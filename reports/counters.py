@@ -42,6 +42,19 @@ class Counters:
     def has(self, name: str) -> bool:
         return any(n == name for n, _, _ in self._samples)
 
+    def speaks(self, prefix: str = "ragchaos_") -> bool:
+        """Whether the app reports the DESIGN.md metric set at all (any sample with the prefix)."""
+        return any(n.startswith(prefix) for n, _, _ in self._samples)
+
+    def count(self, name: str, **match: str) -> float | None:
+        """``total``, but 0 for a metric the app does not show while it shows the others: a
+        labelled Prometheus counter has no sample until its first increment, so absent means
+        "never happened" for an app that speaks the metric set, and "unknown" for one that does not."""
+        total = self.total(name, **match)
+        if total is None and self.speaks():
+            return 0.0
+        return total
+
     def total(self, name: str, **match: str) -> float | None:
         """Sum of ``name`` over samples whose labels include ``match``; None if ``name`` is absent."""
         found = False

@@ -7,7 +7,7 @@ from reports.mechanisms.base import Context, Measurement, register
 def quotas(ctx: Context) -> Measurement:
     """Sum of ``ragchaos_quota_rejections_total``; the detail names the tenants."""
     c = ctx.figures.counters
-    total = c.total("ragchaos_quota_rejections_total") if c else None
+    total = c.count("ragchaos_quota_rejections_total") if c else None
     seen = ctx.figures.errors.get("quota", 0)
     if total is None:
         return Measurement(None, detail=f"ragchaos_quota_rejections_total not reported; clients saw {seen}")

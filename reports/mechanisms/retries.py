@@ -7,7 +7,7 @@ from reports.mechanisms.base import Context, Measurement, register
 def retries(ctx: Context) -> Measurement:
     """Sum of ``ragchaos_retries_total``; the detail splits it by reason."""
     c = ctx.figures.counters
-    total = c.total("ragchaos_retries_total") if c else None
+    total = c.count("ragchaos_retries_total") if c else None
     if total is None:
         return Measurement(None, detail="ragchaos_retries_total not reported")
     reasons = ", ".join(f"{k}: {int(v)}" for k, v in sorted(ctx.figures.retries_by_reason.items()) if v)

@@ -7,10 +7,10 @@ from reports.mechanisms.base import Context, Measurement, register
 def semantic_cache(ctx: Context) -> Measurement:
     """Hits / lookups of ``ragchaos_cache_requests_total{layer="semantic"}``."""
     c = ctx.figures.counters
-    lookups = c.total("ragchaos_cache_requests_total", layer="semantic") if c else None
+    lookups = c.count("ragchaos_cache_requests_total", layer="semantic") if c else None
     if lookups is None:
         return Measurement(None, detail="ragchaos_cache_requests_total not reported")
     if not lookups:
         return Measurement(0.0, detail="no semantic cache lookups")
-    hits = c.total("ragchaos_cache_requests_total", layer="semantic", result="hit") or 0.0
+    hits = c.count("ragchaos_cache_requests_total", layer="semantic", result="hit") or 0.0
     return Measurement(hits / lookups, detail=f"{int(hits)} hits / {int(lookups)} lookups")

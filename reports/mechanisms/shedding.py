@@ -8,7 +8,7 @@ def shedding(ctx: Context) -> Measurement:
     """Sum of ``ragchaos_shed_total`` (the app's count); the detail adds what clients saw as
     ``shed`` (503 with Retry-After)."""
     c = ctx.figures.counters
-    total = c.total("ragchaos_shed_total") if c else None
+    total = c.count("ragchaos_shed_total") if c else None
     seen = ctx.figures.errors.get("shed", 0)
     if total is None:
         return Measurement(None, detail=f"ragchaos_shed_total not reported; clients saw {seen} shed answers")

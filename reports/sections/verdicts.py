@@ -41,12 +41,12 @@ def verdicts(result: RunResult) -> Section:
         for phase in phase_names(result, app):
             f = figures(result, app, phase)
             c = f.counters
-            if c is None or not any(c.has(metric) for metric, _ in _PER_PHASE.values()):
+            if c is None or not c.speaks():
                 continue
-            lookups = c.total("ragchaos_cache_requests_total") or 0.0
-            hits = c.total("ragchaos_cache_requests_total", result="hit") or 0.0
+            lookups = c.count("ragchaos_cache_requests_total") or 0.0
+            hits = c.count("ragchaos_cache_requests_total", result="hit") or 0.0
             phase_rows.append([app, phase, fmt.pct(hits / lookups) if lookups else "–"]
-                              + [fmt.num(c.total(n, **m)) for n, m in _PER_PHASE.values()])
+                              + [fmt.num(c.count(n, **m)) for n, m in _PER_PHASE.values()])
     return Section(
         key="mechanisms",
         title="Mechanism verdicts",

@@ -55,3 +55,13 @@ def test_registry_has_the_issue_mechanisms() -> None:
     for name in ("batching", "cache", "semantic_cache", "retries", "breaker", "bulkhead", "shedding", "quotas",
                  "pacing", "fallback"):
         assert mechanisms.get(name).unit
+
+
+def test_a_counter_never_incremented_counts_as_zero_for_an_app_that_reports_the_others(run_result) -> None:
+    # a labelled Prometheus counter shows no sample before its first increment
+    r = run_result.model_copy(deep=True)
+    for phase in r.apps["naive"].phases.values():
+        phase.counters = {"ragchaos_embed_batch_size_sum": 10.0, "ragchaos_embed_batch_size_count": 10.0}
+    v = verdicts(r, "naive", Expectation(mechanism="retries", max=0), Expectation(mechanism="breaker", max=0),
+                 Expectation(mechanism="cache", min=0.1))
+    assert [(x.verdict, x.measured) for x in v] == [("PASS", 0.0), ("PASS", 0.0), ("FAIL", 0.0)]
