@@ -35,8 +35,6 @@ def _load(path: str):
 def _run_dirs(paths: list[str], repeat: int | None) -> list[Path]:
     """Run folders from the arguments: a folder with results.json is a run; any other folder is
     searched one level down. With ``--repeat N``, the N newest runs of the newest scenario."""
-    from reports.results import load_results
-
     runs: list[Path] = []
     for p in paths:
         path = Path(p)
@@ -51,7 +49,7 @@ def _run_dirs(paths: list[str], repeat: int | None) -> list[Path]:
     if repeat is not None:
         if repeat < 1:
             raise CliError("--repeat must be at least 1")
-        loaded = [(load_results(d), d) for d in runs]
+        loaded = [(_load(str(d)), d) for d in runs]
         newest = max(loaded, key=lambda x: x[0].run.started_at)[0].scenario.name
         same = sorted((x for x in loaded if x[0].scenario.name == newest), key=lambda x: x[0].run.started_at)
         if len(same) < repeat:
