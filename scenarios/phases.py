@@ -4,7 +4,8 @@ The rule, in order of precedence, for a moment ``t`` seconds into the run:
 1. before ``warmup`` seconds: ``warmup``;
 2. inside a load stage labelled ``phase: <name>`` (e.g. ``spike``): that name;
 3. while at least one fault is applied (from its *recorded* apply time to its recorded revert
-   time): ``fault`` (the second separate fault period ``fault-2``, and so on);
+   time): ``fault`` (the second separate fault period ``fault-2``, and so on; a fault applied
+   within ``merge_gap_s`` of the end of the last period continues it);
 4. after a fault period ended: ``recovery`` (``recovery-2`` after the second);
 5. otherwise ``steady``.
 The live view and the recorder ask ``PhaseClock.at(t)`` while the run goes on (a label only
@@ -38,9 +39,14 @@ class PhaseSpan:
 class PhaseClock:
     """Phase labels from static stage labels plus fault windows recorded as they happen."""
 
-    def __init__(self, stage_labels: list[tuple[float, float, str | None]], warmup_s: float = 0.0) -> None:
+    def __init__(self, stage_labels: list[tuple[float, float, str | None]], warmup_s: float = 0.0,
+                 merge_gap_s: float = 1.0) -> None:
         self._stages = [(s, e, p) for s, e, p in stage_labels if p]
         self._warmup = warmup_s
+        # a fault applied within this long after the last period ended continues that period
+        # (one step hands over to the next: latency, then timeouts), rather than leaving a
+        # recovery phase of a few milliseconds between them
+        self._merge_gap = merge_gap_s
         self._lock = threading.Lock()
         self._active: dict[str, float] = {}  # fault name -> applied at (s)
         self._windows: list[tuple[float, float | None]] = []  # fault periods (union of overlapping faults)
@@ -48,7 +54,11 @@ class PhaseClock:
     def applied(self, fault: str, t: float) -> None:
         with self._lock:
             if not self._active:
-                self._windows.append((t, None))
+                last = self._windows[-1] if self._windows else None
+                if last is not None and last[1] is not None and t - last[1] <= self._merge_gap:
+                    self._windows[-1] = (last[0], None)
+                else:
+                    self._windows.append((t, None))
             self._active[fault] = t
 
     def reverted(self, fault: str, t: float) -> None:

@@ -59,3 +59,16 @@ def test_revert_of_an_unknown_fault_changes_nothing() -> None:
     clock = PhaseClock([(0.0, 10.0, None)])
     clock.reverted("never-applied", 3.0)
     assert spans(clock, 10.0) == [("steady", "steady", 0.0, 10.0)]
+
+
+def test_a_fault_handing_over_to_the_next_is_one_period() -> None:
+    clock = PhaseClock([(0.0, 60.0, None)], merge_gap_s=1.0)
+    clock.applied("latency", 15.0)
+    clock.reverted("latency", 27.001)
+    clock.applied("timeouts", 27.004)  # the next step, 3 ms later
+    clock.reverted("timeouts", 37.0)
+    assert spans(clock, 60.0) == [
+        ("steady", "steady", 0.0, 15.0),
+        ("fault", "fault", 15.0, 37.0),
+        ("recovery", "recovery", 37.0, 60.0),
+    ]
