@@ -98,6 +98,7 @@ def create_app(settings: AppSettings) -> FastAPI:
         top_k = check_query(req, settings)
         started = time.perf_counter()
         openai = new_openai()
+        streaming = False
         try:
             with stages.time("query.embed"):
                 emb = await openai.embeddings.create(model=EMBED_MODEL, input=req.question)
@@ -112,7 +113,8 @@ def create_app(settings: AppSettings) -> FastAPI:
                 )
             sources, passages = hits_from_query(result)
             messages = build_messages(req.question, passages)
-            if req.stream:
+            if req.stream:  # the stream closes the client and records the total when it ends
+                streaming = True
                 return sse_response(stream_answer(openai, messages, sources, started), NAIVE_HEADERS)
             with stages.time("query.generate"):
                 chat = await openai.chat.completions.create(
@@ -121,7 +123,7 @@ def create_app(settings: AppSettings) -> FastAPI:
             count_chat(metrics, chat.usage)
             body = QueryResponse(answer=chat.choices[0].message.content or "", sources=sources)
         finally:
-            if not req.stream:
+            if not streaming:
                 await openai.close()
                 stages.record_seconds("query.total", time.perf_counter() - started)
         return JSONResponse(body.model_dump(), headers=NAIVE_HEADERS)
