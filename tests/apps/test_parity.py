@@ -104,3 +104,15 @@ def test_reingesting_a_document_replaces_its_chunks(apps: dict[str, AppProc], ki
         chunk_id(tenant, "evolving", c.text) for c in chunk_text(new_text)
     ]
     assert any(s["doc_id"] == "other" for s in got)  # only the re-ingested document changed
+
+
+@pytest.mark.parametrize("kind", ["naive", "reference"])
+def test_metadata_filters_narrow_the_search_inside_the_tenant(apps: dict[str, AppProc], kind: str) -> None:
+    app, tenant = apps[kind], new_tenant()
+    ingest(app, tenant, {"en-doc": document("refunds", 1, 1)}, metadata={"lang": "en"})
+    ingest(app, tenant, {"fr-doc": document("refunds", 1, 2)}, metadata={"lang": "fr"})
+    with app.client() as c:
+        r = c.post("/v1/query", json={"tenant": tenant, "question": "refund policy", "top_k": 10,
+                                      "filters": {"lang": "fr"}})
+    assert r.status_code == 200
+    assert {s["doc_id"] for s in r.json()["sources"]} == {"fr-doc"}
