@@ -154,9 +154,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from ragchaos.procs import ProcessStartError
+    from scenarios.runner import RunFailed
+    from scenarios.seed import SeedError
     from scenarios.up import run_up
 
-    return run_up(_load(args.scenario), apps=_apps(args.apps), out=Path(args.out), web_port=args.web_port)
+    try:
+        return run_up(_load(args.scenario), apps=_apps(args.apps), out=Path(args.out), web_port=args.web_port)
+    except (ProcessStartError, SeedError, RunFailed) as exc:
+        raise CliError(str(exc)) from None
 
 
 def _add_run_flags(p: argparse.ArgumentParser) -> None:

@@ -73,7 +73,10 @@ def run_dir_for(scenario: Scenario, out: Path) -> Path:
     while path.exists():
         n += 1
         path = out / f"{scenario.name}-{stamp}-{n}"
-    path.mkdir(parents=True)
+    try:
+        path.mkdir(parents=True)
+    except OSError as exc:
+        raise RunFailed(f"--out {out}: cannot create the run folder {path}: {exc.strerror or exc}") from None
     return path
 
 
