@@ -98,7 +98,7 @@ class ProviderApp:
             ("GET", "/healthz"): self._health,
         }
         self._prefix_routes: list[tuple[str, str, Handler]] = [("GET", "/v1/models/", self._model)]
-        control = ControlApi(self.faults, self.stats)
+        control = ControlApi(self.faults, self.stats, self.reset_limits)
         self._routes.update(control.routes())
         self._prefix_routes.extend(control.prefix_routes())
 
@@ -194,6 +194,17 @@ class ProviderApp:
             raise invalid_api_key(key)
         return key
 
+    def reset_limits(self, key: str | None = None) -> list[str]:
+        """Refill the rate-limit buckets of ``key`` (every key if None); returns the keys reset."""
+        if key is not None and key not in self.keys:
+            raise not_found(f"No API key {key!r}.")
+        reset = set()
+        for (k, _endpoint), limiter in self._limiters.items():
+            if key is None or k == key:
+                limiter.reset()
+                reset.add(k)
+        return sorted(reset if key is None else {key})
+
     def _limiter(self, key: str, endpoint: str) -> RateLimiter:
         limiter = self._limiters.get((key, endpoint))
         if limiter is None:
@@ -201,7 +212,7 @@ class ProviderApp:
             own = getattr(self.keys[key], endpoint)
             rpm = own.rpm or default.rpm or 500
             tpm = own.tpm or default.tpm or 200_000
-            limiter = self._limiters[(key, endpoint)] = RateLimiter(rpm, tpm, self.clock)
+            limiter = self._limiters[(key, endpoint)] = RateLimiter(rpm, tpm, self.clock, self.config.limits_window_s)
         return limiter
 
     async def _admit(self, call: Call, receive: Receive, tokens: int) -> tuple[Effect, dict[str, str]] | None:

@@ -5,7 +5,8 @@ Defaults are those of a low paid tier, so a flood meets 429s out of the box:
 - every key: embeddings 500 requests and 1,000,000 tokens per minute; chat 500 requests and
   200,000 tokens per minute (OpenAI's tier 1 for gpt-4o-mini has 500 RPM / 200k TPM);
 - the latency model on (embeddings ~40 ms, chat ~300 ms to the first token then ~12 ms a
-  token), a lognormal tail, and 16 requests in service per key before requests queue.
+  token), a lognormal tail, and 16 requests in service per key before requests queue;
+- a 60 s burst window (``limits_window_s``): a bucket holds a whole minute's budget.
 
 Every model forbids unknown fields, so a typo in a config file is an error, not a silent
 default.
@@ -101,6 +102,11 @@ class ProviderConfig(_Model):
     keys: dict[str, KeyConfig] = Field(default_factory=dict)
     embeddings_limits: Limits = Limits(rpm=500, tpm=1_000_000)
     chat_limits: Limits = Limits(rpm=500, tpm=200_000)
+    # the burst window: each bucket holds ``limit * window / 60 s`` and refills at limit / 60 s.
+    # 60 holds a whole minute's budget; real providers enforce over shorter windows (OpenAI:
+    # "60,000 RPM may be enforced as 1,000 requests per second"), so a scenario about hitting
+    # the limit sets a few seconds
+    limits_window_s: float = Field(default=60.0, gt=0, le=60)
     latency: LatencyConfig = LatencyConfig()
     embeddings: EmbeddingsConfig = EmbeddingsConfig()
     chat: ChatConfig = ChatConfig()

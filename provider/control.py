@@ -23,9 +23,11 @@ Handler = Callable[[Request, Receive, Any], Awaitable[Reply]]
 
 
 class ControlApi:
-    def __init__(self, faults: FaultSet, stats: Stats) -> None:
+    def __init__(self, faults: FaultSet, stats: Stats,
+                 reset_limits: Callable[[str | None], list[str]] | None = None) -> None:
         self.faults = faults
         self.stats = stats
+        self.reset_limits = reset_limits
 
     def routes(self) -> dict[tuple[str, str], Handler]:
         return {
@@ -33,6 +35,7 @@ class ControlApi:
             ("PUT", "/_control/faults"): self._faults_replace,
             ("POST", "/_control/faults"): self._faults_add,
             ("DELETE", "/_control/faults"): self._faults_clear,
+            ("POST", "/_control/limits/reset"): self._limits_reset,
             ("GET", "/_stats"): self._stats,
             ("POST", "/_stats/reset"): self._stats_reset,
             ("GET", "/_stats/requests"): self._stats_requests,
@@ -78,6 +81,18 @@ class ControlApi:
         if not self.faults.remove(fault_id):
             raise not_found(f"No fault with id {fault_id!r}.")
         return json_reply({"deleted": fault_id})
+
+    async def _limits_reset(self, req: Request, receive: Receive, call: Any) -> Reply:
+        """``{"key": K}`` refills K's buckets (both endpoint families); no body or ``{}``: every key."""
+        body = parse_json(req.body) if req.body.strip() else {}
+        if not isinstance(body, dict):
+            raise bad_request('POST /_control/limits/reset wants {"key": "..."} or no body.')
+        key = body.get("key")
+        if key is not None and not isinstance(key, str):
+            raise bad_request("key must be a string.", "key")
+        if self.reset_limits is None:
+            raise not_found("This provider has no rate limits to reset.")
+        return json_reply({"reset": self.reset_limits(key)})
 
     async def _stats(self, req: Request, receive: Receive, call: Any) -> Reply:
         return json_reply(self.stats.to_json())

@@ -1,9 +1,10 @@
 """Per key and endpoint family rate limits: requests and tokens per minute as token buckets.
 
-Each bucket holds up to one minute's budget and refills continuously at ``limit / 60`` per
-second, so a burst can spend a whole minute's budget at once and then runs at the sustained
-rate; that is how OpenAI describes its limits ("time until the budget resets to its initial
-state"). A request must fit both buckets or it is refused and nothing is spent. The clock is
+Each bucket refills continuously at ``limit / 60`` per second and holds ``limit * window_s / 60``
+(the burst window; 60 s holds a whole minute's budget). Real providers enforce limits over short
+windows: OpenAI's rate-limit guide says limits may be quantized, e.g. 60,000 RPM enforced as
+1,000 requests per second, so a burst above the per-minute rate meets 429s within seconds, not
+after a minute. The headers still report the per-minute limit, as OpenAI's do. A request must fit both buckets or it is refused and nothing is spent. The clock is
 injected, so unit tests never wait.
 """
 
@@ -79,11 +80,19 @@ class Decision:
 class RateLimiter:
     """The RPM and TPM buckets of one API key for one endpoint family."""
 
-    def __init__(self, rpm: int, tpm: int, clock: Callable[[], float]) -> None:
+    def __init__(self, rpm: int, tpm: int, clock: Callable[[], float], window_s: float = 60.0) -> None:
         self.rpm = rpm
         self.tpm = tpm
-        self.requests = TokenBucket(rpm, rpm / 60.0, clock)
-        self.tokens = TokenBucket(tpm, tpm / 60.0, clock)
+        share = window_s / 60.0
+        # at least one request's worth, so a single request always fits an idle bucket
+        self.requests = TokenBucket(max(1.0, rpm * share), rpm / 60.0, clock)
+        self.tokens = TokenBucket(max(1.0, tpm * share), tpm / 60.0, clock)
+        self.clock = clock
+
+    def reset(self) -> None:
+        """Both buckets full again, as after an idle minute."""
+        self.requests = TokenBucket(self.requests.capacity, self.requests.rate, self.clock)
+        self.tokens = TokenBucket(self.tokens.capacity, self.tokens.rate, self.clock)
 
     def peek_headers(self) -> dict[str, str]:
         return {
@@ -98,7 +107,9 @@ class RateLimiter:
     def admit(self, tokens: int, model: str) -> Decision:
         """Spend one request and ``tokens`` tokens, or refuse with OpenAI's 429."""
         wait_requests = self.requests.wait_for(1)
-        wait_tokens = self.tokens.wait_for(tokens)
+        # a request bigger than a short window's share but within the per-minute limit waits for
+        # a full bucket and then overdraws it (it is refused only if it exceeds the minute's limit)
+        wait_tokens = math.inf if tokens > self.tpm else self.tokens.wait_for(min(tokens, self.tokens.capacity))
         if wait_requests == 0.0 and wait_tokens == 0.0:
             self.requests.take(1)
             self.tokens.take(tokens)

@@ -69,3 +69,41 @@ def test_limiter_tokens_and_too_large() -> None:
     huge = limiter.admit(601, "m")
     assert huge.refusal is not None and "Request too large" in huge.refusal.body["error"]["message"]
     assert "retry-after" not in huge.headers
+
+
+def test_burst_window_holds_that_share_of_the_minute_and_refills_at_the_minute_rate() -> None:
+    """480 RPM over a 2 s window: 16 requests at once, then 8 a second; the headers keep 480."""
+    clock = Clock()
+    limiter = RateLimiter(rpm=480, tpm=240_000, clock=clock, window_s=2.0)
+    admitted = 0
+    while limiter.admit(100, "m").refusal is None:
+        admitted += 1
+    assert admitted == 16
+    refused = limiter.admit(100, "m")
+    assert refused.refusal is not None and refused.refusal.status == 429
+    assert refused.headers["retry-after-ms"] == "125"  # one request refills in 1/8 s
+    assert refused.headers["x-ratelimit-limit-requests"] == "480"
+    clock.now += 0.5
+    assert sum(limiter.admit(100, "m").refusal is None for _ in range(10)) == 4
+
+
+def test_request_bigger_than_the_window_but_within_the_minute_waits_for_a_full_bucket() -> None:
+    clock = Clock()
+    limiter = RateLimiter(rpm=480, tpm=6_000, clock=clock, window_s=1.0)  # 100 tokens a window
+    assert limiter.admit(150, "m").refusal is None  # full bucket: admitted, overdrawn to -50
+    assert limiter.admit(10, "m").refusal is not None
+    clock.now += 1.5  # back to 100 = full
+    assert limiter.admit(150, "m").refusal is None
+    too_big = limiter.admit(6_001, "m").refusal
+    assert too_big is not None and "Request too large" in too_big.body["error"]["message"]
+
+
+def test_reset_refills_both_buckets() -> None:
+    clock = Clock()
+    limiter = RateLimiter(rpm=60, tpm=1_000, clock=clock, window_s=60.0)
+    for _ in range(10):
+        assert limiter.admit(100, "m").refusal is None
+    assert limiter.admit(100, "m").refusal is not None
+    limiter.reset()
+    assert limiter.admit(100, "m").refusal is None
+    assert int(limiter.peek_headers()["x-ratelimit-remaining-tokens"]) == 900

@@ -75,3 +75,18 @@ def test_insufficient_quota(prov: Provider) -> None:
             model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
     stats = prov.stats("broke", "chat")
     assert stats["requests"] == 2 and stats["retries_seen"] == 1 and stats["rate_limited"] == 2
+
+
+def test_control_reset_refills_one_keys_buckets(prov: Provider) -> None:
+    client = prov.client("rpm120")
+    with pytest.raises(openai.RateLimitError):
+        for _ in range(1000):
+            client.embeddings.create(model="text-embedding-3-small", input="x")
+    status, body = prov.call("POST", "/_control/limits/reset", {"key": "rpm120"})
+    assert status == 200 and body == {"reset": ["rpm120"]}
+    raw = client.embeddings.with_raw_response.create(model="text-embedding-3-small", input="x")
+    assert int(raw.headers["x-ratelimit-remaining-requests"]) >= 118
+    status, body = prov.call("POST", "/_control/limits/reset", {"key": "nobody"})
+    assert status == 404 and "nobody" in body["error"]["message"]
+    status, body = prov.call("POST", "/_control/limits/reset", {"key": 3})
+    assert status == 400
