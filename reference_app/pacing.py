@@ -38,6 +38,9 @@ class PacingConfig(BaseModel):
     chat_tpm: float = Field(200_000, gt=0)
     headroom: float = Field(0.9, gt=0, le=1)
     default_pause_s: float = Field(1.0, ge=0)
+    # the provider's burst window: it lets ``limit * burst_s / 60`` through at once (60: a whole
+    # minute's budget, OpenAI's description; real enforcement is often per second or so)
+    burst_s: float = Field(60.0, gt=0, le=60)
 
 
 class PaceTimeout(Exception):
@@ -63,17 +66,18 @@ def parse_duration(text: str) -> float | None:
 class TokenBucket:
     """Pure token bucket on caller-supplied time; ``per_minute`` is the provider's limit."""
 
-    def __init__(self, per_minute: float, headroom: float, now: float) -> None:
+    def __init__(self, per_minute: float, headroom: float, now: float, burst_s: float = 60.0) -> None:
         self.headroom = headroom
-        self.capacity = per_minute * headroom
-        self.rate = self.capacity / 60.0
+        self.burst_share = burst_s / 60.0
+        self.rate = per_minute * headroom / 60.0
+        self.capacity = max(1.0, per_minute * headroom * self.burst_share)
         self.level = self.capacity
         self._at = now
 
     @property
     def limit(self) -> float:
         """The provider's per-minute limit as we currently believe it."""
-        return self.capacity / self.headroom
+        return self.rate * 60.0 / self.headroom
 
     def _refill(self, now: float) -> None:
         self.level = min(self.capacity, self.level + max(0.0, now - self._at) * self.rate)
@@ -94,10 +98,11 @@ class TokenBucket:
         our headroom share) caps what we think is left."""
         self._refill(now)
         if limit is not None and limit > 0:
-            self.capacity = limit * self.headroom
-            self.rate = self.capacity / 60.0
+            self.rate = limit * self.headroom / 60.0
+            self.capacity = max(1.0, limit * self.headroom * self.burst_share)
             self.level = min(self.level, self.capacity)
         if remaining is not None and remaining >= 0:
+            # the provider's remaining budget is its window's; keep our headroom share of that window
             reserve = self.capacity / self.headroom - self.capacity
             self.level = min(self.level, remaining - reserve)
 
@@ -110,12 +115,13 @@ class Pacer:
         *,
         headroom: float = 0.9,
         default_pause_s: float = 1.0,
+        burst_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]],
     ) -> None:
         now = clock()
-        self.requests = TokenBucket(rpm, headroom, now)
-        self.tokens = TokenBucket(tpm, headroom, now) if tpm else None
+        self.requests = TokenBucket(rpm, headroom, now, burst_s)
+        self.tokens = TokenBucket(tpm, headroom, now, burst_s) if tpm else None
         self.default_pause_s = default_pause_s
         self.paused_until = 0.0
         self.pauses = 0

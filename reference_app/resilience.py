@@ -80,6 +80,7 @@ class ResilienceSettings(BaseSettings):
     RAGCHAOS_PACING__CHAT_TPM                 200000
     RAGCHAOS_PACING__HEADROOM                 0.9      share of the provider's limit we aim for
     RAGCHAOS_PACING__DEFAULT_PAUSE_S          1.0      pause after a 429 without Retry-After
+    RAGCHAOS_PACING__BURST_S                  60       the provider's burst window (see pacing.py)
     RAGCHAOS_QUOTA__RATE_PER_S                50       requests per second per tenant, sustained
     RAGCHAOS_QUOTA__BURST                     100      bucket size (requests)
     RAGCHAOS_QUOTA__OVERRIDES                 {}       JSON {"tenant": {"rate_per_s", "burst"}}
@@ -270,6 +271,7 @@ def build_guards(
                 getattr(p, f"{name}_tpm"),
                 headroom=p.headroom,
                 default_pause_s=p.default_pause_s,
+                burst_s=p.burst_s,
                 clock=clock,
                 sleep=sleep,
             )

@@ -56,7 +56,7 @@ from scenarios.options import RunOptions, prepare_scenario
 from scenarios.phases import PhaseClock
 from scenarios.requests import Workbench
 from scenarios.schema import KNOWN_APPS, Scenario
-from scenarios.seed import SeedError, seed_app
+from scenarios.seed import SeedError, reset_provider_limits, seed_app
 from scenarios.summary import summary_lines
 
 __all__ = ["RunFailed", "RunOptions", "prepare_scenario", "run_dir_for", "run_scenario"]
@@ -171,6 +171,11 @@ def _seed(stack: Stack, bench: Workbench, scenario: Scenario, out: Callable[[str
     greenlets = [gevent.spawn(seed_app, stack.apps[app].url, docs) for app in scenario.apps]
     gevent.joinall(greenlets, raise_error=True)
     out(f"ragchaos: seeded {len(docs)} documents into {', '.join(scenario.apps)} in {time.monotonic() - t:.1f}s")
+    if stack.provider is not None:
+        # seeding spent each key's budget differently (the naive app embeds chunk by chunk); the
+        # load must start on full buckets for every app alike
+        for app in scenario.apps:
+            reset_provider_limits(stack.provider.url, app)
 
 
 def _timeline(stack: Stack, scenario: Scenario, apps: list[str], phases: PhaseClock,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from ragchaos.corpus import Document
 
-__all__ = ["SeedError", "seed_app"]
+__all__ = ["SeedError", "reset_provider_limits", "seed_app"]
 
 
 class SeedError(RuntimeError):
@@ -37,6 +37,13 @@ def _post(url: str, body: dict[str, object], timeout: float) -> tuple[int, dict[
             return exc.code, json.loads(raw)
         except ValueError:
             return exc.code, {"error": raw.decode(errors="replace")[:200]}
+
+
+def reset_provider_limits(provider_url: str, key: str, timeout: float = 10.0) -> None:
+    """Refill ``key``'s rate-limit buckets (``POST /_control/limits/reset``, docs/contracts.md)."""
+    status, body = _post(f"{provider_url}/_control/limits/reset", {"key": key}, timeout=timeout)
+    if status != 200:
+        raise SeedError(f"{provider_url}: resetting the rate limits of key {key!r} answered {status}: {body}")
 
 
 def _get(url: str, timeout: float) -> dict[str, object]:

@@ -191,3 +191,17 @@ def test_pacing_switched_off_and_never_applied_to_the_vector_store() -> None:
     guards["chat"].observe({"x-ratelimit-remaining-requests": "0"})  # a no-op, not an error
     guards, _ = _guards(clock)
     assert guards["vectordb"].pacer is None and guards["chat"].pacer is not None
+
+
+def test_burst_window_spreads_calls_at_the_rate_after_a_short_burst() -> None:
+    """480 RPM at headroom 1 with a 2 s burst window: 16 at once, then one every 1/8 s; the
+    provider's remaining (its own window's) does not read as an exhausted minute."""
+    bucket = TokenBucket(480, headroom=1.0, now=0.0, burst_s=2.0)
+    assert bucket.capacity == pytest.approx(16.0) and bucket.limit == pytest.approx(480.0)
+    for _ in range(16):
+        assert bucket.wait_for(1, 0.0) == 0.0
+        bucket.take(1, 0.0)
+    assert bucket.wait_for(1, 0.0) == pytest.approx(0.125)
+    headroom = TokenBucket(480, headroom=0.9, now=0.0, burst_s=2.0)
+    headroom.sync(480, 16, 0.0)  # a full provider window of 16
+    assert headroom.wait_for(1, 0.0) == 0.0
