@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from provider.config import ChatConfig
-from provider.errors import bad_request
+from provider.errors import bad_request, require_model
 from provider.grounding import answer, has_sources, question_of
 from provider.text import count_tokens
 
@@ -80,13 +80,7 @@ def _positive_int(body: dict[str, Any], name: str) -> int | None:
 
 
 def parse_request(body: Any, cfg: ChatConfig) -> ChatRequest:
-    if not isinstance(body, dict):
-        raise bad_request("The request body must be a JSON object.")
-    model = body.get("model")
-    if model is None or model == "":
-        raise bad_request("you must provide a model parameter", "model")
-    if not isinstance(model, str):
-        raise bad_request("Invalid type for 'model': expected a string.", "model", "invalid_type")
+    model = require_model(body)
     raw = body.get("messages")
     if raw is None:
         raise bad_request("Missing required parameter: 'messages'.", "messages", "missing_required_parameter")

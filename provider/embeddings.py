@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from provider.config import EmbeddingsConfig
-from provider.errors import bad_request
+from provider.errors import bad_request, require_model
 from provider.text import count_tokens
 from provider.vectors import embed, encode_base64
 
@@ -69,13 +69,7 @@ def _inputs(raw: Any, cfg: EmbeddingsConfig) -> list[Item]:
 
 
 def parse_request(body: Any, cfg: EmbeddingsConfig) -> EmbeddingsRequest:
-    if not isinstance(body, dict):
-        raise bad_request("The request body must be a JSON object.")
-    model = body.get("model")
-    if model is None or model == "":
-        raise bad_request("you must provide a model parameter", "model")
-    if not isinstance(model, str):
-        raise bad_request("Invalid type for 'model': expected a string.", "model", "invalid_type")
+    model = require_model(body)
     items = _inputs(body.get("input"), cfg)
     fmt = body.get("encoding_format") or "float"
     if fmt not in ("float", "base64"):

@@ -15,6 +15,7 @@ __all__ = [
     "insufficient_quota",
     "invalid_api_key",
     "not_found",
+    "require_model",
     "server_error",
 ]
 
@@ -75,3 +76,15 @@ def server_error(status: int, headers: dict[str, str] | None = None) -> ApiError
     if status < 500:
         type_ = "invalid_request_error"
     return ApiError(status, error_body(message, type_), headers)
+
+
+def require_model(body: Any) -> str:
+    """The request body is a JSON object with a non-empty string ``model``: OpenAI's own checks."""
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.")
+    model = body.get("model")
+    if model is None or model == "":
+        raise bad_request("you must provide a model parameter", "model")
+    if not isinstance(model, str):
+        raise bad_request("Invalid type for 'model': expected a string.", "model", "invalid_type")
+    return model
