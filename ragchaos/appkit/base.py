@@ -15,6 +15,7 @@ from ragchaos import __version__
 from ragchaos.appkit.bodylimit import BodyLimitMiddleware
 from ragchaos.appkit.context import RequestContextMiddleware
 from ragchaos.appkit.errors import install_error_handlers
+from ragchaos.appkit.openapi import document_errors
 from ragchaos.appkit.ops import ReadyCheck, add_ops_routes, zero_metrics
 from ragchaos.appkit.settings import AppSettings
 from ragchaos.metrics import AppMetrics
@@ -40,6 +41,7 @@ def build_app(
 ) -> FastAPI:
     app = FastAPI(title=title, version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     install_error_handlers(app)
+    document_errors(app)
     zero_metrics(metrics)
     add_ops_routes(app, metrics=metrics, recorder=recorder, ready=ready)
     # added last = outermost: the request id is set before the body limit can refuse
