@@ -89,6 +89,8 @@ class ProviderApp:
         self.faults = FaultSet(seed=config.latency.seed + 1, clock=clock)
         self.stats = Stats(config.request_log_size, wall)
         self._limiters: dict[tuple[str, str], RateLimiter] = {}
+        # off only while a harness loads its corpus (PUT /_control/limits): setup is not the test
+        self.limits_enforced = True
         self._ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._routes: dict[tuple[str, str], Handler] = {
@@ -98,7 +100,7 @@ class ProviderApp:
             ("GET", "/healthz"): self._health,
         }
         self._prefix_routes: list[tuple[str, str, Handler]] = [("GET", "/v1/models/", self._model)]
-        control = ControlApi(self.faults, self.stats, self.reset_limits)
+        control = ControlApi(self.faults, self.stats, self.reset_limits, self.enforce_limits)
         self._routes.update(control.routes())
         self._prefix_routes.extend(control.prefix_routes())
 
@@ -205,6 +207,12 @@ class ProviderApp:
                 reset.add(k)
         return sorted(reset if key is None else {key})
 
+    def enforce_limits(self, enforced: bool | None = None) -> bool:
+        """Turn rate-limit enforcement on or off (None: only read it); returns the state."""
+        if enforced is not None:
+            self.limits_enforced = enforced
+        return self.limits_enforced
+
     def _limiter(self, key: str, endpoint: str) -> RateLimiter:
         limiter = self._limiters.get((key, endpoint))
         if limiter is None:
@@ -231,6 +239,8 @@ class ProviderApp:
             raise ApiError(err.status, err.body, {**limiter.peek_headers(), **err.headers})
         if self.keys[call.key].insufficient_quota:
             raise insufficient_quota()
+        if not self.limits_enforced:
+            return effect, limiter.peek_headers()
         decision = limiter.admit(tokens, call.model)
         if decision.refusal is not None:
             raise decision.refusal

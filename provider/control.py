@@ -24,10 +24,12 @@ Handler = Callable[[Request, Receive, Any], Awaitable[Reply]]
 
 class ControlApi:
     def __init__(self, faults: FaultSet, stats: Stats,
-                 reset_limits: Callable[[str | None], list[str]] | None = None) -> None:
+                 reset_limits: Callable[[str | None], list[str]] | None = None,
+                 enforce_limits: Callable[[bool | None], bool] | None = None) -> None:
         self.faults = faults
         self.stats = stats
         self.reset_limits = reset_limits
+        self.enforce_limits = enforce_limits
 
     def routes(self) -> dict[tuple[str, str], Handler]:
         return {
@@ -36,6 +38,8 @@ class ControlApi:
             ("POST", "/_control/faults"): self._faults_add,
             ("DELETE", "/_control/faults"): self._faults_clear,
             ("POST", "/_control/limits/reset"): self._limits_reset,
+            ("GET", "/_control/limits"): self._limits_state,
+            ("PUT", "/_control/limits"): self._limits_set,
             ("GET", "/_stats"): self._stats,
             ("POST", "/_stats/reset"): self._stats_reset,
             ("GET", "/_stats/requests"): self._stats_requests,
@@ -93,6 +97,21 @@ class ControlApi:
         if self.reset_limits is None:
             raise not_found("This provider has no rate limits to reset.")
         return json_reply({"reset": self.reset_limits(key)})
+
+    async def _limits_state(self, req: Request, receive: Receive, call: Any) -> Reply:
+        if self.enforce_limits is None:
+            raise not_found("This provider has no rate limits.")
+        return json_reply({"enforced": self.enforce_limits(None)})
+
+    async def _limits_set(self, req: Request, receive: Receive, call: Any) -> Reply:
+        """``{"enforced": false}`` lets every request through the rate limiter (headers still sent),
+        e.g. while a harness loads its corpus; ``{"enforced": true}`` turns it back on."""
+        body = parse_json(req.body)
+        if not isinstance(body, dict) or not isinstance(body.get("enforced"), bool):
+            raise bad_request('PUT /_control/limits wants {"enforced": true|false}.', "enforced")
+        if self.enforce_limits is None:
+            raise not_found("This provider has no rate limits.")
+        return json_reply({"enforced": self.enforce_limits(body["enforced"])})
 
     async def _stats(self, req: Request, receive: Receive, call: Any) -> Reply:
         return json_reply(self.stats.to_json())

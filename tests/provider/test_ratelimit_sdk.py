@@ -90,3 +90,20 @@ def test_control_reset_refills_one_keys_buckets(prov: Provider) -> None:
     assert status == 404 and "nobody" in body["error"]["message"]
     status, body = prov.call("POST", "/_control/limits/reset", {"key": 3})
     assert status == 400
+
+
+def test_limits_can_be_lifted_and_enforced_again(prov: Provider) -> None:
+    client = prov.client("rpm120")
+    status, body = prov.call("PUT", "/_control/limits", {"enforced": False})
+    assert status == 200 and body == {"enforced": False}
+    try:
+        for _ in range(130):  # more than the key's 120 a minute: none refused
+            client.embeddings.create(model="text-embedding-3-small", input="x")
+    finally:
+        status, body = prov.call("PUT", "/_control/limits", {"enforced": True})
+    assert status == 200 and prov.call("GET", "/_control/limits")[1] == {"enforced": True}
+    prov.call("POST", "/_control/limits/reset", {"key": "rpm120"})
+    with pytest.raises(openai.RateLimitError):
+        for _ in range(1000):
+            client.embeddings.create(model="text-embedding-3-small", input="x")
+    assert prov.call("PUT", "/_control/limits", {"enforced": "no"})[0] == 400
