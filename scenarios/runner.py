@@ -56,7 +56,7 @@ from scenarios.options import RunOptions, prepare_scenario
 from scenarios.phases import PhaseClock
 from scenarios.requests import Workbench
 from scenarios.schema import KNOWN_APPS, Scenario
-from scenarios.seed import SeedError, reset_provider_limits, seed_app
+from scenarios.seed import SeedError, enforce_provider_limits, reset_provider_limits, seed_app
 from scenarios.summary import summary_lines
 
 __all__ = ["RunFailed", "RunOptions", "prepare_scenario", "run_dir_for", "run_scenario"]
@@ -168,14 +168,21 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> Path:
 def _seed(stack: Stack, bench: Workbench, scenario: Scenario, out: Callable[[str], None]) -> None:
     docs = bench.corpus.documents
     t = time.monotonic()
-    greenlets = [gevent.spawn(seed_app, stack.apps[app].url, docs) for app in scenario.apps]
-    gevent.joinall(greenlets, raise_error=True)
+    provider = stack.provider.url if stack.provider is not None else None
+    if provider:
+        # loading the corpus is setup, not the test: no rate limit for any app while it runs
+        enforce_provider_limits(provider, False)
+    try:
+        greenlets = [gevent.spawn(seed_app, stack.apps[app].url, docs) for app in scenario.apps]
+        gevent.joinall(greenlets, raise_error=True)
+    finally:
+        if provider:
+            enforce_provider_limits(provider, True)
     out(f"ragchaos: seeded {len(docs)} documents into {', '.join(scenario.apps)} in {time.monotonic() - t:.1f}s")
-    if stack.provider is not None:
-        # seeding spent each key's budget differently (the naive app embeds chunk by chunk); the
-        # load must start on full buckets for every app alike
+    if provider:
+        # and the load starts on full buckets for every app key alike
         for app in scenario.apps:
-            reset_provider_limits(stack.provider.url, app)
+            reset_provider_limits(provider, app)
 
 
 def _timeline(stack: Stack, scenario: Scenario, apps: list[str], phases: PhaseClock,

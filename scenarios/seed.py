@@ -16,17 +16,21 @@ import urllib.request
 from collections.abc import Callable, Sequence
 
 from ragchaos.corpus import Document
+from ragchaos.targets import BUILTIN_TARGETS
+from ragchaos.templates import RequestTemplate, extract
+from scenarios.requests import RequestSpec
 
-__all__ = ["SeedError", "reset_provider_limits", "seed_app"]
+__all__ = ["SeedError", "enforce_provider_limits", "reset_provider_limits", "seed_app"]
 
 
 class SeedError(RuntimeError):
     pass
 
 
-def _post(url: str, body: dict[str, object], timeout: float) -> tuple[int, dict[str, object]]:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+def _post(url: str, body: object, timeout: float, method: str = "POST",
+          headers: dict[str, str] | None = None) -> tuple[int, dict[str, object]]:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method=method,
+                                 headers={"Content-Type": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             raw = resp.read()
@@ -37,6 +41,17 @@ def _post(url: str, body: dict[str, object], timeout: float) -> tuple[int, dict[
             return exc.code, json.loads(raw)
         except ValueError:
             return exc.code, {"error": raw.decode(errors="replace")[:200]}
+
+
+def enforce_provider_limits(provider_url: str, enforced: bool, timeout: float = 10.0) -> None:
+    """Turn the provider's rate limiter off (while seeding: setup, not the test) or back on."""
+    req = urllib.request.Request(f"{provider_url}/_control/limits", data=json.dumps({"enforced": enforced}).encode(),
+                                 method="PUT", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            resp.read()
+    except (urllib.error.URLError, OSError) as exc:
+        raise SeedError(f"{provider_url}: cannot set the rate limits to enforced={enforced}: {exc}") from None
 
 
 def reset_provider_limits(provider_url: str, key: str, timeout: float = 10.0) -> None:
@@ -93,17 +108,25 @@ def seed_app(
     *,
     parallel: int = 8,
     timeout_s: float = 120.0,
-    attempts: int = 8,
+    attempts: int = 40,
     request_timeout_s: float = 10.0,
     sleep: Callable[[float], None] = time.sleep,
+    template: RequestTemplate | None = None,
+    target: str = "",
 ) -> int:
-    """Index every document in the app; returns how many. Raises SeedError if one cannot be."""
+    """Index every document in the app; returns how many. Raises SeedError if one cannot be.
+
+    ``template`` is the target's ingest template (default: our apps' ``POST /v1/documents``);
+    a 202 answer's job (the template's ``job`` path) is polled at its ``job_poll`` path."""
     deadline = time.monotonic() + timeout_s
+    template = template or BUILTIN_TARGETS["reference"].ingest
 
     def one(doc: Document) -> str | None:
         for attempt in range(attempts):
             try:
-                status, body = _post(f"{base_url}/v1/documents", doc.body(), timeout=request_timeout_s)
+                method, path, payload, headers = RequestSpec("ingest", doc.tenant, document=doc).render(
+                    target, template, 0)
+                status, body = _post(f"{base_url}{path}", payload, request_timeout_s, method, headers)
             except (urllib.error.URLError, OSError) as exc:  # a slow start: try again, then give up
                 if attempt == attempts - 1:
                     raise SeedError(f"{base_url}: document {doc.doc_id}: {exc}") from None
@@ -111,10 +134,15 @@ def seed_app(
                 continue
             if status in (200, 201):
                 return None
-            if status == 202:
-                return str(body.get("job_id"))
-            if status in (429, 503) or status >= 500:  # busy: seeding must not depend on luck
-                sleep(min(0.25 * 2**attempt, 4.0))
+            if status == 202 and template.job and template.job_poll:
+                jobs = extract(body, template.job)
+                return str(jobs[0]) if jobs else None
+            if 200 <= status < 300:
+                return None
+            if status in (429, 503) or status >= 500:
+                # busy (e.g. an app without retries meeting the provider's rate limit while
+                # ingesting chunk by chunk): seeding must not depend on luck, so it waits and retries
+                sleep(min(0.25 * 2**attempt, 2.0))
                 continue
             raise SeedError(f"{base_url}: document {doc.doc_id} refused with {status}: {body}")
         raise SeedError(f"{base_url}: document {doc.doc_id} not accepted after {attempts} attempts")
@@ -126,7 +154,8 @@ def seed_app(
             raise SeedError(f"{base_url}: {len(pending)} ingest jobs not done after {timeout_s:.0f}s")
         for job in list(pending):
             try:
-                state = str(_get(f"{base_url}/v1/jobs/{job}", timeout=10.0).get("state", ""))
+                poll = str(template.job_poll).replace("{job_id}", job)
+                state = str(_get(f"{base_url}{poll}", timeout=10.0).get("state", ""))
             except (urllib.error.URLError, OSError):
                 continue  # asked again on the next round, until the deadline
             if state in ("done", "succeeded", "indexed", "complete", "completed"):
