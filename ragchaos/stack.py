@@ -25,6 +25,7 @@ from faults.discovery import FaultProxyHandle, discover
 from faults.errors import ToxiproxyError
 from ragchaos.ports import LOOPBACK, free_port
 from ragchaos.procs import ManagedProcess, ProcessGroup, python_module_argv
+from ragchaos.targets import BUILTIN_TARGETS, Target, check_reachable, dependency_env, split_upstream
 
 __all__ = [
     "DEPENDENCIES",
@@ -156,6 +157,19 @@ class StackConfig:
     toxiproxy_url: str | None = None
     # per-app extra environment, e.g. {"reference": {"RAGCHAOS_DISABLE": "cache"}}
     app_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    # how each app is reached (ragchaos.targets); an app not here is one of our built-in ones
+    targets: Mapping[str, Target] = field(default_factory=dict)
+    # per app: the OTLP endpoint its spans go to (ragchaos.otlp), for targets we start
+    otlp_endpoints: Mapping[str, str] = field(default_factory=dict)
+    # where a relative target ``cwd`` is resolved (the scenario file's folder)
+    base_dir: Path | None = None
+
+
+def _endpoint_of(url: str) -> Endpoint:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return Endpoint(parts.hostname or LOOPBACK, parts.port or 80)
 
 
 class Stack:
@@ -173,25 +187,73 @@ class Stack:
         self.apps: dict[str, Endpoint] = {}
         self.app_processes: dict[str, ManagedProcess] = {}
         self._app_envs: dict[str, dict[str, str]] = {}
+        # per app, what a target we did not start must be told (printed by the runner)
+        self.instructions: dict[str, dict[str, str]] = {}
+
+    def target(self, app: str) -> Target:
+        return self.config.targets.get(app) or BUILTIN_TARGETS[app]
 
     def start(self) -> Stack:
         try:
-            _, self.provider = start_provider(self.group, self.log_dir, config=self.config.provider_config)
-            _, self.chroma = start_chroma(self.group, self.log_dir, self.data_dir / "chroma")
+            # each app's key is its name: the ones beyond the provider's defaults are declared
+            keys = ",".join(a for a in self.config.apps if a not in ("naive", "reference", "test"))
+            _, self.provider = start_provider(self.group, self.log_dir, config=self.config.provider_config,
+                                              env={"RAGCHAOS_PROVIDER_KEYS": keys} if keys else None)
+            upstreams = {u for a in self.config.apps for u in self.target(a).dependencies.values()}
+            if "chroma" in upstreams:
+                _, self.chroma = start_chroma(self.group, self.log_dir, self.data_dir / "chroma")
             self.toxiproxy = start_toxiproxy(self.group, self.log_dir, url=self.config.toxiproxy_url)
             for app in self.config.apps:
-                provider_proxy = create_proxy(self.toxiproxy.url, f"{app}_provider", self.provider)
-                vectordb_proxy = create_proxy(self.toxiproxy.url, f"{app}_vectordb", self.chroma)
-                self.proxies[f"{app}_provider"] = provider_proxy
-                self.proxies[f"{app}_vectordb"] = vectordb_proxy
-                env = app_env(app, provider_proxy, vectordb_proxy, self.data_dir / app, self.config.app_env.get(app))
-                self._app_envs[app] = env
-                proc, self.apps[app] = start_app(self.group, self.log_dir, app, env)
-                self.app_processes[app] = proc
+                self._start_target(app, self.target(app))
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _upstream(self, spec: str) -> Endpoint:
+        up = split_upstream(spec)
+        if up == "provider":
+            assert self.provider is not None
+            return self.provider
+        if up == "chroma":
+            assert self.chroma is not None
+            return self.chroma
+        assert isinstance(up, tuple)
+        return Endpoint(*up)
+
+    def _start_target(self, app: str, target: Target) -> None:
+        """Proxies for each of the target's dependencies, then the target wired through them."""
+        assert self.toxiproxy is not None
+        proxies: dict[str, Endpoint] = {}
+        for dep, spec in target.dependencies.items():
+            proxies[dep] = self.proxies[f"{app}_{dep}"] = create_proxy(
+                self.toxiproxy.url, f"{app}_{dep}", self._upstream(spec))
+        otlp = self.config.otlp_endpoints.get(app)
+        if target.builtin is not None:
+            provider, vectordb = proxies.get("provider"), proxies.get("vectordb")
+            assert provider is not None and vectordb is not None, "our apps need provider and vectordb"
+            extra = {**target.env, **self.config.app_env.get(app, {})}
+            env = app_env(app, provider, vectordb, self.data_dir / app, extra)
+            env.update({k: v for k, v in dependency_env(app, {}, otlp).items()} if otlp else {})
+            self._app_envs[app] = env
+            proc, self.apps[app] = start_app(self.group, self.log_dir, app, env, kind=target.builtin)
+            self.app_processes[app] = proc
+            return
+        env = {**dependency_env(app, {d: e.addr for d, e in proxies.items()}, otlp),
+               **target.env, **self.config.app_env.get(app, {})}
+        if target.url is not None:
+            check_reachable(app, target.url, target.health)
+            self.instructions[app] = env
+            self.apps[app] = _endpoint_of(target.url)
+            return
+        port = free_port()
+        proc = ManagedProcess(app, target.argv(port), env=env,
+                              health_url=f"http://{LOOPBACK}:{port}{target.health}",
+                              log_path=self.log_dir / f"{app}.log", cwd=target.working_dir(self.config.base_dir))
+        self._app_envs[app] = env
+        self.group.start(proc, timeout=target.start_timeout)
+        self.app_processes[app] = proc
+        self.apps[app] = Endpoint(LOOPBACK, port)
 
     def restart_app(self, app: str, *, kill: bool = False) -> Endpoint:
         """Stop (SIGTERM, or SIGKILL with ``kill``) and start an app again on the same port."""
@@ -200,8 +262,18 @@ class Stack:
             proc.kill()
         proc.stop()
         self.group.processes.remove(proc)
+        target = self.target(app)
+        if target.builtin is None:  # a user's command, on the same port
+            port = self.apps[app].port
+            new_proc = ManagedProcess(app, target.argv(port), env=self._app_envs[app],
+                                      health_url=f"http://{LOOPBACK}:{port}{target.health}",
+                                      log_path=self.log_dir / f"{app}.log",
+                                      cwd=target.working_dir(self.config.base_dir))
+            self.group.start(new_proc, timeout=target.start_timeout)
+            self.app_processes[app] = new_proc
+            return self.apps[app]
         new_proc, endpoint = start_app(
-            self.group, self.log_dir, app, self._app_envs[app], port=self.apps[app].port
+            self.group, self.log_dir, app, self._app_envs[app], kind=target.builtin, port=self.apps[app].port
         )
         self.app_processes[app] = new_proc
         return endpoint

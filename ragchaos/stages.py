@@ -3,7 +3,19 @@
 One vocabulary everywhere (apps, results, reports); see shared/DESIGN.md. A service exposes
 its recorder at ``GET /_stats/hdr`` (encoded histograms since the last reset) and
 ``POST /_stats/reset``; ``hdr_routes`` adds both to any Starlette/FastAPI app, so a service we
-did not write can adopt the same contract in two lines.
+did not write can adopt the same contract in two lines (then say ``stats: true`` in its target,
+docs/your-service.md)::
+
+    from ragchaos.stages import StageRecorder, hdr_routes
+
+    stages = StageRecorder()
+    hdr_routes(app, stages)
+    ...
+    with stages.time("query.retrieve"):
+        hits = index.search(vector)
+
+A service that prefers OpenTelemetry needs none of this: its spans map to the same stage names
+(``ragchaos.otlp``).
 """
 
 from __future__ import annotations
@@ -18,6 +30,7 @@ from ragchaos.hdr import Histogram
 
 __all__ = [
     "INGEST_STAGES",
+    "PROVIDER_STAGES",
     "QUERY_STAGES",
     "STAGES",
     "StageRecorder",
@@ -33,7 +46,10 @@ INGEST_STAGES = (
     "ingest.queue_wait",
     "ingest.freshness",
 )
-STAGES = QUERY_STAGES + INGEST_STAGES
+# the provider's own service time per endpoint, as it saw each call (from its /_stats, per key):
+# filled for every target that calls the simulated provider, ours or not
+PROVIDER_STAGES = ("provider.embeddings", "provider.chat")
+STAGES = QUERY_STAGES + INGEST_STAGES + PROVIDER_STAGES
 
 
 class StageRecorder:

@@ -42,13 +42,8 @@ def _load(name: str) -> Any:
 def _apps(value: str | None) -> list[str] | None:
     if not value:
         return None
-    apps = [a.strip() for a in value.split(",") if a.strip()]
-    from scenarios.schema import KNOWN_APPS
-
-    for a in apps:
-        if a not in KNOWN_APPS:
-            raise CliError(f"--apps: unknown app {a!r}; known: {', '.join(KNOWN_APPS)}")
-    return apps
+    # checked against the scenario's targets (ours and --target/--targets) by prepare_scenario
+    return [a.strip() for a in value.split(",") if a.strip()]
 
 
 def _options(args: argparse.Namespace, file: str) -> Any:
@@ -56,8 +51,12 @@ def _options(args: argparse.Namespace, file: str) -> Any:
 
     if args.workers < 0:
         raise CliError("--workers must be 0 or more")
+    targets_file = getattr(args, "targets", None)
     return RunOptions(apps=_apps(getattr(args, "apps", None)), quick=args.quick, seed=args.seed, out=Path(args.out),
-                      workers=args.workers, sequential=args.sequential, file=file)
+                      workers=args.workers, sequential=args.sequential, file=file,
+                      targets=list(getattr(args, "target", None) or []),
+                      targets_file=Path(targets_file) if targets_file else None,
+                      gate=list(getattr(args, "gate", None) or []), gate_as=getattr(args, "gate_as", "reference"))
 
 
 def _run(args: argparse.Namespace, name: str) -> int:
@@ -179,6 +178,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--apps", default=None, help="comma list of apps, e.g. naive,reference")
     p.add_argument("--sequential", action="store_true", help="one app after the other instead of side by side")
     p.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    p.add_argument("--target", action="append", metavar="NAME=CMD|URL",
+                   help='your service: a command with {port} ragchaos starts, or a loopback URL '
+                        '(e.g. mine="uvicorn myrag:app --port {port}"); repeatable; docs/your-service.md')
+    p.add_argument("--targets", metavar="FILE", help="a YAML file with a targets: block (templates, spans, ...)")
+    p.add_argument("--gate", action="append", metavar="EXPR", help="an extra gate line, e.g. 'mine.error_rate < 5%%'")
+    p.add_argument("--gate-as", default="reference", metavar="APP",
+                   help="a run of only your targets holds them to this app's checks and gate lines "
+                        "(default: reference; none: drop them)")
     _add_run_flags(p)
     p.set_defaults(func=cmd_run)
 

@@ -69,24 +69,29 @@ class Probe:
     url: str
     provider_url: str | None = None
     key: str | None = None
+    # what the target serves: /_stats/hdr + /_stats/reset, /metrics (ragchaos.targets.Target)
+    stats: bool = True
+    metrics: bool = True
     _last_metrics: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
     def baseline(self) -> None:
         """Start of the run: zero the stage histograms, remember the counters."""
-        self._try(lambda: _http(f"{self.url}/_stats/reset", "POST"))
-        text = self._try(lambda: _http(f"{self.url}/metrics").decode())
+        if self.stats:
+            self._try(lambda: _http(f"{self.url}/_stats/reset", "POST"))
+        text = self._try(lambda: _http(f"{self.url}/metrics").decode()) if self.metrics else None
         if text is not None:
             self._last_metrics = parse_metrics(text)[0]
 
     def take(self) -> dict[str, Any]:
         """Everything since the last ``take`` (or ``baseline``)."""
         out: dict[str, Any] = {"stages": {}, "counters": {}, "gauges": set()}
-        raw = self._try(lambda: _http(f"{self.url}/_stats/hdr"))
-        self._try(lambda: _http(f"{self.url}/_stats/reset", "POST"))
+        raw = self._try(lambda: _http(f"{self.url}/_stats/hdr")) if self.stats else None
+        if self.stats:
+            self._try(lambda: _http(f"{self.url}/_stats/reset", "POST"))
         if raw is not None:
             out["stages"] = StageRecorder.decode_export(json.loads(raw))
-        text = self._try(lambda: _http(f"{self.url}/metrics").decode())
+        text = self._try(lambda: _http(f"{self.url}/metrics").decode()) if self.metrics else None
         if text is not None:
             values, gauges = parse_metrics(text)
             out["counters"] = diff_counters(self._last_metrics, values, gauges)
@@ -143,6 +148,10 @@ class PhaseAccumulator:
                 cur[k] = cur.get(k, 0) + (stats.get(k) or 0)
             st = stats.get("service_time") or {}
             if st.get("hdr"):
+                # the provider's side of the call is a stage of every target, ours or not
+                seen = Histogram.decode(st["hdr"])
+                name = f"provider.{endpoint}"
+                stages[name] = stages[name].add(seen) if name in stages else seen
                 h = Histogram.decode(st["hdr"])
                 old = cur.get("service_time")
                 if old and old.get("hdr"):

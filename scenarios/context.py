@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ragchaos.hdr import Histogram
+from ragchaos.templates import RequestTemplate
 from reports.recorder import Recorder, classify_exception, classify_status
 from scenarios.phases import PhaseClock
 from scenarios.requests import RequestSpec, Workbench
@@ -60,6 +61,14 @@ class RunContext:
         self.timeout_s = self.scenario.request_timeout
         self._lock = threading.Lock()
         self.tally: dict[str, AppTally] = {app: AppTally() for app in self.apps}
+        # how each app is spoken to: ours and the user's alike (ragchaos.targets)
+        self.targets = {app: self.scenario.target(app) for app in self.apps}
+
+    def request(self, app: str, spec: RequestSpec) -> tuple[str, str, Any, dict[str, str]]:
+        """(method, path, JSON body, headers) of ``spec`` for ``app``, from its template."""
+        target = self.targets[app]
+        template = target.query if spec.kind == "query" else target.ingest
+        return spec.render(app, template, self.top_k, self.stream)
 
     def elapsed(self) -> float:
         return self.clock() - self.t0
@@ -88,7 +97,7 @@ class RunContext:
         phase = self.phase_at(intended if intended is not None else actual)
         self.recorder.record(app, spec.kind, phase, intended_start=intended, actual_start=actual, end=end,
                              outcome=outcome)
-        hit = self._scored_hit(spec, outcome, body)
+        hit = self._scored_hit(spec, outcome, body, self.targets[app].query if app in self.targets else None)
         start = intended if intended is not None else actual
         with self._lock:
             t = self.tally[app]
@@ -109,18 +118,22 @@ class RunContext:
             self.tally[app].dropped += 1
 
     @staticmethod
-    def _scored_hit(spec: RequestSpec, outcome: str, body: bytes | str | None) -> bool | None:
-        """Whether an answered query's sources include its known source document (None: not scored)."""
-        if spec.question is None or outcome != "ok" or not body:
+    def _scored_hit(spec: RequestSpec, outcome: str, body: bytes | str | None,
+                    template: RequestTemplate | None) -> bool | None:
+        """Whether an answered query's sources include its known source document (None: not
+        scored: not a query, not answered, degraded, or the template says nothing of sources)."""
+        if spec.question is None or outcome != "ok" or not body or template is None:
             return None
         try:
             data: Any = json.loads(body)
         except ValueError:
             return None
-        if not isinstance(data, dict) or data.get("degraded"):
+        if template.is_degraded(data):
             return None
-        sources = data.get("sources") or []
-        return any(isinstance(s, dict) and s.get("doc_id") == spec.question.source_doc_id for s in sources)
+        sources = template.source_ids(data)
+        if sources is None:
+            return None
+        return spec.question.source_doc_id in sources
 
     def tally_delta(self) -> dict[str, dict[str, Any]]:
         """What was tallied since the last call (a Locust worker ships it to the master)."""

@@ -32,12 +32,26 @@ class RunOptions:
     render: bool = True
     print: Callable[[str], None] = field(default=_print)
     file: str | None = None
+    # services we did not write (scenarios.targetfile): --target NAME=CMD|URL, --targets FILE
+    targets: list[str] = field(default_factory=list)
+    targets_file: Path | None = None
+    gate: list[str] = field(default_factory=list)
+    gate_as: str | None = "reference"  # whose checks and gate lines a run of only their targets keeps
 
 
 def prepare_scenario(scenario: Scenario, opts: RunOptions) -> Scenario:
-    """Apply --apps, --seed and --quick, and validate the result again."""
-    if opts.apps:
-        scenario = scenario.model_copy(update={"apps": list(opts.apps)})
+    """Apply --target(s), --apps, --seed and --quick, and validate the result again."""
+    from scenarios.targetfile import apply_targets, narrow_to_apps
+
+    scenario, apps = apply_targets(scenario, file=opts.targets_file, args=opts.targets, gate=opts.gate,
+                                   apps=opts.apps)
+    if apps:
+        unknown = [a for a in apps if a not in scenario.known_apps]
+        if unknown:
+            raise ScenarioError([f"--apps: unknown app {', '.join(map(repr, unknown))}; known: "
+                                 f"{', '.join(scenario.known_apps)} (describe yours with --target or --targets)"])
+        scenario = narrow_to_apps(scenario.model_copy(update={"apps": list(apps)}),
+                                  None if opts.gate_as in (None, "none") else opts.gate_as)
     if opts.seed is not None:
         scenario = scenario.with_seed(opts.seed)
     if opts.quick:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from ragchaos.corpus import Corpus, Document, QueryMix, Question
 from scenarios.schedule import Arrival, arrival_times
@@ -25,15 +26,19 @@ class RequestSpec:
     question: Question | None = None
     document: Document | None = None
 
-    @property
-    def path(self) -> str:
-        return "/v1/query" if self.kind == "query" else "/v1/documents"
-
-    def body(self, top_k: int, stream: bool = False) -> dict[str, object]:
+    def values(self, target: str, top_k: int, stream: bool = False) -> dict[str, object]:
+        """What a request template's placeholders stand for (``ragchaos.templates``)."""
         if self.question is not None:
-            return self.question.body(top_k=top_k, stream=stream)
+            return {"question": self.question.text, "tenant": self.tenant, "top_k": top_k, "stream": stream,
+                    "target": target}
         assert self.document is not None
-        return self.document.body()
+        d = self.document
+        return {"tenant": d.tenant, "doc_id": d.doc_id, "text": d.text, "title": d.title,
+                "metadata": dict(d.metadata), "target": target}
+
+    def render(self, target: str, template: Any, top_k: int, stream: bool = False) -> tuple[str, str, Any, dict[str, str]]:
+        """(method, path, JSON body, headers) of this request for one target's template."""
+        return template.render(self.values(target, top_k, stream))
 
 
 class Workbench:

@@ -31,8 +31,10 @@ import yaml
 from faults.appliers import NetworkApplier, ProviderApplier
 from faults.client import ToxiproxyClient
 from faults.timeline import Timeline
+from ragchaos.otlp import OtlpReceiver
 from ragchaos.procs import ProcessGroup, ProcessStartError
 from ragchaos.stack import Stack, StackConfig
+from ragchaos.targets import TargetError
 from reports.recorder import Recorder
 from reports.results import (
     AppResult,
@@ -54,9 +56,9 @@ from scenarios.distributed import DistributedDriver
 from scenarios.drive import LoadDriver
 from scenarios.options import RunOptions, prepare_scenario
 from scenarios.phases import PhaseClock
-from scenarios.requests import Workbench
-from scenarios.schema import KNOWN_APPS, Scenario
-from scenarios.seed import SeedError, enforce_provider_limits, reset_provider_limits, seed_app
+from scenarios.requests import RequestSource, Workbench
+from scenarios.schema import Scenario
+from scenarios.seed import SeedError, _post, enforce_provider_limits, reset_provider_limits, seed_app
 from scenarios.summary import summary_lines
 
 __all__ = ["RunFailed", "RunOptions", "prepare_scenario", "run_dir_for", "run_scenario"]
@@ -130,8 +132,11 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> Path:
         provider_config = run_dir / "provider.yaml"
         provider_config.write_text(yaml.safe_dump(scenario.provider, sort_keys=False))
     (run_dir / "scenario.yaml").write_text(yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False))
+    receiver = _receiver(scenario)
     stack = Stack(StackConfig(run_dir=run_dir, apps=scenario.apps, provider_config=provider_config,
-                              app_env=scenario.app_env))
+                              app_env=scenario.app_env, targets=scenario.targets,
+                              otlp_endpoints={a: receiver.endpoint(a) for a in receiver.rules} if receiver else {},
+                              base_dir=Path(opts.file).parent if opts.file else None))
     bench = Workbench(scenario)
     legs: list[_Leg] = []
     accumulator = PhaseAccumulator()
@@ -140,17 +145,25 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> Path:
     with group.signals_stop():
         try:
             out(f"ragchaos: starting the stack for {scenario.name} (logs in {run_dir / 'logs'})")
+            if receiver is not None:
+                receiver.start()
             stack.start()
             out(f"ragchaos: stack up: {', '.join(f'{a}={u.url}' for a, u in stack.apps.items())}")
+            _print_instructions(stack, out)
             _seed(stack, bench, scenario, out)
+            if receiver is not None:
+                _check_span_rules(stack, scenario, receiver, out)
             batches = [[a] for a in scenario.apps] if opts.sequential else [list(scenario.apps)]
             for apps in batches:
-                legs.append(_run_leg(stack, bench, scenario, apps, accumulator, probe_errors, opts, run_dir))
-        except (ProcessStartError, SeedError) as exc:
+                legs.append(_run_leg(stack, bench, scenario, apps, accumulator, probe_errors, opts, run_dir,
+                                     receiver))
+        except (ProcessStartError, SeedError, TargetError) as exc:
             raise RunFailed(f"{exc}\n(process logs: {run_dir / 'logs'})") from exc
         finally:
             ended_at = time.time()
             stack.stop()
+            if receiver is not None:
+                receiver.stop()
     result = _assemble(scenario, opts, legs, accumulator, stack, started_at, ended_at, run_dir)
     result.save(run_dir / "results.json")  # the measurements first: judging must not lose them
     _judge(result, scenario, out)
@@ -165,6 +178,46 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> Path:
     return run_dir
 
 
+def _receiver(scenario: Scenario) -> OtlpReceiver | None:
+    """An OTLP receiver when some target of the run maps its spans to stages."""
+    rules = {a: scenario.target(a).spans for a in scenario.apps if scenario.target(a).spans}
+    return OtlpReceiver(rules) if rules else None
+
+
+def _print_instructions(stack: Stack, out: Callable[[str], None]) -> None:
+    """A target we did not start must be told where its dependencies are: printed."""
+    for app, env in stack.instructions.items():
+        out(f"ragchaos: {app} was not started by ragchaos; for faults to reach it, point it at:")
+        for k, v in env.items():
+            out(f"ragchaos:   {k}={v}")
+
+
+def _check_span_rules(stack: Stack, scenario: Scenario, receiver: OtlpReceiver, out: Callable[[str], None],
+                      wait_s: float = 10.0) -> None:
+    """After seeding, one probe query per target; every span rule must have matched a span name by
+    then (ingest spans came with seeding), or the run stops before the load with the names seen."""
+    probe = RequestSource(Workbench(scenario), "span-probe")
+    for app in receiver.rules:
+        spec = probe.next()
+        while spec.kind != "query":
+            spec = probe.next()
+        method, path, body, headers = spec.render(app, scenario.target(app).query, scenario.workload.top_k, False)
+        status, answer = _post(f"{stack.apps[app].url}{path}", body, scenario.request_timeout, method, headers)
+        if status >= 400:
+            out(f"ragchaos: {app}: the span probe query answered {status}: {str(answer)[:200]}")
+    deadline = time.monotonic() + wait_s
+    missing = {app: receiver.unmatched(app) for app in receiver.rules}
+    while any(missing.values()) and time.monotonic() < deadline:
+        gevent.sleep(0.2)
+        missing = {app: receiver.unmatched(app) for app in receiver.rules}
+    problems = [f"target {app}: span rule {rule!r} matches no span (spans seen: "
+                f"{', '.join(receiver.seen_names(app)) or 'none; is OTEL_EXPORTER_OTLP_ENDPOINT used?'})"
+                for app, rules in missing.items() for rule in rules]
+    if problems:
+        raise RunFailed("\n".join(problems))
+    out(f"ragchaos: spans of {', '.join(receiver.rules)} arrive and every span rule matches")
+
+
 def _seed(stack: Stack, bench: Workbench, scenario: Scenario, out: Callable[[str], None]) -> None:
     docs = bench.corpus.documents
     t = time.monotonic()
@@ -173,7 +226,8 @@ def _seed(stack: Stack, bench: Workbench, scenario: Scenario, out: Callable[[str
         # loading the corpus is setup, not the test: no rate limit for any app while it runs
         enforce_provider_limits(provider, False)
     try:
-        greenlets = [gevent.spawn(seed_app, stack.apps[app].url, docs) for app in scenario.apps]
+        greenlets = [gevent.spawn(seed_app, stack.apps[app].url, docs, template=scenario.target(app).ingest,
+                                  target=app) for app in scenario.apps]
         gevent.joinall(greenlets, raise_error=True)
     finally:
         if provider:
@@ -182,7 +236,8 @@ def _seed(stack: Stack, bench: Workbench, scenario: Scenario, out: Callable[[str
     if provider:
         # and the load starts on full buckets for every app key alike
         for app in scenario.apps:
-            reset_provider_limits(provider, app)
+            if "provider" in scenario.target(app).dependencies.values():
+                reset_provider_limits(provider, app)
 
 
 def _timeline(stack: Stack, scenario: Scenario, apps: list[str], phases: PhaseClock,
@@ -197,12 +252,13 @@ def _timeline(stack: Stack, scenario: Scenario, apps: list[str], phases: PhaseCl
 
 
 def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str], acc: PhaseAccumulator,
-             probe_errors: list[str], opts: RunOptions, run_dir: Path) -> _Leg:
+             probe_errors: list[str], opts: RunOptions, run_dir: Path, receiver: OtlpReceiver | None = None) -> _Leg:
     out = opts.print
     phases = PhaseClock(scenario.load.stage_bounds(), scenario.warmup)
     ctx = RunContext(bench, {a: stack.apps[a].url for a in apps}, recorder=Recorder(), phases=phases)
     leg = _Leg(apps, ctx)
-    probes = [Probe(a, stack.apps[a].url) for a in apps]
+    probes = [Probe(a, stack.apps[a].url, stats=stack.target(a).stats, metrics=stack.target(a).metrics)
+              for a in apps]
     provider_url = stack.provider.url if stack.provider else None
     driver: Any
     if opts.workers > 0:
@@ -225,6 +281,10 @@ def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str]
         provider_take(provider_url, probe_errors)
     duration = scenario.total_s
     leg.t0 = ctx.t0 = time.time()
+    if receiver is not None:
+        receiver.take()  # spans before the load (seeding, the probe) are not a phase's
+        # a span counts in the phase its end falls in, however late it is exported
+        receiver.phase_of = lambda t: ctx.phases.at(t - leg.t0) if leg.t0 <= t else None
     timeline.start(leg.t0)
     out(f"ragchaos: load on {', '.join(apps)} for {duration:g}s ({scenario.load.describe()})")
     tl_greenlet = gevent.spawn(timeline.run, duration)
@@ -239,6 +299,12 @@ def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str]
         timeline.revert_all()
         leg.end = time.time()
         _snapshot(probes, provider_url, acc, ctx.phases.at(duration - 1e-6), probe_errors)
+        if receiver is not None:
+            gevent.sleep(1.0)  # the exporters' last batches (OTEL_BSP_SCHEDULE_DELAY is 200 ms)
+            receiver.phase_of = lambda t: None
+            for (app, phase), hists in receiver.take().items():
+                if app in apps:
+                    acc.add(app, phase, {"stages": hists}, {})
         for p in probes:
             probe_errors.extend(p.errors)
     leg.fault_records = timeline.records
@@ -351,7 +417,7 @@ def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: Phase
 
 def _gate_for(scenario: Scenario) -> list[str]:
     """The gate expressions about the apps of this run (``--apps reference`` drops the naive ones)."""
-    others = set(KNOWN_APPS) - set(scenario.apps)
+    others = set(scenario.known_apps) - set(scenario.apps)
     return [g for g in scenario.gate if not (set(re.findall(r"[a-z_]+", g)) & others)]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ragchaos.targets import BUILTIN_TARGETS, Target
 from scenarios.faultsteps import FaultStep, fault_problems, fault_window
 from scenarios.loads import Load, PlannedStep
 from scenarios.units import Duration, Fraction, Ratio, parse_duration
@@ -171,6 +172,8 @@ class Scenario(_Strict):
     app_env: dict[str, dict[str, str]] = Field(default_factory=dict)
     # the provider's configuration (provider/config.py): the same budget for every app's key
     provider: dict[str, Any] = Field(default_factory=dict)
+    # services beyond (or instead of) ours: name -> how to reach it and speak to it (ragchaos.targets)
+    targets: dict[str, Target] = Field(default_factory=dict)
     faults: list[FaultStep] = Field(default_factory=list)
     checks: list[SteadyStateCheck] = Field(default_factory=list)
     expect: dict[str, list[Expectation]] = Field(default_factory=dict)
@@ -185,6 +188,14 @@ class Scenario(_Strict):
     @property
     def load_model(self) -> str:
         return "open" if self.load.kind == "arrivals" else "closed"
+
+    def target(self, app: str) -> Target:
+        """How ``app`` is reached and spoken to: the scenario's own description, or ours."""
+        return self.targets.get(app) or BUILTIN_TARGETS[app]
+
+    @property
+    def known_apps(self) -> list[str]:
+        return list(KNOWN_APPS) + [t for t in self.targets if t not in KNOWN_APPS]
 
     @property
     def tenants(self) -> list[str]:
@@ -216,9 +227,15 @@ class Scenario(_Strict):
     def problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Every cross-field problem as (path into the file, message)."""
         out: list[tuple[tuple[str | int, ...], str]] = []
+        known = self.known_apps
         for app in self.apps:
-            if app not in KNOWN_APPS:
-                out.append((("apps", self.apps.index(app)), f"unknown app {app!r}; known: {', '.join(KNOWN_APPS)}"))
+            if app not in known:
+                out.append((("apps", self.apps.index(app)), f"unknown app {app!r}; known: {', '.join(known)} "
+                                                            "(describe your own service under targets:)"))
+        for name, target in self.targets.items():
+            if not re.match(r"^[a-z][a-z0-9_]*$", name):
+                out.append((("targets", name), "a target name is lower case letters, digits and _"))
+            out += [(("targets", name, *p), m) for p, m in target.problems()]
         if not self.apps:
             out.append((("apps",), "name at least one app"))
         out += [(("load",), msg) for msg in self.load.validate_load()]
@@ -257,8 +274,8 @@ class Scenario(_Strict):
             if check.app != "*" and check.app not in self.apps:
                 out.append((("checks", i, "app"), f"app {check.app!r} is not in this scenario's apps"))
         for app, expectations in self.expect.items():
-            if app not in KNOWN_APPS:
-                out.append((("expect", app), f"unknown app {app!r}; known: {', '.join(KNOWN_APPS)}"))
+            if app not in known:
+                out.append((("expect", app), f"unknown app {app!r}; known: {', '.join(known)}"))
             for i, exp in enumerate(expectations):
                 out += [(("expect", app, i, *p), m) for p, m in _mechanism_problems(exp)]
                 if exp.phase is not None and not _known_phase(exp.phase, phases):
@@ -268,7 +285,7 @@ class Scenario(_Strict):
             if msg:
                 out.append((("gate", i), msg))
         for app in self.app_env:
-            if app not in KNOWN_APPS:
+            if app not in known:
                 out.append((("app_env", app), f"unknown app {app!r}"))
         out += _provider_problems(self.provider)
         return out

@@ -36,7 +36,7 @@ def run_up(scenario: Scenario, *, apps: list[str] | None, out: Path, web_port: i
         provider_config = run_dir / "provider.yaml"
         provider_config.write_text(yaml.safe_dump(scenario.provider, sort_keys=False))
     stack = Stack(StackConfig(run_dir=run_dir, apps=scenario.apps, provider_config=provider_config,
-                              app_env=scenario.app_env))
+                              app_env=scenario.app_env, targets=scenario.targets))
     web = None
     env = None
     with ProcessGroup().signals_stop():

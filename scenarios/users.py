@@ -31,11 +31,12 @@ _user_ids = itertools.count()
 
 def send(user: FastHttpUser, ctx: RunContext, app: str, spec: RequestSpec, intended: float | None) -> str:
     """One request through the user's FastHttp client, recorded in the context."""
-    body = spec.body(ctx.top_k, ctx.stream)
+    method, path, body, req_headers = ctx.request(app, spec)
     actual = time.time()
     status, headers, content, error = 0, None, None, None
     try:
-        with user.client.post(spec.path, json=body, name=f"{app} {spec.kind}", catch_response=True) as resp:
+        with user.client.request(method, path, json=body, headers=req_headers or None, name=f"{app} {spec.kind}",
+                                 catch_response=True) as resp:
             status = int(resp.status_code or 0)
             headers = resp.headers
             content = resp.content
