@@ -40,6 +40,7 @@ from ragchaos.appkit.streaming import sse_delta, sse_done, sse_error, sse_respon
 from ragchaos.metrics import AppMetrics
 from ragchaos.stages import StageRecorder
 from reference_app.admission import Overloaded
+from reference_app.auth import install_auth
 from reference_app.batching import BatchConfig
 from reference_app.caches import CorpusVersions, LayerCache
 from reference_app.clients import Clients
@@ -137,6 +138,7 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
 
     app = build_app(settings, title="ragchaos reference app", metrics=metrics, recorder=stages, ready=ready,
                     lifespan=lifespan)
+    install_auth(app, metrics.registry)  # off unless RAGCHAOS_AUTH_KEYS(_FILE) is set
     app.state.service = service
     app.state.clients = clients
     app.state.guards = guards
