@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -105,8 +106,11 @@ class Target(BaseModel):
         return out
 
     def argv(self, port: int) -> list[str]:
+        """The command's words, ``{port}`` the port ragchaos chose, ``{python}`` its own interpreter
+        (so ``{python} -m uvicorn ...`` runs in the same virtualenv)."""
         assert self.command is not None
-        return [part.replace("{port}", str(port)) for part in shlex.split(self.command)]
+        return [part.replace("{port}", str(port)).replace("{python}", sys.executable)
+                for part in shlex.split(self.command)]
 
     def working_dir(self, base: Path | None = None) -> Path | None:
         if self.cwd is None:

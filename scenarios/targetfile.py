@@ -51,6 +51,8 @@ def load_targets(path: Path) -> tuple[dict[str, Target], list[str]]:
             continue
         problems += [f"{path}:{_line(root, ('targets', name, *p))}: {_dotted(('targets', name, *p))}: {m}"
                      for p, m in target.problems()]
+        if target.cwd is not None and not Path(target.cwd).is_absolute():  # relative to the file
+            target = target.model_copy(update={"cwd": str((path.parent / target.cwd).resolve())})
         out[str(name)] = target
     gate = data.get("gate") or []
     if not isinstance(gate, list) or not all(isinstance(g, str) for g in gate):
