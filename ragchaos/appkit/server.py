@@ -7,6 +7,7 @@ error naming it, not a traceback. Servers bind loopback unless ``--allow-remote`
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -65,7 +66,7 @@ def add_serve_command(
         import uvicorn
 
         uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False,
-                    timeout_graceful_shutdown=5)
+                    timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s))
         return 0
 
     serve.set_defaults(func=run)

@@ -31,6 +31,10 @@ class AppSettings(BaseSettings):
     disable: str = ""  # comma list of mechanisms to switch off (reference app)
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "RAGCHAOS_REDIS_URL"))
     log_level: str = "INFO"
+    # SIGTERM: requests in flight get this long to finish (uvicorn's graceful shutdown) before
+    # they are cancelled; longer than the reference app's 10 s request budget, so a drain never
+    # cuts an admitted request short
+    shutdown_grace_s: float = Field(default=15.0, gt=0, le=300)
 
     # API limits: bad input past these gets a 4xx JSON error, never a 500
     max_body_bytes: int = 1_048_576
