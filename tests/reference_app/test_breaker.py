@@ -261,3 +261,25 @@ def test_bad_request_passes_through_the_guard_unchanged() -> None:
     with pytest.raises(openai.BadRequestError) as raised:
         asyncio.run(guards["chat"].call(Script(err), deadline=Deadline.after(30, clock)))
     assert raised.value is err
+
+
+def test_default_breaker_serves_again_within_2_5_s_of_the_dependency_recovering() -> None:
+    """An outage that outlasts several probes: once the dependency is back, the default breaker
+    lets traffic through again within 2.5 s (the 5 s default shed for up to 5 s after a
+    provider outage ended, the provider-outage scenario's recovery errors)."""
+    clock = FakeClock()
+    breaker = CircuitBreaker("embeddings", BreakerConfig(), clock=clock)
+    down_until = clock() + 15.5  # ends just after a probe failed: the worst case
+    recovered_at = None
+    while clock() < down_until + 15.0:
+        try:
+            ticket = breaker.admit()
+        except BreakerOpen:
+            clock.advance(0.1)
+            continue
+        breaker.record(ticket, "failure" if clock() < down_until else "success")
+        if clock() >= down_until and breaker.state == "closed":
+            recovered_at = clock()
+            break
+        clock.advance(0.1)
+    assert recovered_at is not None and recovered_at - down_until <= 2.5
