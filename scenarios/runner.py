@@ -34,7 +34,7 @@ from faults.timeline import Timeline
 from ragchaos.otlp import OtlpReceiver
 from ragchaos.procs import ProcessGroup, ProcessStartError
 from ragchaos.stack import Stack, StackConfig
-from ragchaos.targets import TargetError
+from ragchaos.targets import TargetError, check_reachable
 from reports.recorder import Recorder
 from reports.results import (
     AppResult,
@@ -132,6 +132,13 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> Path:
         provider_config = run_dir / "provider.yaml"
         provider_config.write_text(yaml.safe_dump(scenario.provider, sort_keys=False))
     (run_dir / "scenario.yaml").write_text(yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False))
+    for app in scenario.apps:  # a target we do not start must be up before anything else starts
+        target = scenario.target(app)
+        if target.url is not None:
+            try:
+                check_reachable(app, target.url, target.health)
+            except TargetError as exc:
+                raise RunFailed(str(exc)) from None
     receiver = _receiver(scenario)
     stack = Stack(StackConfig(run_dir=run_dir, apps=scenario.apps, provider_config=provider_config,
                               app_env=scenario.app_env, targets=scenario.targets,
