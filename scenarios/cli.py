@@ -56,7 +56,8 @@ def _options(args: argparse.Namespace, file: str) -> Any:
                       workers=args.workers, sequential=args.sequential, file=file,
                       targets=list(getattr(args, "target", None) or []),
                       targets_file=Path(targets_file) if targets_file else None,
-                      gate=list(getattr(args, "gate", None) or []), gate_as=getattr(args, "gate_as", "reference"))
+                      gate=list(getattr(args, "gate", None) or []), gate_as=getattr(args, "gate_as", "reference"),
+                      allow_remote=getattr(args, "allow_remote", False))
 
 
 def _run(args: argparse.Namespace, name: str) -> int:
@@ -169,6 +170,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     p.add_argument("--out", default="runs", help="where run folders go (default: runs/)")
     p.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: in this process)")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow addresses off loopback (TOXIPROXY_URL, target urls, app_env hosts)")
 
 
 def register(subparsers: Any) -> None:

@@ -6,11 +6,13 @@ import monkey-patches the process with gevent).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scenarios.loader import ScenarioError
+from scenarios.safety import remote_addresses
 from scenarios.schema import Scenario
 
 __all__ = ["RunOptions", "prepare_scenario"]
@@ -37,6 +39,7 @@ class RunOptions:
     targets_file: Path | None = None
     gate: list[str] = field(default_factory=list)
     gate_as: str | None = "reference"  # whose checks and gate lines a run of only their targets keeps
+    allow_remote: bool = False  # --allow-remote: addresses off loopback may be reached (scenarios/safety.py)
 
 
 def prepare_scenario(scenario: Scenario, opts: RunOptions) -> Scenario:
@@ -59,4 +62,10 @@ def prepare_scenario(scenario: Scenario, opts: RunOptions) -> Scenario:
     problems = scenario.validate()
     if problems:
         raise ScenarioError([f"{opts.file or scenario.name}: {p}" for p in problems])
+    remote = remote_addresses(scenario, os.environ)
+    if remote and not opts.allow_remote:
+        raise ScenarioError([f"{opts.file or scenario.name}: {r} is not a loopback address; pass --allow-remote "
+                             "to reach it" for r in remote])
+    for r in remote:
+        opts.print(f"ragchaos: --allow-remote: this run reaches {r}")
     return scenario

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from scenarios.loads.base import PlannedStep, register
+from scenarios.loads.base import PlannedStep, bounds_problems, register
 from scenarios.units import Duration
 
 __all__ = ["ArrivalLoad", "ArrivalStage"]
@@ -47,6 +47,7 @@ class ArrivalLoad(BaseModel):
         errors = []
         if self.total_s <= 0:
             errors.append("load: the stages last 0 seconds in total")
+        errors += bounds_problems(self.total_s, self.expected_requests())
         if self.stages[0].ramp:
             errors.append("load.stages.0: the first stage cannot ramp (there is no rate before it); it ramps from 0")
         return errors

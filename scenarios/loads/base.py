@@ -6,9 +6,24 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-__all__ = ["LOAD_KINDS", "PlannedStep", "register"]
+__all__ = ["LOAD_KINDS", "MAX_REQUESTS", "MAX_TOTAL_S", "PlannedStep", "bounds_problems", "register"]
 
 LOAD_KINDS: dict[str, type[BaseModel]] = {}
+
+# Hard caps on one run's load, whatever the file says: a harness must not turn into an
+# unbounded load generator through a typo ("60m" for "60s", a rate with one zero too many).
+MAX_TOTAL_S = 3600.0
+MAX_REQUESTS = 2_000_000
+
+
+def bounds_problems(total_s: float, expected_requests: float | None = None) -> list[str]:
+    """What breaks the hard caps (an empty list when the load is within them)."""
+    out = []
+    if total_s > MAX_TOTAL_S:
+        out.append(f"load: the stages last {total_s:.0f}s in total; a run is capped at {MAX_TOTAL_S:.0f}s")
+    if expected_requests is not None and expected_requests > MAX_REQUESTS:
+        out.append(f"load: about {expected_requests:.0f} requests per app; a run is capped at {MAX_REQUESTS}")
+    return out
 
 
 def register(kind: str):  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from scenarios.loads.base import PlannedStep, register
+from scenarios.loads.base import PlannedStep, bounds_problems, register
 from scenarios.units import Duration
 
 __all__ = ["UserLoad", "UserStage"]
@@ -41,6 +41,7 @@ class UserLoad(BaseModel):
         errors = []
         if self.total_s <= 0:
             errors.append("load: the stages last 0 seconds in total")
+        errors += bounds_problems(self.total_s)
         return errors
 
     def describe(self) -> str:
