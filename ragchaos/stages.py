@@ -15,11 +15,14 @@ docs/your-service.md)::
         hits = index.search(vector)
 
 A service that prefers OpenTelemetry needs none of this: its spans map to the same stage names
-(``ragchaos.otlp``).
+(``ragchaos.otlp``). Our own apps do both: when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, every
+recorded stage is also exported as an OpenTelemetry span named after the stage (its start is
+the end minus the recorded time), so the span path is tested on the apps we know best.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -60,9 +63,12 @@ class StageRecorder:
     ``strict=True`` rejects them, which our apps use to keep to the vocabulary.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.perf_counter, strict: bool = False) -> None:
+    def __init__(self, clock: Callable[[], float] = time.perf_counter, strict: bool = False,
+                 tracer: Any = "env") -> None:
         self._clock = clock
         self._strict = strict
+        # an OpenTelemetry tracer to mirror stages as spans; "env": one when OTEL_EXPORTER_OTLP_ENDPOINT is set
+        self._tracer = env_tracer() if tracer == "env" else tracer
         self._lock = threading.Lock()
         self._hist: dict[str, Histogram] = {}
         self.reset_at = time.time()
@@ -75,6 +81,9 @@ class StageRecorder:
             if hist is None:
                 hist = self._hist[stage] = Histogram()
             hist.record_us(value_us)
+        if self._tracer is not None:
+            end = time.time_ns()
+            self._tracer.start_span(stage, start_time=end - int(value_us * 1000)).end(end_time=end)
 
     def record_seconds(self, stage: str, seconds: float) -> None:
         self.record_us(stage, seconds * 1_000_000)
@@ -118,6 +127,29 @@ class StageRecorder:
             h.clamped = int(entry.get("clamped", 0))
             out[name] = h
         return out
+
+
+_TRACER: Any = None
+
+
+def env_tracer() -> Any:
+    """The process's tracer exporting over OTLP/HTTP, when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set
+    and the OpenTelemetry SDK is installed; else None (and stages are not mirrored as spans)."""
+    global _TRACER
+    if not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        return None
+    if _TRACER is None:
+        try:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from opentelemetry.sdk.resources import Resource
+            from opentelemetry.sdk.trace import TracerProvider
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        except ImportError:
+            return None
+        provider = TracerProvider(resource=Resource.create())  # service.name from OTEL_SERVICE_NAME
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        _TRACER = provider.get_tracer("ragchaos.stages")
+    return _TRACER
 
 
 def hdr_routes(app: Any, recorder: StageRecorder) -> None:

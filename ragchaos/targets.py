@@ -57,8 +57,9 @@ class Target(BaseModel):
     health: str = Field(default="/healthz", pattern=r"^/")
     start_timeout: float = Field(default=60.0, gt=0, le=600)
     env: dict[str, str] = Field(default_factory=dict)
-    query: RequestTemplate
-    ingest: RequestTemplate
+    # for a builtin target, left out: our apps' templates
+    query: RequestTemplate = None  # type: ignore[assignment]
+    ingest: RequestTemplate = None  # type: ignore[assignment]
     # dependency name -> upstream: "provider", "chroma" or "127.0.0.1:6379"
     dependencies: dict[str, str] = Field(default_factory=lambda: {"provider": "provider"})
     # span name glob -> stage name, e.g. {"embed*": "query.embed"}
@@ -73,6 +74,15 @@ class Target(BaseModel):
         if len(given) != 1:
             raise ValueError("give exactly one of builtin, command or url"
                              + (f" (got {', '.join(given)})" if given else ""))
+        for kind in ("query", "ingest"):
+            if getattr(self, kind) is None:
+                if self.builtin is None:
+                    raise ValueError(f"a {kind} template is needed (method, path, body)")
+                setattr(self, kind, getattr(BUILTIN_TARGETS[self.builtin], kind))
+        unset = [n for n in ("dependencies", "stats", "metrics", "health") if n not in self.model_fields_set]
+        if self.builtin is not None and unset:  # what ours need, unless said otherwise
+            for name in unset:
+                setattr(self, name, getattr(BUILTIN_TARGETS[self.builtin], name))
         return self
 
     @property

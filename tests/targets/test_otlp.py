@@ -80,3 +80,17 @@ def test_the_receiver_takes_the_sdk_exporters_posts_and_phases_spans_by_end_time
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(req, timeout=5)
         assert err.value.code == 400 and "error" in json.loads(err.value.read())
+
+
+def test_a_stage_recorder_with_a_tracer_mirrors_each_stage_as_a_span() -> None:
+    from ragchaos.stages import StageRecorder
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    recorder = StageRecorder(strict=True, tracer=provider.get_tracer("t"))
+    recorder.record_us("query.embed", 2500)
+    [span] = memory.get_finished_spans()
+    assert span.name == "query.embed" and span.end_time - span.start_time == 2_500_000
+    assert recorder.snapshot()["query.embed"].count == 1
+    assert StageRecorder(tracer=None)._tracer is None
