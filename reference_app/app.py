@@ -42,14 +42,12 @@ from ragchaos.stages import StageRecorder
 from reference_app.admission import Overloaded
 from reference_app.auth import install_auth
 from reference_app.batching import BatchConfig
-from reference_app.caches import CorpusVersions, LayerCache
 from reference_app.clients import Clients
 from reference_app.deadline import Deadline
 from reference_app.embedder import Embedder
 from reference_app.fallback import as_unavailable, unavailable
 from reference_app.generator import Generator
 from reference_app.ingest import DocIn, Indexer
-from reference_app.ingest_queue import IngestQueue
 from reference_app.query import Answer, QueryService
 from reference_app.quotas import QuotaExceeded
 from reference_app.resilience import (
@@ -59,8 +57,8 @@ from reference_app.resilience import (
     build_quotas,
     request_deadline,
 )
-from reference_app.semantic_cache import SemanticCache
 from reference_app.settings import ReferenceSettings
+from reference_app.shared.backend import select_backend
 from reference_app.switches import MECHANISMS
 from reference_app.vectorstore import VectorStore
 
@@ -80,15 +78,16 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
     metrics = AppMetrics(settings.app_name)
     stages = StageRecorder(strict=True)
 
-    guards = build_guards(res, metrics, disabled)
-    quotas = build_quotas(res, metrics, disabled)
+    backend = select_backend(settings, metrics)  # REDIS_URL: fleet-wide state in Redis (shared/)
+    guards = build_guards(res, metrics, disabled, pacer_factory=backend.pacer_factory())
+    quotas = build_quotas(res, metrics, disabled, store=backend.quota_store())
     admission = build_admission(res, metrics, disabled)
     clients = Clients(settings, pooled=switches.on("pooling"))
-    versions = CorpusVersions()
+    versions = backend.versions()
     embedder = Embedder(
         clients, guards["embeddings"], metrics,
-        LayerCache("embedding", metrics, maxsize=settings.embedding_cache_size, ttl_s=None,
-                   enabled=switches.on("embedding_cache")),
+        backend.cache("embedding", maxsize=settings.embedding_cache_size, ttl_s=None,
+                      enabled=switches.on("embedding_cache")),
         batch=BatchConfig(max_items=settings.embed_batch_max_items, max_wait_s=settings.embed_batch_max_wait_ms / 1000),
         batching=switches.on("batching"),
     )
@@ -97,26 +96,17 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
         embedder=embedder,
         store=store,
         generator=Generator(clients, guards["chat"], metrics),
-        responses=LayerCache("response", metrics, maxsize=settings.response_cache_size,
-                             ttl_s=settings.response_cache_ttl_s, enabled=switches.on("response_cache")),
-        retrievals=LayerCache("retrieval", metrics, maxsize=settings.retrieval_cache_size,
-                              ttl_s=settings.retrieval_cache_ttl_s, enabled=switches.on("retrieval_cache")),
-        semantic=SemanticCache(settings.semantic_threshold, ttl_s=settings.semantic_ttl_s,
-                               max_entries=settings.semantic_max_entries, enabled=switches.on("semantic_cache")),
+        responses=backend.cache("response", maxsize=settings.response_cache_size,
+                                ttl_s=settings.response_cache_ttl_s, enabled=switches.on("response_cache")),
+        retrievals=backend.cache("retrieval", maxsize=settings.retrieval_cache_size,
+                                 ttl_s=settings.retrieval_cache_ttl_s, enabled=switches.on("retrieval_cache")),
+        semantic=backend.semantic(enabled=switches.on("semantic_cache")),
         versions=versions,
         metrics=metrics,
         stages=stages,
     )
     indexer = Indexer(embedder, store, versions, stages)
-    queue = (
-        IngestQueue(
-            settings.data_dir / "ingest-queue.sqlite3", indexer, stages, workers=settings.ingest_workers,
-            claim=settings.ingest_claim_jobs, max_attempts=settings.ingest_max_attempts,
-            job_deadline_s=settings.ingest_deadline_s, poll_s=settings.ingest_poll_s,
-        )
-        if switches.on("queue")
-        else None
-    )
+    queue = backend.ingest_queue(indexer, stages) if switches.on("queue") else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -128,6 +118,7 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
             if queue is not None:
                 await queue.stop()
             await clients.close()
+            await backend.close()
 
     async def ready() -> dict[str, str]:
         try:

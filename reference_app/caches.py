@@ -19,7 +19,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from cachetools import LRUCache, TTLCache
@@ -62,6 +62,14 @@ class CorpusVersions:
     def on_change(self, listener: Callable[[str], None]) -> None:
         self._listeners.append(listener)
 
+    async def refresh(self, tenant: str) -> int:
+        """The current version (a shared store reads it; in-process it is already current)."""
+        return self.get(tenant)
+
+    async def advance(self, tenant: str) -> int:
+        """``bump`` where the version lives (reference_app/shared/caches.py: in Redis)."""
+        return self.bump(tenant)
+
 
 class LayerCache(Generic[V]):
     """One cache layer: bounded, optionally with a TTL, counting hits and misses by layer.
@@ -98,6 +106,9 @@ class LayerCache(Generic[V]):
     def put(self, key: Hashable, value: V) -> None:
         if self.enabled:
             self._data[key] = value
+
+    async def prefetch(self, keys: Sequence[Hashable]) -> None:
+        """Bring ``keys`` from a shared store into this cache before ``get`` (none here)."""
 
     def __len__(self) -> int:
         return len(self._data)

@@ -45,6 +45,7 @@ class Embedder:
     async def embed(self, texts: Sequence[str], deadline: Deadline) -> list[Vector]:
         out: list[Vector | None] = [None] * len(texts)
         missing: list[int] = []
+        await self.cache.prefetch([(EMBED_MODEL, t) for t in texts])  # shared cache (REDIS_URL)
         for i, text in enumerate(texts):
             hit = self.cache.get((EMBED_MODEL, text))
             if hit is not None:

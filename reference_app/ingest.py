@@ -55,6 +55,6 @@ class Indexer:
                 keep.setdefault((d.tenant, d.doc_id), set()).update(r.id for r in recs)
             await self.store.prune(keep, deadline)  # a re-indexed document loses its old chunks
         for tenant in {d.tenant for d in docs}:
-            self.versions.bump(tenant)  # cached answers for this tenant are now stale
+            await self.versions.advance(tenant)  # cached answers for this tenant are now stale
         self.stages.record_seconds("ingest.total", time.perf_counter() - t0)
         return [len(recs) for recs in per_doc]

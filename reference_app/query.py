@@ -105,10 +105,18 @@ class QueryService:
             semantic_partition=(req.tenant, version, PROMPT_VERSION, EMBED_MODEL, top_k, fk),
         )
 
+    async def _shared_ctx(self, req: QueryRequest, top_k: int) -> _Ctx:
+        """The context after reading what replicas share (REDIS_URL: reference_app/shared/):
+        the tenant's corpus version, then the response cache entry for this question."""
+        await self.versions.refresh(req.tenant)
+        ctx = self._ctx(req, top_k)
+        await self.responses.prefetch([ctx.exact_key])
+        return ctx
+
     async def answer(self, req: QueryRequest, top_k: int, deadline: Deadline) -> Answer:
         t0 = time.perf_counter()
         try:
-            ctx = self._ctx(req, top_k)
+            ctx = await self._shared_ctx(req, top_k)
             hit = self._exact(ctx)
             if hit is not None:
                 return hit
@@ -122,7 +130,7 @@ class QueryService:
         self, req: QueryRequest, top_k: int, deadline: Deadline
     ) -> Answer | tuple[Prepared, AsyncIterator[str]]:
         """A finished Answer (cache hit, fallback), or the prepared query and its chat deltas."""
-        ctx = self._ctx(req, top_k)
+        ctx = await self._shared_ctx(req, top_k)
         hit = self._exact(ctx)
         if hit is not None:
             return hit
@@ -181,6 +189,7 @@ class QueryService:
             )
             if self.semantic.enabled:
                 t = time.perf_counter()
+                await self.semantic.prefetch(ctx.semantic_partition)
                 hit = self.semantic.lookup(ctx.semantic_partition, vector, req.question)
                 ctx.cache_s += time.perf_counter() - t
                 self.metrics.cache_requests.labels(layer="semantic", result="hit" if hit else "miss").inc()

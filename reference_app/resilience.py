@@ -239,8 +239,11 @@ def build_guards(
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     rng: Callable[[], float] = random.random,
     wall: Callable[[], float] = time.time,
+    pacer_factory: Callable[..., Pacer] | None = None,
 ) -> dict[str, DependencyGuard]:
-    """The three guards (``embeddings``, ``chat``, ``vectordb``), sized by ``settings``."""
+    """The three guards (``embeddings``, ``chat``, ``vectordb``), sized by ``settings``.
+    ``pacer_factory(dependency, rpm, tpm, **kw)`` replaces the local Pacer (shared pacing)."""
+    make_pacer = pacer_factory or (lambda _dependency, *args, **kw: Pacer(*args, **kw))
     guards: dict[str, DependencyGuard] = {}
     for name in DEPENDENCIES:
         retrier = None
@@ -266,7 +269,8 @@ def build_guards(
         pacer = None
         if "pacing" not in disabled and name in PACED:
             p = settings.pacing
-            pacer = Pacer(
+            pacer = make_pacer(
+                name,
                 getattr(p, f"{name}_rpm"),
                 getattr(p, f"{name}_tpm"),
                 headroom=p.headroom,

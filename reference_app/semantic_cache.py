@@ -112,6 +112,9 @@ class SemanticCache:
                 return SemanticHit(value, min(sim, 1.0), q)
         return None
 
+    async def prefetch(self, partition: tuple[Hashable, ...]) -> None:
+        """Bring a shared store's copy of ``partition`` in before ``lookup`` (none here)."""
+
     def store(self, partition: tuple[Hashable, ...], vector: Sequence[float], question: str, value: Any) -> None:
         if not self.enabled:
             return

@@ -29,11 +29,14 @@ class ReferenceSettings(AppSettings):
     # bulk upserts
     upsert_batch_size: int = Field(256, ge=1)
     # the durable ingest queue
-    ingest_workers: int = Field(2, ge=1)
+    ingest_workers: int = Field(2, ge=0)  # 0: this replica only accepts jobs (others index them)
     ingest_claim_jobs: int = Field(16, ge=1)
     ingest_max_attempts: int = Field(5, ge=1)
     ingest_deadline_s: float = Field(60.0, gt=0)
     ingest_poll_s: float = Field(0.5, gt=0)
+    # REDIS_URL (reference_app/shared/): a pending job silent this long is claimed by another worker
+    ingest_claim_idle_s: float = Field(30.0, gt=0)
+    redis_prefix: str | None = None  # default: ragchaos:<collection prefix>: (one fleet)
     # caches
     response_cache_size: int = Field(10_000, ge=1)
     response_cache_ttl_s: float = Field(300.0, gt=0)
