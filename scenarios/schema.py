@@ -263,6 +263,12 @@ class Scenario(_Strict):
         for i, step in enumerate(self.faults):
             for path, msg in fault_problems(step, self.apps, self.total_s):
                 out.append((("faults", i, *path), msg))
+            for app in step.targets(self.apps):
+                if app in known and step.dependency not in self.target(app).dependencies:
+                    # its proxy would not exist: the fault could never reach this target
+                    deps = ", ".join(self.target(app).dependencies) or "none"
+                    out.append((("faults", i, "dependency"), f"{app} has no dependency {step.dependency!r} "
+                                                             f"(its dependencies: {deps})"))
         phases = self.phase_names()
         for i, check in enumerate(self.checks):
             for msg in check.problems():
