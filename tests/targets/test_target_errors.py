@@ -68,3 +68,10 @@ def test_a_span_rule_that_matches_nothing_stops_the_run_before_the_load(tmp_path
     assert "target myrag: span rule 'rerank*' matches no span (spans seen: " in proc.stderr, proc.stderr
     assert "vector.search" in proc.stderr  # what it did see, to fix the rule by
     assert "load on" not in proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_a_fault_on_a_dependency_the_target_lacks_is_refused() -> None:
+    opts = RunOptions(targets_file=ROOT / "examples" / "myrag" / "ragchaos.yaml")
+    with pytest.raises(ScenarioError, match="myrag has no dependency 'vectordb' \\(its dependencies: provider\\)"):
+        prepare_scenario(load_scenario("vectordb-brownout"), opts)
+    assert prepare_scenario(load_scenario("provider-429-storm"), opts).apps == ["myrag"]
