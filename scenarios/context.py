@@ -88,6 +88,7 @@ class RunContext:
         headers: Mapping[str, str] | None = None,
         body: bytes | str | None = None,
         error: BaseException | None = None,
+        ttft: float | None = None,
     ) -> str:
         """Classify, record and tally one finished request; returns its outcome."""
         if status == 0:
@@ -96,7 +97,7 @@ class RunContext:
             outcome = classify_status(status, headers, body)
         phase = self.phase_at(intended if intended is not None else actual)
         self.recorder.record(app, spec.kind, phase, intended_start=intended, actual_start=actual, end=end,
-                             outcome=outcome)
+                             outcome=outcome, ttft=ttft if outcome == "ok" else None)
         hit = self._scored_hit(spec, outcome, body, self.targets[app].query if app in self.targets else None)
         start = intended if intended is not None else actual
         with self._lock:

@@ -32,15 +32,21 @@ _user_ids = itertools.count()
 def send(user: FastHttpUser, ctx: RunContext, app: str, spec: RequestSpec, intended: float | None) -> str:
     """One request through the user's FastHttp client, recorded in the context."""
     method, path, body, req_headers = ctx.request(app, spec)
+    streamed = spec.kind == "query" and ctx.stream
     actual = time.time()
-    status, headers, content, error = 0, None, None, None
+    status, headers, content, error, ttft = 0, None, None, None, None
     try:
         with user.client.request(method, path, json=body, headers=req_headers or None, name=f"{app} {spec.kind}",
-                                 catch_response=True) as resp:
+                                 catch_response=True, stream=streamed) as resp:
             status = int(resp.status_code or 0)
             headers = resp.headers
-            content = resp.content
             error = getattr(resp, "error", None) if status == 0 else None
+            if streamed and 200 <= status < 300:
+                content, ttft, error = _read_stream(resp, actual)
+                if error is not None:
+                    status = 0  # cut mid-answer: an error, classified by its exception
+            else:
+                content = resp.content
             if 200 <= status < 400:
                 resp.success()
             else:
@@ -49,7 +55,22 @@ def send(user: FastHttpUser, ctx: RunContext, app: str, spec: RequestSpec, inten
         error = exc
     end = time.time()
     return ctx.finish(app, spec, intended=intended, actual=actual, end=end, status=status,
-                      headers=headers, body=content, error=error)
+                      headers=headers, body=content, error=error, ttft=ttft)
+
+
+def _read_stream(resp: Any, actual: float) -> tuple[bytes, float | None, BaseException | None]:
+    """The streamed body, the time to its first bytes from the actual send (TTFT), and the error
+    that cut it, if one did. Small reads, so the first event is seen when it arrives."""
+    chunks: list[bytes] = []
+    ttft = None
+    try:
+        for chunk in resp.iter_content(chunk_size=64, decode_content=False):
+            if chunk and ttft is None:
+                ttft = time.time() - actual
+            chunks.append(chunk if isinstance(chunk, bytes) else str(chunk).encode())
+    except Exception as exc:  # a reset or a closed connection mid-answer
+        return b"".join(chunks), ttft, exc
+    return b"".join(chunks), ttft, None
 
 
 class ClosedUser(FastHttpUser):
