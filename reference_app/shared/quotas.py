@@ -14,10 +14,16 @@ Redis client stack to keep in step with redis 5.x).
 
 from __future__ import annotations
 
+import logging
+
+import redis.exceptions
+
 from reference_app.quotas import TenantLimit
 from reference_app.shared.namespace import Namespace
 
 __all__ = ["BUCKET_LUA", "RedisQuotaStore"]
+
+log = logging.getLogger("ragchaos.shared")
 
 # KEYS[1]: the bucket hash; ARGV: rate per s, burst, cost. Returns the wait as a string (a Lua
 # number returned to Redis is truncated to an integer).
@@ -48,6 +54,12 @@ class RedisQuotaStore:
         self._script = ns.client.register_script(BUCKET_LUA)
 
     async def take(self, key: str, cost: float, limit: TenantLimit) -> float:
-        wait = await self._script(keys=[self._ns.key("quota", key)],
-                                  args=[repr(limit.rate_per_s), repr(limit.burst), repr(float(cost))])
+        try:
+            wait = await self._script(keys=[self._ns.key("quota", key)],
+                                      args=[repr(limit.rate_per_s), repr(limit.burst), repr(float(cost))])
+        except (redis.exceptions.RedisError, OSError) as exc:
+            # fail open: a quota protects fairness between tenants; a Redis outage must not turn
+            # into refusing every tenant (admission control still guards the replica itself)
+            log.warning("shared quota unavailable, admitting %r: %s: %s", key, type(exc).__name__, exc)
+            return 0.0
         return float(wait)

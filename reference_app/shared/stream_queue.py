@@ -36,6 +36,7 @@ from collections.abc import Sequence
 
 import redis.exceptions
 
+from ragchaos.appkit.errors import ApiError
 from ragchaos.stages import StageRecorder
 from reference_app.deadline import Deadline
 from reference_app.ingest import DocIn, Indexer
@@ -47,6 +48,12 @@ __all__ = ["StreamIngestQueue", "consumer_name"]
 log = logging.getLogger("ragchaos.ingest")
 GROUP = "indexers"
 _JOB_TTL_S = 7 * 86_400
+
+
+def _unavailable(exc: BaseException) -> ApiError:
+    # the job was not accepted (or cannot be read): a clear 503 the client may retry, not a 500
+    return ApiError(503, "queue_unavailable", f"the ingest queue (Redis) is unavailable: {type(exc).__name__}",
+                    {"Retry-After": "1"})
 
 
 def consumer_name(n: int) -> str:
@@ -90,9 +97,15 @@ class StreamIngestQueue:
     def _job_key(self, job_id: str) -> str:
         return self.ns.key("ingest", "job", job_id)
 
-    async def start(self) -> int:
+    async def _ensure_group(self) -> None:
         with contextlib.suppress(redis.exceptions.ResponseError):  # BUSYGROUP: another replica made it
             await self.ns.client.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+
+    async def start(self) -> int:
+        try:
+            await self._ensure_group()
+        except (redis.exceptions.RedisError, OSError) as exc:  # the workers retry; the app starts
+            log.warning("ingest queue: redis unavailable at start: %s: %s", type(exc).__name__, exc)
         self._tasks = [asyncio.create_task(self._worker(consumer_name(i)), name=f"ingest-worker-{i}")
                        for i in range(self.workers)]
         return 0
@@ -116,13 +129,19 @@ class StreamIngestQueue:
         pipe.hset(self._job_key(job_id), mapping=fields)
         pipe.expire(self._job_key(job_id), _JOB_TTL_S)
         pipe.xadd(self.stream, {"job": job_id})
-        await pipe.execute()  # raises if Redis did not take it: no 202 then
+        try:
+            await pipe.execute()  # no 202 unless Redis took both
+        except (redis.exceptions.RedisError, OSError) as exc:
+            raise _unavailable(exc) from None
         job = await self.get(job_id)
         assert job is not None
         return job
 
     async def get(self, job_id: str) -> Job | None:
-        h: dict[bytes, bytes] = await self.ns.client.hgetall(self._job_key(job_id))
+        try:
+            h: dict[bytes, bytes] = await self.ns.client.hgetall(self._job_key(job_id))
+        except (redis.exceptions.RedisError, OSError) as exc:
+            raise _unavailable(exc) from None
         if not h:
             return None
         meta = _s(h.get(b"metadata"))
@@ -166,6 +185,9 @@ class StreamIngestQueue:
             except (redis.exceptions.RedisError, OSError) as exc:
                 log.warning("ingest worker %s: redis: %s: %s", consumer, type(exc).__name__, exc)
                 await asyncio.sleep(self.poll_s)
+                if "NOGROUP" in str(exc):  # Redis was down at start, or restarted without data
+                    with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                        await self._ensure_group()
 
     async def _heartbeat(self, consumer: str, ids: Sequence[bytes]) -> None:
         """Keep our pending entries' idle time low while we work on them (XCLAIM to ourselves)."""

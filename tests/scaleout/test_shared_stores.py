@@ -251,3 +251,21 @@ def test_stream_queue_redelivers_a_silent_consumers_job(redis_url: str, redis_pr
         await qb.stop()
 
     _run(redis_url, redis_prefix, body)
+
+
+# -- Redis down: clear answers, never a 500 -----------------------------------------------------
+
+def test_a_replica_whose_redis_is_down_answers_503_for_jobs_and_admits_by_quota(tmp_path) -> None:  # noqa: ANN001
+    from fastapi.testclient import TestClient
+
+    from ragchaos.ports import free_port
+    from reference_app.app import create_app
+    from reference_app.settings import ReferenceSettings
+
+    settings = ReferenceSettings(redis_url=f"redis://127.0.0.1:{free_port()}/0", data_dir=tmp_path)
+    with TestClient(create_app(settings)) as client:  # starts although Redis is unreachable
+        r = client.post("/v1/documents", json={"tenant": "acme", "doc_id": "d", "text": "some text"})
+        assert r.status_code == 503 and r.json()["error"]["type"] == "queue_unavailable", r.text
+        assert r.headers["retry-after"] == "1"
+        r = client.get(f"/v1/jobs/{'0' * 32}")
+        assert r.status_code == 503 and r.json()["error"]["type"] == "queue_unavailable"
