@@ -129,11 +129,24 @@ def _document(rng: random.Random, tenant: str, doc_id: str, words: int, used: se
     return Document(doc_id, tenant, doc_type, date, title, " ".join(sentences), facts)
 
 
+def _twin(doc: Document, index: int) -> Document:
+    """``doc`` with its first fact's value shifted by ``index`` places: tenant 0 keeps the original."""
+    if index == 0:
+        return doc
+    first = doc.facts[0]
+    values = _ATTRIBUTES[first.attribute]
+    other = Fact(first.entity, first.attribute, values[(values.index(first.value) + index) % len(values)])
+    text = doc.text.replace(first.sentence(), other.sentence(), 1)
+    return Document(doc.doc_id, doc.tenant, doc.type, doc.date, doc.title, text, (other, *doc.facts[1:]))
+
+
 class Corpus:
     """The documents of every tenant, plus fresh ones for ingest traffic, all from the seed."""
 
-    def __init__(self, seed: int, tenants: Sequence[str], documents: list[Document], words_per_document: int) -> None:
+    def __init__(self, seed: int, tenants: Sequence[str], documents: list[Document], words_per_document: int,
+                 twins: bool = False) -> None:
         self.seed = seed
+        self.twins = twins
         self.tenants = list(tenants)
         self.documents = documents
         self.words_per_document = words_per_document
@@ -141,15 +154,23 @@ class Corpus:
 
     @classmethod
     def generate(
-        cls, seed: int, tenants: Sequence[str], documents_per_tenant: int, words_per_document: int = 120
+        cls, seed: int, tenants: Sequence[str], documents_per_tenant: int, words_per_document: int = 120,
+        twins: bool = False,
     ) -> Corpus:
+        """``twins``: the adversarial tenant-isolation corpus. Every tenant gets the same documents
+        (same entities, facts, filler; ids differ only by the tenant prefix) except that one fact
+        of each document has another value per tenant, so the tenants' questions are identical
+        and only the tenant filter and the caches' tenant keys keep the answers apart."""
         docs: list[Document] = []
         used: set[str] = set()
-        for tenant in tenants:
-            rng = random.Random(f"{seed}:corpus:{tenant}")
+        for t, tenant in enumerate(tenants):
+            rng = random.Random(f"{seed}:corpus:{tenants[0] if twins else tenant}")
+            twin_used: set[str] = set()
             for i in range(documents_per_tenant):
-                docs.append(_document(rng, tenant, f"{tenant}-doc-{i:04d}", words_per_document, used))
-        return cls(seed, tenants, docs, words_per_document)
+                doc = _document(rng, tenant, f"{tenant}-doc-{i:04d}", words_per_document,
+                                twin_used if twins else used)
+                docs.append(_twin(doc, t) if twins else doc)
+        return cls(seed, tenants, docs, words_per_document, twins=twins)
 
     def document(self, doc_id: str) -> Document:
         return self._by_id[doc_id]
@@ -174,7 +195,8 @@ class Corpus:
         per_tenant = [n // len(self.tenants) + (1 if i < n % len(self.tenants) else 0) for i in range(len(self.tenants))]
         for tenant, count in zip(self.tenants, per_tenant, strict=True):
             docs = self.documents_for(tenant)
-            rng = random.Random(f"{self.seed}:questions:{tenant}")
+            # twins ask the very same questions in the same order (ids differ by tenant)
+            rng = random.Random(f"{self.seed}:questions:{self.tenants[0] if self.twins else tenant}")
             order = list(range(len(docs)))
             rng.shuffle(order)
             qs = []

@@ -48,7 +48,7 @@ class Workbench:
         self.scenario = scenario
         spec = scenario.corpus
         self.corpus = Corpus.generate(scenario.seed, spec.tenant_names, spec.documents_per_tenant,
-                                      spec.words_per_document)
+                                      spec.words_per_document, twins=spec.twins)
         w = scenario.workload
         self.weights = scenario.tenant_weights()
         self.mix = QueryMix(self.corpus, w.questions, zipf_s=w.zipf_s, paraphrase_rate=w.paraphrase_rate,

@@ -50,6 +50,8 @@ class CorpusSpec(_Strict):
     tenants: int = Field(default=3, ge=1, le=50)
     documents_per_tenant: int = Field(default=40, ge=1, le=2000)
     words_per_document: int = Field(default=120, ge=20, le=5000)
+    # the tenant-isolation corpus: identical documents and questions, one fact differs per tenant
+    twins: bool = False
 
     @property
     def tenant_names(self) -> list[str]:
