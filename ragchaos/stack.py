@@ -163,6 +163,8 @@ class StackConfig:
     otlp_endpoints: Mapping[str, str] = field(default_factory=dict)
     # where a relative target ``cwd`` is resolved (the scenario file's folder)
     base_dir: Path | None = None
+    # an external Chroma (e.g. the docker backend's container): used instead of starting one
+    chroma: Endpoint | None = None
 
 
 def _endpoint_of(url: str) -> Endpoint:
@@ -201,7 +203,10 @@ class Stack:
                                               env={"RAGCHAOS_PROVIDER_KEYS": keys} if keys else None)
             upstreams = {u for a in self.config.apps for u in self.target(a).dependencies.values()}
             if "chroma" in upstreams:
-                _, self.chroma = start_chroma(self.group, self.log_dir, self.data_dir / "chroma")
+                if self.config.chroma is not None:
+                    self.chroma = self.config.chroma
+                else:
+                    _, self.chroma = start_chroma(self.group, self.log_dir, self.data_dir / "chroma")
             self.toxiproxy = start_toxiproxy(self.group, self.log_dir, url=self.config.toxiproxy_url)
             for app in self.config.apps:
                 self._start_target(app, self.target(app))

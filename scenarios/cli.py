@@ -57,7 +57,7 @@ def _options(args: argparse.Namespace, file: str) -> Any:
                       targets=list(getattr(args, "target", None) or []),
                       targets_file=Path(targets_file) if targets_file else None,
                       gate=list(getattr(args, "gate", None) or []), gate_as=getattr(args, "gate_as", "reference"),
-                      allow_remote=getattr(args, "allow_remote", False))
+                      allow_remote=getattr(args, "allow_remote", False), backend=getattr(args, "backend", "local"))
 
 
 def _run(args: argparse.Namespace, name: str) -> int:
@@ -81,13 +81,14 @@ def _run(args: argparse.Namespace, name: str) -> int:
         for step in scenario.plan():
             print("  " + step.line())
         return 0
+    from ragchaos.docker_backend import DockerUnavailable
     from ragchaos.procs import ProcessStartError
     from scenarios.runner import RunFailed, run_scenario
     from scenarios.seed import SeedError
 
     try:
         run_dir = run_scenario(scenario, opts)
-    except (ProcessStartError, SeedError, RunFailed) as exc:
+    except (ProcessStartError, SeedError, RunFailed, DockerUnavailable) as exc:
         raise CliError(str(exc)) from None
     report = run_dir / "report.html"
     print(f"ragchaos: run folder {run_dir}")
@@ -170,6 +171,9 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     p.add_argument("--out", default="runs", help="where run folders go (default: runs/)")
     p.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: in this process)")
+    p.add_argument("--backend", choices=("local", "docker"), default="local",
+                   help="where Toxiproxy, Chroma and Redis run: local processes (default) or Docker "
+                        "containers (ragchaos.docker_backend.BACKENDS; docs/scale-out.md)")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow addresses off loopback (TOXIPROXY_URL, target urls, app_env hosts)")
 

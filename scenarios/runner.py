@@ -31,6 +31,7 @@ import yaml
 from faults.appliers import NetworkApplier, ProviderApplier
 from faults.client import ToxiproxyClient
 from faults.timeline import Timeline
+from ragchaos.docker_backend import stack_backend
 from ragchaos.otlp import OtlpReceiver
 from ragchaos.procs import ProcessGroup, ProcessStartError
 from ragchaos.stack import Stack, StackConfig
@@ -149,11 +150,15 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> Path:
     accumulator = PhaseAccumulator()
     probe_errors: list[str] = []
     group = ProcessGroup()  # only for its SIGTERM -> KeyboardInterrupt switch
+    backend = contextlib.ExitStack()
     with group.signals_stop():
         try:
             out(f"ragchaos: starting the stack for {scenario.name} (logs in {run_dir / 'logs'})")
             if receiver is not None:
                 receiver.start()
+            # --backend docker: the real Toxiproxy, Chroma and Redis as containers, removed by
+            # backend.close() below whatever happens; local: the config unchanged
+            stack.config = backend.enter_context(stack_backend(opts.backend, stack.config))
             stack.start()
             out(f"ragchaos: stack up: {', '.join(f'{a}={u.url}' for a, u in stack.apps.items())}")
             _print_instructions(stack, out)
@@ -169,6 +174,7 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> Path:
         finally:
             ended_at = time.time()
             stack.stop()
+            backend.close()
             if receiver is not None:
                 receiver.stop()
     result = _assemble(scenario, opts, legs, accumulator, stack, started_at, ended_at, run_dir)
