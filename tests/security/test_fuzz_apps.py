@@ -12,13 +12,14 @@ import os
 import pytest
 import schemathesis
 
-from tests.security.fuzz import fuzz
+from tests.security.fuzz import fuzz, is_server_error
 
 CASES = int(os.environ.get("RAGCHAOS_FUZZ_CASES", "1000"))
 
-pytestmark = pytest.mark.slow
 
 
+
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["naive", "reference"])
 def test_app_schema_fuzz(start_app, kind: str) -> None:
     # quotas off: the fuzzer is one very busy tenant, and a 429 would hide what the input did
@@ -30,3 +31,12 @@ def test_app_schema_fuzz(start_app, kind: str) -> None:
     assert result.server_errors == []
     assert any(s < 300 for s in result.statuses), "no valid request got through: the fuzz tested only rejections"
     assert any(400 <= s < 500 for s in result.statuses)
+
+
+def test_only_documented_dependency_errors_are_not_server_errors() -> None:
+    assert not is_server_error(422, b"{}")
+    assert not is_server_error(502, b'{"error": {"type": "provider_error", "message": "x"}}')
+    assert not is_server_error(503, b'{"error": {"type": "overloaded", "message": "x"}}')
+    assert is_server_error(500, b'{"error": {"type": "internal_error", "message": "x"}}')
+    assert is_server_error(502, b"Bad Gateway")
+    assert is_server_error(503, b'{"error": {"type": "internal_error", "message": "x"}}')
