@@ -239,9 +239,20 @@ def _seed(stack: Stack, bench: Workbench, scenario: Scenario, out: Callable[[str
         # loading the corpus is setup, not the test: no rate limit for any app while it runs
         enforce_provider_limits(provider, False)
     try:
-        greenlets = [gevent.spawn(seed_app, stack.apps[app].url, docs, template=scenario.target(app).ingest,
-                                  target=app) for app in scenario.apps]
-        gevent.joinall(greenlets, raise_error=True)
+        def one(app: str) -> BaseException | None:
+            # the error is returned, not raised in the greenlet: gevent would print its traceback,
+            # and a user's service refusing its documents deserves one clear line
+            try:
+                seed_app(stack.apps[app].url, docs, template=scenario.target(app).ingest, target=app)
+            except Exception as exc:
+                return exc
+            return None
+
+        greenlets = [gevent.spawn(one, app) for app in scenario.apps]
+        gevent.joinall(greenlets)
+        failed = [g.value for g in greenlets if g.value is not None]
+        if failed:
+            raise failed[0]
     finally:
         if provider:
             enforce_provider_limits(provider, True)

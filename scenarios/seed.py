@@ -145,7 +145,8 @@ def seed_app(
                 sleep(min(0.25 * 2**attempt, 2.0))
                 continue
             raise SeedError(f"{base_url}: document {doc.doc_id} refused with {status}: {body}")
-        raise SeedError(f"{base_url}: document {doc.doc_id} not accepted after {attempts} attempts")
+        raise SeedError(f"{base_url}: document {doc.doc_id} not accepted after {attempts} attempts "
+                        f"(last answer {status}: {str(body)[:200]})")
 
     jobs = _parallel(one, documents, parallel)
     pending = set(jobs)
