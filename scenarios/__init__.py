@@ -5,7 +5,9 @@ Without gevent (importable anywhere, used by tests and ``--dry-run``):
 part's step models), ``schema`` (``Scenario``: validate, describe, plan), ``loader`` (YAML with
 line numbers), ``phases`` (phase labels from stage labels and recorded fault times),
 ``schedule`` (the open model's seeded arrivals and the dispatcher), ``requests`` (what each
-request asks), ``context`` (what the users share; outcomes, correctness), ``collect``
+request asks), ``targetfile`` (``--target``/``--targets``: services we did not write; the
+targets themselves and their request templates are ``ragchaos.targets``/``ragchaos.templates``),
+``context`` (what the users share; outcomes, correctness), ``collect``
 (server-side snapshots), ``seed`` (loading the corpus), ``checks``, ``summary``, ``options``.
 
 With gevent/Locust (imported only by the load commands): ``users``, ``shapes``, ``drive``
