@@ -13,6 +13,7 @@ A checklist, one module per mechanism, each with its switch (``RAGCHAOS_DISABLE`
 | fallbacks | fallback.py | (follows the guards) |
 | per-tenant quotas, admission control | quotas.py, admission.py | quotas, admission |
 | tenant pre-filter in every vector query | ragchaos/appkit/vectors.py | none: a security property |
+| with ``REDIS_URL``: caches, queue, quotas, pacing shared by replicas | shared/ (backend.py selects) | none |
 """
 
 from __future__ import annotations
