@@ -49,13 +49,18 @@ def _request_id() -> str:
     return base64.b32hexencode(os.urandom(12)).decode().lower()[:20]
 
 
+def _no_constants(name: str) -> Any:
+    # Go's decoder has no NaN/Infinity literals; Python's would let an infinite toxicity through
+    raise bad_body(f"invalid character '{name[0]}' looking for beginning of value")
+
+
 def _decode(body: bytes) -> Any:
     """The first JSON value of the body, as Go's json.Decoder.Decode reads it."""
     text = body.decode("utf-8", errors="replace").lstrip()
     if not text:
         raise bad_body("EOF")
     try:
-        value, _ = json.JSONDecoder().raw_decode(text)
+        value, _ = json.JSONDecoder(parse_constant=_no_constants).raw_decode(text)
     except json.JSONDecodeError as exc:
         raise bad_body(f"invalid JSON: {exc.msg} at offset {exc.pos}") from None
     return value

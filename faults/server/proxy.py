@@ -314,14 +314,19 @@ def json_kind(value: Any) -> str:
     return {str: "string", list: "array", dict: "object", type(None): "null"}.get(type(value), "value")
 
 
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
 def typed(body: dict[str, Any], key: str, types: Any, struct: str, go_type: str, default: Any) -> Any:
     """``body[key]`` if of the right JSON type, ``default`` if absent or null, else a 400."""
     value = body.get(key)
     if value is None:
         return default
-    if isinstance(value, types) and not (isinstance(value, bool) and bool not in _as_tuple(types)):
-        return value
     where = f"{struct}.{key}" if struct else key
+    if isinstance(value, types) and not (isinstance(value, bool) and bool not in _as_tuple(types)):
+        if go_type == "float32" and not abs(value) <= _FLOAT32_MAX:  # Go: out of range is a 400
+            raise bad_body(f"json: cannot unmarshal number {value} into Go struct field {where} of type {go_type}")
+        return value
     raise bad_body(f"json: cannot unmarshal {json_kind(value)} into Go struct field {where} of type {go_type}")
 
 
