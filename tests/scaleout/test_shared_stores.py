@@ -143,17 +143,20 @@ def test_semantic_cache_shared_partitioned_and_guarded(redis_url: str, redis_pre
 def test_quota_bucket_burst_then_refusal_then_refill(redis_url: str, redis_prefix: str) -> None:
     async def body(a: Namespace, b: Namespace) -> None:
         qa, qb = RedisQuotaStore(a), RedisQuotaStore(b)
-        limit = TenantLimit(rate_per_s=2.0, burst=4.0)
-        waits = [await (qa if i % 2 else qb).take("acme", 1.0, limit) for i in range(4)]
+        slow = TenantLimit(rate_per_s=0.2, burst=4.0)  # a token every 5 s: no refill during the test
+        t0 = time.monotonic()
+        waits = [await (qa if i % 2 else qb).take("acme", 1.0, slow) for i in range(4)]
         assert waits == [0.0] * 4  # the burst, shared by both "replicas"
-        wait = await qa.take("acme", 1.0, limit)
-        # one request at 2/s is <= 0.5 s away (less if time passed since the burst), never 0
-        assert 0.0 < wait <= 0.5
-        assert await qb.take("globex", 1.0, limit) == 0.0  # another tenant is untouched
-        await asyncio.sleep(0.6)  # > 0.5 s at 2/s: at least one token back
-        assert await qb.take("acme", 1.0, limit) == 0.0
-        big = await qa.take("acme", 99.0, limit)  # a cost above the burst waits for a full bucket
-        assert 0.0 < big <= 4.0 / 2.0
+        wait = await qa.take("acme", 1.0, slow)
+        # one request at 0.2/s is 5 s away, less whatever time passed since the burst began
+        assert max(0.0, 5.0 - (time.monotonic() - t0)) - 1e-3 <= wait <= 5.0 and wait > 0.0
+        assert await qb.take("globex", 1.0, slow) == 0.0  # another tenant is untouched
+        big = await qa.take("acme", 99.0, slow)  # a cost above the burst waits for a full bucket
+        assert 0.0 < big <= 4.0 / 0.2
+        fast = TenantLimit(rate_per_s=5.0, burst=1.0)
+        assert await qb.take("initech", 1.0, fast) == 0.0
+        await asyncio.sleep(0.3)  # > 0.2 s at 5/s: the token is back, however slow the machine
+        assert await qa.take("initech", 1.0, fast) == 0.0
 
     _run(redis_url, redis_prefix, body)
 
@@ -191,14 +194,15 @@ def test_pacing_budget_and_pause_are_shared(redis_url: str, redis_prefix: str) -
             slept.append(s)
 
         w = WriteBehind()
-        # 600 rpm with a 1 s burst window: 10 requests at once, then 10/s
-        pa, pb = (RedisPacer(ns, "embeddings", w, 600, None, headroom=1.0, burst_s=1.0, sleep=sleep) for ns in (a, b))
-        for _ in range(10):
-            assert await pa.acquire(0, Deadline.after(5)) == 0.0
-        wait = await pb.acquire(0, Deadline.after(5))  # the other replica queues behind
-        assert 0.0 < wait <= 0.1 + 1e-6 and slept == [wait]
+        # 6 rpm: a burst of 6, then one every 10 s (no refill to speak of during the test)
+        pa, pb = (RedisPacer(ns, "embeddings", w, 6, None, headroom=1.0, sleep=sleep) for ns in (a, b))
+        t0 = time.monotonic()
+        for _ in range(6):
+            assert await pa.acquire(0, Deadline.after(60)) == 0.0
+        wait = await pb.acquire(0, Deadline.after(60))  # the other replica queues behind
+        assert 10.0 - (time.monotonic() - t0) - 1e-3 <= wait <= 10.0 and slept == [wait]
         with pytest.raises(PaceTimeout):
-            await pb.acquire(0, Deadline.after(0.01))
+            await pb.acquire(0, Deadline.after(1.0))  # the next one is ~20 s away
         pa.pause(30.0)  # a 429 on A holds B too
         await w.drain()
         with pytest.raises(PaceTimeout) as raised:
