@@ -1,9 +1,10 @@
 """Property-based fuzzing of a service's OpenAPI schema with schemathesis, against a live process.
 
-``fuzz(schema, base_url, cases=N)`` draws N cases (half valid, half schema-violating) with a fixed
-seed, sends each to the running service and checks: no server error (a 5xx other than the
-documented dependency answers), the status code is one the schema documents, and the body
-matches the schema for that status. It returns what it saw, so a test can assert on the count.
+``fuzz(schema, base_url, cases=N)`` draws N cases (valid and schema-violating mixed, derandomized
+so every run sends the same ones), sends them to the running service and checks: no server
+error (a 5xx other than the documented dependency answers), the status code is one the schema
+documents, the content type and the body match the schema for that status. It returns what it
+saw, so a test can assert on the count.
 """
 
 from __future__ import annotations

@@ -116,3 +116,19 @@ def test_auth_registers_its_metric_on_the_app_registry() -> None:
     assert install_auth(app, registry, env={}) is None and not app.user_middleware
     assert install_auth(app, registry, env={"RAGCHAOS_AUTH_KEYS": f"{KEY_A}=acme"}) is not None
     assert len(app.user_middleware) == 1
+
+
+def test_bad_keys_file_stops_the_app_with_one_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    keys = tmp_path / "keys"
+    keys.write_text(f"# ok\n{KEY_A}=acme\n{KEY_B}=not a tenant!\n")
+    env = {**os.environ, "RAGCHAOS_AUTH_KEYS_FILE": str(keys), "RAGCHAOS_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.run([sys.executable, "-m", "reference_app", "serve", "--port", "1"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [f"ragchaos: error: bad configuration: {keys}:3: expected "
+                                                "'key=tenant' with a valid tenant name"]
+    assert KEY_B not in proc.stderr
