@@ -34,7 +34,7 @@ from prometheus_client import CollectorRegistry, Counter
 from ragchaos.appkit.errors import ApiError
 from ragchaos.appkit.schemas import IDENT
 
-__all__ = ["AuthConfigError", "AuthMiddleware", "KeyTable", "install_auth", "load_keys"]
+__all__ = ["AuthConfigError", "AuthMiddleware", "KeyTable", "install_auth", "load_keys", "load_pairs"]
 
 _TENANT = re.compile(IDENT)
 
@@ -79,6 +79,14 @@ def _parse_line(line: str, where: str) -> tuple[str, str] | None:
 
 def load_keys(env: Mapping[str, str] | None = None) -> KeyTable | None:
     """The key table from the environment, or None when auth is off."""
+    pairs = load_pairs(env)
+    return KeyTable(dict(pairs)) if pairs else None
+
+
+def load_pairs(env: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """(key, tenant) pairs from ``RAGCHAOS_AUTH_KEYS`` and ``RAGCHAOS_AUTH_KEYS_FILE``; [] when unset.
+
+    The scenario runner reads the same variables to send each tenant's key (scenarios/tenantkeys.py)."""
     env = os.environ if env is None else env
     pairs: list[tuple[str, str]] = []
     inline = env.get("RAGCHAOS_AUTH_KEYS", "")
@@ -96,11 +104,9 @@ def load_keys(env: Mapping[str, str] | None = None) -> KeyTable | None:
             parsed = _parse_line(line, f"{path}:{n}")
             if parsed:
                 pairs.append(parsed)
-    if not pairs:
-        if inline or path:
-            raise AuthConfigError("authentication is configured but no keys were found")
-        return None
-    return KeyTable(dict(pairs))
+    if not pairs and (inline or path):
+        raise AuthConfigError("authentication is configured but no keys were found")
+    return pairs
 
 
 class AuthMiddleware:

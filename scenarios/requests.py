@@ -15,6 +15,7 @@ from typing import Any
 from ragchaos.corpus import Corpus, Document, QueryMix, Question
 from scenarios.schedule import Arrival, arrival_times
 from scenarios.schema import Scenario
+from scenarios.tenantkeys import tenant_headers
 
 __all__ = ["RequestSource", "RequestSpec", "Workbench", "plan_arrivals"]
 
@@ -37,8 +38,10 @@ class RequestSpec:
                 "metadata": dict(d.metadata), "target": target}
 
     def render(self, target: str, template: Any, top_k: int, stream: bool = False) -> tuple[str, str, Any, dict[str, str]]:
-        """(method, path, JSON body, headers) of this request for one target's template."""
-        return template.render(self.values(target, top_k, stream))
+        """(method, path, JSON body, headers) of this request for one target's template; the
+        tenant's API key rides along when one is configured (a template's own headers win)."""
+        method, path, body, headers = template.render(self.values(target, top_k, stream))
+        return method, path, body, {**tenant_headers(self.tenant), **headers}
 
 
 class Workbench:

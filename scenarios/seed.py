@@ -61,8 +61,8 @@ def reset_provider_limits(provider_url: str, key: str, timeout: float = 10.0) ->
         raise SeedError(f"{provider_url}: resetting the rate limits of key {key!r} answered {status}: {body}")
 
 
-def _get(url: str, timeout: float) -> dict[str, object]:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
+def _get(url: str, timeout: float, headers: dict[str, str] | None = None) -> dict[str, object]:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=timeout) as resp:
         return json.loads(resp.read())
 
 
@@ -120,6 +120,7 @@ def seed_app(
     a 202 answer's job (the template's ``job`` path) is polled at its ``job_poll`` path."""
     deadline = time.monotonic() + timeout_s
     template = template or BUILTIN_TARGETS["reference"].ingest
+    job_headers: dict[str, dict[str, str]] = {}
 
     def one(doc: Document) -> str | None:
         for attempt in range(attempts):
@@ -136,6 +137,8 @@ def seed_app(
                 return None
             if status == 202 and template.job and template.job_poll:
                 jobs = extract(body, template.job)
+                if jobs:
+                    job_headers[str(jobs[0])] = headers  # a job is polled as its tenant
                 return str(jobs[0]) if jobs else None
             if 200 <= status < 300:
                 return None
@@ -156,7 +159,7 @@ def seed_app(
         for job in list(pending):
             try:
                 poll = str(template.job_poll).replace("{job_id}", job)
-                state = str(_get(f"{base_url}{poll}", timeout=10.0).get("state", ""))
+                state = str(_get(f"{base_url}{poll}", timeout=10.0, headers=job_headers.get(job)).get("state", ""))
             except (urllib.error.URLError, OSError):
                 continue  # asked again on the next round, until the deadline
             if state in ("done", "succeeded", "indexed", "complete", "completed"):

@@ -22,7 +22,8 @@ from ragchaos.stack import app_env, start_app, start_provider
 PROVIDER_SECRET = "sk-prov-Zq8vT3kWm5Ls0Xr2Nd7"
 TENANT_SECRET = "tk-acme-Hj4pQ9cVb6Yw1Ge8Ru3"
 OTHER_SECRET = "sk-openai-Fa2Ks7Lq0Pz5Mx9Cv4"  # in the environment, used by nothing: must stay there
-SECRETS = (PROVIDER_SECRET, TENANT_SECRET, OTHER_SECRET)
+TENANT_SECRET_2 = "tk-globex-Wn5eR2tYu8Io3Pa6Sd1"
+SECRETS = (PROVIDER_SECRET, TENANT_SECRET, TENANT_SECRET_2, OTHER_SECRET)
 
 
 def _leaks(root: Path) -> list[str]:
@@ -93,13 +94,24 @@ def test_app_and_provider_logs_and_answers_hold_no_secret(group: ProcessGroup, c
 
 @pytest.mark.slow
 def test_run_folder_holds_no_secret(tmp_path: Path) -> None:
-    """A whole scenario run with secrets in its environment: none reaches the run folder."""
+    """A whole scenario run with auth on and secrets in its environment: none reaches the run folder.
+
+    The keys file configures both sides: the reference app authenticates with it, and the runner
+    (scenarios/tenantkeys.py) sends each tenant's key, so a run that got through proves the hook."""
+    keys = tmp_path / "keys"
+    keys.write_text(f"{TENANT_SECRET}=acme\n{TENANT_SECRET_2}=globex\n")
+    out = tmp_path / "runs"
     env = {**os.environ, "RAGCHAOS_PROVIDER_KEYS": PROVIDER_SECRET, "OPENAI_API_KEY": OTHER_SECRET,
-           "RAGCHAOS_TENANT_KEY": TENANT_SECRET}
-    proc = subprocess.run([sys.executable, "-m", "ragchaos", "run", "smoke", "--out", str(tmp_path)],
+           "RAGCHAOS_AUTH_KEYS_FILE": str(keys)}
+    proc = subprocess.run([sys.executable, "-m", "ragchaos", "run", "smoke", "--out", str(out)],
                           capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode in (0, 1), proc.stdout[-2000:] + proc.stderr[-2000:]
-    [run_dir] = list(tmp_path.iterdir())
+    [run_dir] = list(out.iterdir())
+    result = json.loads((run_dir / "results.json").read_text())
+    reference = result["apps"]["reference"]
+    steady = reference["phases"]["steady"]["client"]
+    assert steady["requests"] > 0 and steady["ok"] == steady["requests"], steady["errors"]  # no 401s
+    assert reference["correctness"]["scored"] > 0
     names = {p.name for p in run_dir.rglob("*")}
     assert {"results.json", "report.html", "summary.md", "junit.xml", "provider.log"} <= names, names
     assert _leaks(run_dir) == []
@@ -112,3 +124,15 @@ def test_leak_scan_finds_a_planted_secret(tmp_path: Path) -> None:
     assert _leaks(tmp_path) == []
     (tmp_path / "results.json").write_text(json.dumps({"env": {"KEY": TENANT_SECRET}}))
     assert _leaks(tmp_path) == [f"{tmp_path / 'results.json'}: {TENANT_SECRET}"]
+
+
+def test_runner_sends_each_tenants_key_from_the_apps_keys_file(tmp_path: Path) -> None:
+    from scenarios.tenantkeys import tenant_headers
+
+    keys = tmp_path / "keys"
+    keys.write_text(f"{TENANT_SECRET}=acme\n")
+    env = {"RAGCHAOS_AUTH_KEYS_FILE": str(keys), "RAGCHAOS_AUTH_KEYS": f"{TENANT_SECRET_2}=globex"}
+    assert tenant_headers("acme", env) == {"Authorization": f"Bearer {TENANT_SECRET}"}
+    assert tenant_headers("globex", env) == {"Authorization": f"Bearer {TENANT_SECRET_2}"}
+    assert tenant_headers("initech", env) == {}
+    assert tenant_headers("acme", {}) == {}  # auth off: no header at all
