@@ -28,6 +28,8 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 _ERRORS = {
     "400": "the body is not JSON",
+    "401": "authentication on (reference app): no key or an unknown key",
+    "403": "authentication on: the body names another tenant than the key's",
     "413": "the body or the document is too large",
     "422": "the body is JSON but not a valid request (the message names the field)",
     "429": "the tenant is over its quota (reference app)",

@@ -20,12 +20,18 @@ CASES = int(os.environ.get("RAGCHAOS_FUZZ_CASES", "1000"))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["naive", "reference"])
-def test_app_schema_fuzz(start_app, kind: str) -> None:
+@pytest.mark.parametrize("kind", ["naive", "reference", "reference+auth"])
+def test_app_schema_fuzz(start_app, tmp_path, kind: str) -> None:
     # quotas off: the fuzzer is one very busy tenant, and a 429 would hide what the input did
-    app = start_app(kind, env={"RAGCHAOS_DISABLE": "quotas"} if kind == "reference" else {})
+    env = {"RAGCHAOS_DISABLE": "quotas"} if kind.startswith("reference") else {}
+    headers = None
+    if kind == "reference+auth":  # the auth layer sees every body first: it must not crash either
+        (tmp_path / "keys").write_text("fuzz-key-1=A\n")
+        env["RAGCHAOS_AUTH_KEYS_FILE"] = str(tmp_path / "keys")
+        headers = {"Authorization": "Bearer fuzz-key-1"}
+    app = start_app(kind.split("+")[0], env=env)
     schema = schemathesis.openapi.from_url(f"{app.url}/openapi.json")
-    result = fuzz(schema, app.url, cases=CASES)
+    result = fuzz(schema, app.url, cases=CASES, headers=headers)
     print(kind, result.cases, dict(result.statuses), dict(result.operations))
     assert result.cases >= CASES
     assert result.server_errors == []
