@@ -93,6 +93,29 @@ def test_a_miss_on_a_is_a_hit_on_b_and_an_ingest_on_b_invalidates_a(reference_fl
     assert third.headers["x-cache"] == "MISS", third.headers
 
 
+def test_a_paraphrase_on_b_is_a_semantic_hit_on_as_answer(reference_fleet, redis_url: str) -> None:
+    # threshold 0: any vector of the partition that is not opposed matches, so the test does not
+    # depend on how close the provider's embeddings of two paraphrases are; the partition (tenant,
+    # corpus version, ...) and the lexical guard still apply
+    fleet = reference_fleet(2, env={"RAGCHAOS_SEMANTIC_THRESHOLD": "0"})
+    a, b = fleet.replicas
+    tenant = _tenant()
+    assert _wait_job(a.url, _submit(a.url, tenant))["state"] == "done"
+    first = _query(a.url, tenant)
+    assert first.headers["x-cache"] == "MISS"
+    deadline = time.monotonic() + 10
+    while not _redis_keys(redis_url, f"ragchaos:{fleet.name}:semantic:{tenant}:*"):
+        assert time.monotonic() < deadline, "A's semantic entry never reached Redis"
+        time.sleep(0.05)
+    r = httpx.post(f"{b.url}/v1/query", json={"tenant": tenant, "question": "At what time is the north lock opened?"},
+                   timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.headers["x-cache"].startswith("SEMANTIC"), r.headers
+    assert r.json()["answer"] == first.json()["answer"] and r.json()["cached"] == "semantic"
+    other = httpx.post(f"{b.url}/v1/query", json={"tenant": _tenant(), "question": QUESTION}, timeout=30)
+    assert other.status_code == 200 and other.headers["x-cache"] == "MISS"  # another tenant: never
+
+
 def test_a_job_accepted_by_a_is_indexed_by_a_worker_of_b(reference_fleet) -> None:
     fleet_a = reference_fleet(1, env={"RAGCHAOS_INGEST_WORKERS": "0"})  # A only accepts jobs
     (a,) = fleet_a.replicas
