@@ -63,7 +63,7 @@ class ResilienceSettings(BaseSettings):
     RAGCHAOS_RETRY__MAX_RETRY_AFTER_S         30       a longer Retry-After gives up at once
     RAGCHAOS_RETRY__HINT_JITTER               0.1      up to this share added to a Retry-After
     RAGCHAOS_BREAKER__FAILURE_THRESHOLD       5        consecutive unhealthy calls that open it
-    RAGCHAOS_BREAKER__RESET_TIMEOUT_S         5.0      open -> half-open (one probe) after this
+    RAGCHAOS_BREAKER__RESET_TIMEOUT_S         2.0      open -> half-open (one probe) after this
     RAGCHAOS_BULKHEAD__EMBEDDINGS             8        embeddings calls in flight at most
     RAGCHAOS_BULKHEAD__CHAT                   16       chat calls in flight at most
     RAGCHAOS_BULKHEAD__VECTORDB               16       vector store calls in flight at most
