@@ -8,16 +8,17 @@ off), so no assertion depends on timing luck; waits are polls with generous limi
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from faults.client import ToxiproxyClient
+from tests.apps.helpers import metric
+from tests.apps.helpers import wait_for as _wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -36,25 +37,8 @@ def _client(app: Any) -> httpx.Client:
     return httpx.Client(base_url=app.url, timeout=30.0)
 
 
-def metric(app: Any, name: str, **labels: str) -> float:
-    text = httpx.get(f"{app.url}/metrics", timeout=10.0).text
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                total += s.value
-    return total
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 30.0, every: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
+# the e2e waits keep their own 30 s bound
+wait_for = functools.partial(_wait_for, timeout=30.0)
 
 
 def ingest(app: Any, tenant: str, doc_id: str = "d1", text: str = DOC) -> None:
