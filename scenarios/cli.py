@@ -155,13 +155,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from scenarios.loader import ScenarioError
+    from scenarios.options import RunOptions, prepare_scenario
+
+    # the same preparation as ``run``: --apps checked, and addresses off loopback refused
+    # unless --allow-remote (the web UI's users flood whatever the scenario points at)
+    opts = RunOptions(apps=_apps(args.apps), out=Path(args.out), file=args.scenario, allow_remote=args.allow_remote)
+    try:
+        scenario = prepare_scenario(_load(args.scenario), opts)
+    except ScenarioError as exc:
+        raise CliError("\n".join(exc.problems)) from None
     from ragchaos.procs import ProcessStartError
     from scenarios.runner import RunFailed
     from scenarios.seed import SeedError
     from scenarios.up import run_up
 
     try:
-        return run_up(_load(args.scenario), apps=_apps(args.apps), out=Path(args.out), web_port=args.web_port)
+        return run_up(scenario, apps=None, out=Path(args.out), web_port=args.web_port)
     except (ProcessStartError, SeedError, RunFailed) as exc:
         raise CliError(str(exc)) from None
 
@@ -212,4 +222,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--apps", default=None)
     p.add_argument("--out", default="runs")
     p.add_argument("--web-port", type=int, default=8089)
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow addresses off loopback (TOXIPROXY_URL, target urls, app_env hosts)")
     p.set_defaults(func=cmd_up)

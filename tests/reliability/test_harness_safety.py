@@ -65,6 +65,38 @@ def test_an_app_pointed_at_a_remote_provider_is_refused(tmp_path: Path) -> None:
     assert "app_env.reference.RAGCHAOS_PROVIDER_URL=https://api.openai.com/v1 is not a loopback address" in r.stderr
 
 
+@pytest.mark.parametrize(("scenario", "env", "address"), [
+    (BASE, {"TOXIPROXY_URL": "http://10.20.30.40:8474"}, "TOXIPROXY_URL=http://10.20.30.40:8474"),
+    (BASE + "app_env:\n  reference: {RAGCHAOS_PROVIDER_URL: 'https://api.openai.com/v1'}\n", {},
+     "app_env.reference.RAGCHAOS_PROVIDER_URL=https://api.openai.com/v1"),
+])
+def test_up_refuses_a_remote_address_before_starting_anything(tmp_path: Path, scenario: str, env: dict[str, str],
+                                                               address: str) -> None:
+    # `up` keeps the stack and the web UI's users running until Ctrl-C: the same refusal as `run`,
+    # given before any process is started (none carries the marker afterwards)
+    mark = uuid.uuid4().hex
+    path = tmp_path / "s.yaml"
+    path.write_text(scenario)
+    full_env = {k: v for k, v in os.environ.items() if k != "TOXIPROXY_URL"}
+    full_env.update({**env, MARK: mark})
+    r = subprocess.run([sys.executable, "-m", "ragchaos", "up", "--scenario", str(path), "--apps", "reference",
+                        "--out", str(tmp_path / "runs"), "--web-port", "9"],
+                       capture_output=True, text=True, env=full_env, timeout=120)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"{address} is not a loopback address; pass --allow-remote" in r.stderr
+    assert "Traceback" not in r.stderr and "ragchaos up:" not in r.stdout
+    assert marked_pids(mark) == [] and not (tmp_path / "runs").exists()
+
+
+def test_up_checks_its_apps_like_run(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(BASE)
+    r = subprocess.run([sys.executable, "-m", "ragchaos", "up", "--scenario", str(path), "--apps", "nope",
+                        "--out", str(tmp_path / "runs")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "--apps: unknown app 'nope'" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_loopback_addresses_pass() -> None:
     scenario = parse_scenario(BASE + textwrap.dedent("""\
         app_env:
