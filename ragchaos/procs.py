@@ -9,6 +9,7 @@ exit, on error and on SIGINT/SIGTERM.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import subprocess
@@ -16,11 +17,18 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ManagedProcess", "ProcessGroup", "ProcessStartError", "python_module_argv"]
+__all__ = ["ManagedProcess", "ProcessGroup", "ProcessStartError", "drain_stop_grace", "python_module_argv"]
+
+# between SIGTERM and SIGKILL for a process that does not drain (provider, proxy, Chroma)
+DEFAULT_STOP_GRACE_S = 5.0
+# what an app does after its drain grace: lifespan shutdown (ingest workers cancelled, clients
+# and stores closed) and the interpreter's exit
+DRAIN_MARGIN_S = 5.0
+_DRAIN_VAR = "RAGCHAOS_SHUTDOWN_GRACE_S"
 
 
 class ProcessStartError(RuntimeError):
@@ -32,12 +40,36 @@ def python_module_argv(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
+def drain_stop_grace(env: Mapping[str, str]) -> float:
+    """How long one of our apps started with ``env`` gets between SIGTERM and SIGKILL.
+
+    Its own drain grace (``RAGCHAOS_SHUTDOWN_GRACE_S`` in ``env``, else in ours, else the
+    apps' default; the app rounds it up, ragchaos/appkit/server.py) plus ``DRAIN_MARGIN_S``,
+    so a stop never SIGKILLs an app that is still finishing admitted requests. A value the
+    app would refuse at start falls back to the default: such an app never got to serve.
+    """
+    from ragchaos.appkit.settings import AppSettings
+
+    field = AppSettings.model_fields["shutdown_grace_s"]
+    default = float(field.default)
+    raw = env.get(_DRAIN_VAR, os.environ.get(_DRAIN_VAR))
+    try:
+        grace = float(raw) if raw is not None else default
+    except ValueError:
+        grace = default
+    if not 0 < grace <= 300 or math.isnan(grace):  # AppSettings' own bounds (gt=0, le=300)
+        grace = default
+    return math.ceil(grace) + DRAIN_MARGIN_S
+
+
 @dataclass
 class ManagedProcess:
     """One child process with a health check.
 
     ``health_url`` is polled until it answers 2xx; alternatively ``health_check`` is called
-    until it returns True. Output goes to ``log_path`` (or is discarded).
+    until it returns True. Output goes to ``log_path`` (or is discarded). ``stop_grace_s`` is
+    how long ``stop`` waits after SIGTERM before SIGKILL: a server that drains in-flight
+    requests on SIGTERM is given its own drain grace (``drain_stop_grace``).
     """
 
     name: str
@@ -47,6 +79,7 @@ class ManagedProcess:
     health_check: Callable[[], bool] | None = None
     log_path: Path | None = None
     cwd: Path | None = None
+    stop_grace_s: float = DEFAULT_STOP_GRACE_S
     popen: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -110,10 +143,11 @@ class ManagedProcess:
         tail = self.log_path.read_text(errors="replace").splitlines()[-lines:]
         return "\n--- last log lines ---\n" + "\n".join(tail)
 
-    def stop(self, grace: float = 5.0) -> int | None:
-        """SIGTERM the process group, wait ``grace`` seconds, then SIGKILL it."""
+    def stop(self, grace: float | None = None) -> int | None:
+        """SIGTERM the process group, wait ``grace`` seconds (default: its ``stop_grace_s``), then SIGKILL it."""
         if self.popen is None:
             return None
+        grace = self.stop_grace_s if grace is None else grace
         if self.popen.poll() is None:
             self._signal_group(signal.SIGTERM)
             try:
@@ -149,7 +183,9 @@ class ProcessGroup:
         proc.wait_healthy(timeout)
         return proc
 
-    def stop_all(self, grace: float = 5.0) -> None:
+    def stop_all(self, grace: float | None = None) -> None:
+        """Stop each process, last first, with ``grace`` or (default) the process's own: the apps,
+        started last, drain while the provider and proxies they call are still up."""
         while self.processes:
             self.processes.pop().stop(grace)
 

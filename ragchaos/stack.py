@@ -24,7 +24,7 @@ from faults.client import ToxiproxyClient
 from faults.discovery import FaultProxyHandle, discover
 from faults.errors import ToxiproxyError
 from ragchaos.ports import LOOPBACK, free_port
-from ragchaos.procs import ManagedProcess, ProcessGroup, python_module_argv
+from ragchaos.procs import ManagedProcess, ProcessGroup, drain_stop_grace, python_module_argv
 from ragchaos.targets import BUILTIN_TARGETS, Target, check_reachable, dependency_env, split_upstream
 
 __all__ = [
@@ -144,6 +144,7 @@ def start_app(
         env=dict(env),
         health_url=f"http://{LOOPBACK}:{port}{health}",
         log_path=log_dir / f"{app}.log",
+        stop_grace_s=drain_stop_grace(env),  # a stop lets its in-flight requests finish
     )
     group.start(proc, timeout=60)
     return proc, Endpoint(LOOPBACK, port)
