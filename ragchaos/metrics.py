@@ -27,6 +27,11 @@ class AppMetrics:
         self.cache_requests = Counter(
             "ragchaos_cache_requests", "Cache lookups by layer and result", ["layer", "result"], registry=r
         )
+        # re-checked when the tenant's corpus changed: kept (re-keyed) or dropped (revalidation.py)
+        self.cache_carried = Counter(
+            "ragchaos_cache_carried", "Cached entries re-checked on a corpus change, by layer and result",
+            ["layer", "result"], registry=r,
+        )
         self.retries = Counter(
             "ragchaos_retries", "Retries of dependency calls by reason", ["dependency", "reason"], registry=r
         )

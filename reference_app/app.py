@@ -9,6 +9,7 @@ A checklist, one module per mechanism, each with its switch (``RAGCHAOS_DISABLE`
 | bulk upserts | vectorstore.py | bulk_upsert |
 | durable ingest queue | ingest_queue.py, jobstore.py | queue |
 | caches: response, retrieval, embedding, semantic; single-flight | caches.py, semantic_cache.py, singleflight.py | cache, response_cache, retrieval_cache, embedding_cache, semantic_cache |
+| cached answers kept across a corpus change that cannot alter them | revalidation.py (query.py carries) | cache_revalidation |
 | retries, breaker, bulkhead, deadline, pacing | retries.py, breaker.py, bulkhead.py, deadline.py, pacing.py (resilience.py composes them) | retries, breaker, bulkhead, deadline, pacing |
 | fallbacks | fallback.py | (follows the guards) |
 | per-tenant quotas, admission control | quotas.py, admission.py | quotas, admission |
@@ -105,6 +106,7 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
         versions=versions,
         metrics=metrics,
         stages=stages,
+        revalidate=switches.on("cache_revalidation"),
     )
     indexer = Indexer(embedder, store, versions, stages)
     queue = backend.ingest_queue(indexer, stages) if switches.on("queue") else None

@@ -9,7 +9,8 @@
 
 Invalidation: every tenant has a corpus version, bumped when an ingest for that tenant
 completes. It is part of the response and retrieval keys, so an answer computed before the
-corpus changed can never be served after it. Only clean answers are stored (the query service
+corpus changed can never be served after it, unless the change provably cannot alter it: the
+replica that did the ingest re-keys those answers under the new version (revalidation.py). Only clean answers are stored (the query service
 never stores an error, an empty or a degraded answer). Sizes and TTLs are bounded.
 """
 
@@ -25,6 +26,7 @@ from typing import Any, Generic, TypeVar
 from cachetools import LRUCache, TTLCache
 
 from ragchaos.metrics import AppMetrics
+from reference_app.revalidation import CorpusChange
 
 __all__ = ["CorpusVersions", "LayerCache", "filters_key", "normalise_question"]
 
@@ -43,32 +45,54 @@ def filters_key(filters: Mapping[str, Any] | None) -> str:
     return hashlib.sha256(json.dumps(filters, sort_keys=True).encode()).hexdigest()[:16]
 
 
+Carrier = Callable[[CorpusChange, int, int], None]  # (change, old version, new version)
+
+
 class CorpusVersions:
-    """tenant -> version, bumped when the tenant's corpus changes."""
+    """tenant -> version, bumped when the tenant's corpus changes.
+
+    ``on_change`` listeners hear every new version (and drop what the old one keyed);
+    ``on_advance`` carriers hear, first, the changes this process made itself, one version at a
+    time, with what changed, so they can re-key what the change cannot alter.
+    """
 
     def __init__(self) -> None:
         self._versions: dict[str, int] = {}
         self._listeners: list[Callable[[str], None]] = []
+        self._carriers: list[Carrier] = []
 
     def get(self, tenant: str) -> int:
         return self._versions.get(tenant, 0)
 
     def bump(self, tenant: str) -> int:
-        self._versions[tenant] = self.get(tenant) + 1
-        for listener in self._listeners:
-            listener(tenant)
-        return self._versions[tenant]
+        old = self.get(tenant)
+        self._moved(tenant, old, old + 1, None)
+        return old + 1
 
     def on_change(self, listener: Callable[[str], None]) -> None:
         self._listeners.append(listener)
+
+    def on_advance(self, carrier: Carrier) -> None:
+        self._carriers.append(carrier)
+
+    def _moved(self, tenant: str, old: int, new: int, change: CorpusChange | None) -> None:
+        # carriers first: they copy entries of ``old`` to ``new`` before listeners drop ``old``
+        if change is not None and new == old + 1:
+            for carrier in self._carriers:
+                carrier(change, old, new)
+        self._versions[tenant] = new
+        for listener in self._listeners:
+            listener(tenant)
 
     async def refresh(self, tenant: str) -> int:
         """The current version (a shared store reads it; in-process it is already current)."""
         return self.get(tenant)
 
-    async def advance(self, tenant: str) -> int:
+    async def advance(self, tenant: str, change: CorpusChange | None = None) -> int:
         """``bump`` where the version lives (reference_app/shared/caches.py: in Redis)."""
-        return self.bump(tenant)
+        old = self.get(tenant)
+        self._moved(tenant, old, old + 1, change)
+        return old + 1
 
 
 class LayerCache(Generic[V]):
@@ -90,6 +114,7 @@ class LayerCache(Generic[V]):
     ) -> None:
         self.layer = layer
         self.enabled = enabled
+        self.ttl_s = ttl_s
         self._metrics = metrics
         self._data: LRUCache[Hashable, V] = (
             TTLCache(maxsize=maxsize, ttl=ttl_s, timer=clock) if ttl_s else LRUCache(maxsize=maxsize)
@@ -106,6 +131,10 @@ class LayerCache(Generic[V]):
     def put(self, key: Hashable, value: V) -> None:
         if self.enabled:
             self._data[key] = value
+
+    def peek(self, key: Hashable) -> V | None:
+        """This process's entry for ``key``, without counting a lookup (for re-keying)."""
+        return self._data.get(key) if self.enabled else None
 
     async def prefetch(self, keys: Sequence[Hashable]) -> None:
         """Bring ``keys`` from a shared store into this cache before ``get`` (none here)."""

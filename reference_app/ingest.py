@@ -1,4 +1,8 @@
-"""Indexing documents: chunk, embed in batches, bulk upsert, then invalidate the tenant's caches.
+"""Indexing documents: chunk, embed in batches, bulk upsert, then move the tenant's corpus version.
+
+The new version tells every cache that the tenant's corpus changed; with it goes what changed
+(the documents and their chunk vectors), so answers the change cannot alter are kept
+(revalidation.py).
 
 Used by the queue workers (a batch of claimed jobs at once, so their chunks share embeddings
 calls and upserts) and, with the ``queue`` switch off, inline in the request. Chunk ids are
@@ -18,6 +22,7 @@ from ragchaos.stages import StageRecorder
 from reference_app.caches import CorpusVersions
 from reference_app.deadline import Deadline
 from reference_app.embedder import Embedder
+from reference_app.revalidation import CorpusChange
 from reference_app.vectorstore import VectorStore
 
 __all__ = ["DocIn", "Indexer"]
@@ -54,7 +59,14 @@ class Indexer:
             for d, recs in zip(docs, per_doc, strict=True):
                 keep.setdefault((d.tenant, d.doc_id), set()).update(r.id for r in recs)
             await self.store.prune(keep, deadline)  # a re-indexed document loses its old chunks
-        for tenant in {d.tenant for d in docs}:
-            await self.versions.advance(tenant)  # cached answers for this tenant are now stale
+        rows: dict[str, list[int]] = {}  # tenant -> its rows of ``records`` / ``vectors``
+        start = 0
+        for d, recs in zip(docs, per_doc, strict=True):
+            rows.setdefault(d.tenant, []).extend(range(start, start + len(recs)))
+            start += len(recs)
+        for tenant, mine in sorted(rows.items()):
+            change = CorpusChange.of(tenant, [d.doc_id for d in docs if d.tenant == tenant],
+                                     [vectors[i] for i in mine])
+            await self.versions.advance(tenant, change)  # cached answers this change can alter are stale
         self.stages.record_seconds("ingest.total", time.perf_counter() - t0)
         return [len(recs) for recs in per_doc]

@@ -1,5 +1,8 @@
 """The query path: exact cache -> single-flight -> embed -> semantic cache -> retrieval -> chat.
 
+When this process completes an ingest, the cached answers the change cannot alter are re-keyed
+under the tenant's new corpus version (``_carry_forward``, rule in revalidation.py).
+
 Same RAG logic as the naive app (same chunks, prompt, models and tenant filter, hence the same
 sources on a healthy system); what differs is everything around the calls: caches, guards,
 the request deadline and the fallbacks (reference_app/fallback.py). Only clean answers are
@@ -24,6 +27,7 @@ from reference_app.caches import CorpusVersions, LayerCache, filters_key, normal
 from reference_app.deadline import Deadline
 from reference_app.embedder import Embedder
 from reference_app.generator import Generator
+from reference_app.revalidation import Basis, CorpusChange, basis_of, still_exact
 from reference_app.semantic_cache import SemanticCache
 from reference_app.singleflight import SingleFlight
 from reference_app.vectorstore import VectorStore
@@ -72,6 +76,8 @@ class QueryService:
         versions: CorpusVersions,
         metrics: AppMetrics,
         stages: StageRecorder,
+        revalidate: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.embedder = embedder
         self.store = store
@@ -85,7 +91,13 @@ class QueryService:
         self.flight: SingleFlight[Answer] = SingleFlight()
         # last good answer per question, across corpus versions: only ever served as a fallback
         self._last_good: LRUCache[Hashable, QueryResponse] = LRUCache(maxsize=10_000)
-        versions.on_change(semantic.invalidate_tenant)
+        # retrieval key -> what its sources depended on, for carrying cached answers across a change
+        self.revalidate = revalidate and self._any_cache
+        self._clock = clock
+        self._bases: LRUCache[tuple[Hashable, ...], Basis] = LRUCache(maxsize=20_000)
+        versions.on_change(lambda tenant: semantic.invalidate_tenant(tenant, keep_version=versions.get(tenant)))
+        if self.revalidate:
+            versions.on_advance(self._carry_forward)
 
     @property
     def _any_cache(self) -> bool:
@@ -206,6 +218,8 @@ class QueryService:
                     lambda: self.store.search(req.tenant, vector, ctx.top_k, req.filters, deadline),
                 )
                 self.retrievals.put(ctx.retrieval_key, hits)
+            if self.revalidate and ctx.retrieval_key not in self._bases:
+                self._bases[ctx.retrieval_key] = basis_of(vector, hits[0], ctx.top_k, created=self._clock())
         except _Served as served:
             return served.answer
         sources, passages = hits
@@ -229,6 +243,58 @@ class QueryService:
                 self._last_good[prep.ctx.stale_key] = body
             self.semantic.store(prep.ctx.semantic_partition, prep.vector, prep.ctx.req.question, body)
         return Answer(body, "MISS" if self._any_cache else "BYPASS")
+
+
+    def _carry_forward(self, change: CorpusChange, old: int, new: int) -> None:
+        """Re-key under ``new`` the cached answers of ``change.tenant`` at ``old`` that the change
+        cannot alter (revalidation.py); the rest stay under ``old``, never looked up again."""
+        tenant = change.tenant
+        mine = [k for k in self._bases if k[0] == tenant]
+        current = [k for k in mine if k[1] == old]
+        verdicts = still_exact([self._bases[k] for k in current], change)
+        kept = dropped = 0
+        for key, ok in zip(current, verdicts, strict=True):
+            basis = self._bases[key]
+            moved = False
+            if ok and self._clock() - basis.created < self._max_age_s:
+                new_key = (tenant, new, *key[2:])
+                hits = self.retrievals.peek(key)
+                if hits is not None:
+                    self.retrievals.put(new_key, hits)
+                    moved = True
+                answer = self.responses.peek(_exact_key(key))
+                if answer is not None:
+                    self.responses.put(_exact_key(new_key), answer)
+                    moved = True
+                if moved:
+                    self._bases[new_key] = basis
+            kept += moved
+            dropped += not moved
+        for key in mine:  # what the old versions keyed is unreachable now
+            self._bases.pop(key, None)
+        self.metrics.cache_carried.labels(layer="response", result="kept").inc(kept)
+        self.metrics.cache_carried.labels(layer="response", result="dropped").inc(dropped)
+
+        def keep(vectors: Any, answers: list[Any], partition: tuple[Hashable, ...]) -> list[bool]:
+            top_k = int(partition[4])
+            bases = [basis_of(v, a.sources, top_k, created=0.0) for v, a in zip(vectors, answers, strict=True)]
+            return still_exact(bases, change)
+
+        s_kept, s_dropped = self.semantic.carry_forward(tenant, old, new, keep)
+        self.metrics.cache_carried.labels(layer="semantic", result="kept").inc(s_kept)
+        self.metrics.cache_carried.labels(layer="semantic", result="dropped").inc(s_dropped)
+
+    @property
+    def _max_age_s(self) -> float:
+        """A carried answer keeps its age: past the response TTL it is not carried."""
+        ttl = getattr(self.responses, "ttl_s", None)
+        return float(ttl) if ttl else float("inf")
+
+
+def _exact_key(retrieval_key: tuple[Hashable, ...]) -> tuple[Hashable, ...]:
+    """(tenant, version, EMBED_MODEL, q, top_k, filters) -> the response cache's key."""
+    tenant, version, _model, q, top_k, fk = retrieval_key
+    return (tenant, version, PROMPT_VERSION, q, top_k, fk)
 
 
 class _Served(Exception):

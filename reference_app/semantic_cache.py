@@ -10,8 +10,9 @@ wrong answer served with confidence, a miss only costs a provider call.
   another tenant (or of an older corpus) is ever compared.
 * A lexical guard: negations and polar words (not, no, never, without, on/off, enable/disable,
   ...) and numbers must match token for token, because "X" and "not X" embed almost alike.
-* Invalidation: a tenant's partitions are dropped when its corpus changes; entries expire after
-  ``ttl_s``; a partition keeps at most ``max_entries`` (oldest evicted).
+* Invalidation: a tenant's partitions are dropped when its corpus changes, except what
+  ``carry_forward`` re-keyed under the new version (revalidation.py); entries expire after
+  ``ttl_s`` (a carried entry keeps its age); a partition keeps at most ``max_entries``.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["SemanticCache", "SemanticHit", "guard_signature"]
+__all__ = ["Keep", "SemanticCache", "SemanticHit", "guard_signature"]
 
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*")
 POLAR = frozenset(
@@ -55,6 +56,10 @@ class SemanticHit:
     value: Any
     similarity: float
     question: str
+
+
+# (unit question vectors of a partition, their answers, the partition) -> keep each?
+Keep = Callable[[np.ndarray, list[Any], tuple[Hashable, ...]], Iterable[bool]]
 
 
 @dataclass
@@ -129,12 +134,39 @@ class SemanticCache:
         if len(part.vectors) > self.max_entries:
             del part.vectors[0], part.entries[0]
 
-    def invalidate_tenant(self, tenant: str) -> int:
-        """Drop every partition of ``tenant`` (its partitions start with the tenant)."""
-        doomed = [k for k in self._parts if k and k[0] == tenant]
+    def invalidate_tenant(self, tenant: str, keep_version: Hashable | None = None) -> int:
+        """Drop the partitions of ``tenant`` (keys start with tenant, version), except those of
+        ``keep_version`` when given (the current version, where carried entries live)."""
+        doomed = [k for k in self._parts if k and k[0] == tenant
+                  and (keep_version is None or len(k) < 2 or k[1] != keep_version)]
         for k in doomed:
             del self._parts[k]
         return len(doomed)
+
+    def carry_forward(self, tenant: str, old: Hashable, new: Hashable, keep: Keep) -> tuple[int, int]:
+        """Copy the entries of ``tenant``'s ``old``-version partitions that ``keep`` accepts into
+        the same partitions under ``new``; returns (kept, dropped)."""
+        kept = dropped = 0
+        for key in [k for k in self._parts if len(k) >= 2 and k[0] == tenant and k[1] == old]:
+            part = self._parts[key]
+            self._expire(part)
+            if not part.vectors:
+                continue
+            verdicts = list(keep(np.stack(part.vectors), [e[2] for e in part.entries], key))
+            moved = _Partition(
+                [v for v, ok in zip(part.vectors, verdicts, strict=True) if ok],
+                [e for e, ok in zip(part.entries, verdicts, strict=True) if ok],
+            )
+            kept += len(moved.entries)
+            dropped += len(part.entries) - len(moved.entries)
+            if moved.entries:
+                new_key = (tenant, new, *key[2:])
+                self._parts[new_key] = moved
+                self._carried(new_key, moved)
+        return kept, dropped
+
+    def _carried(self, partition: tuple[Hashable, ...], part: _Partition) -> None:
+        """Hook: a shared store writes the carried partition (shared/semantic_cache.py)."""
 
     def _expire(self, part: _Partition) -> None:
         cutoff = self._clock() - self.ttl_s

@@ -2,7 +2,7 @@
 
 Every mechanism of the reference app has a name here; a scenario switches one off to show what
 it is worth. ``cache`` switches off every cache layer (and the single-flight that goes with
-the response cache). An unknown name is a startup error naming the valid ones, so a typo never
+the response cache, and the revalidation that carries cached answers across a corpus change). An unknown name is a startup error naming the valid ones, so a typo never
 silently runs the full app. Tenant pre-filtering is deliberately *not* a switch: it is a
 security property, not an optimisation.
 """
@@ -20,6 +20,7 @@ MECHANISMS = (
     "queue",
     "cache",
     *CACHE_LAYERS,
+    "cache_revalidation",
     "retries",
     "breaker",
     "bulkhead",
@@ -50,7 +51,7 @@ class Switches:
     def on(self, name: str) -> bool:
         if name not in MECHANISMS:
             raise KeyError(f"unknown mechanism {name!r}")
-        if name in CACHE_LAYERS and "cache" in self.disabled:
+        if (name in CACHE_LAYERS or name == "cache_revalidation") and "cache" in self.disabled:
             return False
         return name not in self.disabled
 

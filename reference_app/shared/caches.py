@@ -9,7 +9,9 @@ Invalidation across replicas: the tenant's corpus version lives in Redis (``INCR
 ingest completes) and is part of the response and retrieval keys. ``refresh(tenant)`` reads it
 at the start of every query, so a replica that did not do the ingest stops serving the old
 answers as soon as the counter moves; the old keys simply expire (TTL). Old L1 entries are
-never looked up again because their version is no longer current.
+never looked up again because their version is no longer current. The replica that did the
+ingest re-keys the answers the change cannot alter (reference_app/revalidation.py) and writes
+them under the new version, so the fleet keeps them; the others only see the version move.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import redis.exceptions
 
 from ragchaos.metrics import AppMetrics
 from reference_app.caches import CorpusVersions, LayerCache
+from reference_app.revalidation import CorpusChange
 from reference_app.shared.namespace import Namespace, digest
 
 __all__ = ["Codec", "RedisCorpusVersions", "RedisLayerCache", "WriteBehind"]
@@ -125,14 +128,13 @@ class RedisCorpusVersions(CorpusVersions):
             return self.get(tenant)
         version = int(raw) if raw is not None else 0
         if version != self._versions.get(tenant, 0):
-            self._versions[tenant] = version
-            for listener in self._listeners:
-                listener(tenant)
+            # another replica's change: only the version is known here, so nothing is carried
+            self._moved(tenant, self.get(tenant), version, None)
         return version
 
-    async def advance(self, tenant: str) -> int:
+    async def advance(self, tenant: str, change: CorpusChange | None = None) -> int:
+        old = self.get(tenant)
         version = int(await self._ns.client.incr(self._rkey(tenant)))
-        self._versions[tenant] = version
-        for listener in self._listeners:
-            listener(tenant)
+        # carried only when no other replica moved the version in between (new == old + 1)
+        self._moved(tenant, old, version, change)
         return version

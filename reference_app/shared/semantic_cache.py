@@ -15,7 +15,8 @@ the very vector store the chaos scenarios break (a vectordb fault must not also 
 answer cache down). Exact, small, partitioned: Redis.
 
 Invalidation is by key: the corpus version is part of the partition, so a bumped version reads
-an empty partition; the old list expires.
+an empty partition; the old list expires. The replica that did an ingest writes the entries it
+carried (reference_app/revalidation.py) to the new version's list, ages unchanged.
 """
 
 from __future__ import annotations
@@ -103,10 +104,18 @@ class RedisSemanticCache(SemanticCache):
         if not self.enabled:
             return
         super().store(partition, vector, question, value)
-        header = {"q": question, "sig": guard_signature(question), "value": self._encode(value), "at": self._clock()}
+        self._push(partition, [(self._unit(vector), question, value, self._clock())])
+
+    def _carried(self, partition: tuple[Hashable, ...], part: _Partition) -> None:
+        self._push(partition, [(v, q, value, at) for v, (q, _, value, at) in zip(part.vectors, part.entries,
+                                                                                   strict=True)])
+
+    def _push(self, partition: tuple[Hashable, ...], entries: list[tuple[np.ndarray, str, Any, float]]) -> None:
         key = self._rkey(partition)
         pipe = self._ns.client.pipeline(transaction=True)
-        pipe.rpush(key, pack_entry(self._unit(vector), header))
+        for vector, question, value, at in entries:
+            header = {"q": question, "sig": guard_signature(question), "value": self._encode(value), "at": at}
+            pipe.rpush(key, pack_entry(vector, header))
         pipe.ltrim(key, -self.max_entries, -1)
         pipe.pexpire(key, int(self.ttl_s * 1000))
         self._writes.submit("semantic", pipe.execute())

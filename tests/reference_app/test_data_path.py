@@ -24,7 +24,7 @@ from ragchaos.stack import Endpoint, ToxiproxyHandle
 from ragchaos.stages import STAGES
 from tests.apps.corpus import document
 from tests.apps.helpers import (
-    AppProc,
+    AppHandle,
     ingest,
     launch,
     metric,
@@ -50,8 +50,8 @@ NEGATION = "What is not the refund policy for returns within thirty days?"
 @pytest.fixture(scope="module")
 def apps(
     provider: Endpoint, chroma: Endpoint, toxiproxy: ToxiproxyHandle, session_dir: Path
-) -> Iterator[dict[str, AppProc]]:
-    started: dict[str, AppProc] = {}
+) -> Iterator[dict[str, AppHandle]]:
+    started: dict[str, AppHandle] = {}
     try:
         for name, disable in CONFIGS.items():
             started[name] = launch("reference", provider, chroma, toxiproxy, session_dir,
@@ -62,35 +62,35 @@ def apps(
             app.stop()
 
 
-def ask(app: AppProc, tenant: str, question: str, **extra: Any) -> httpx.Response:
+def ask(app: AppHandle, tenant: str, question: str, **extra: Any) -> httpx.Response:
     with app.client() as c:
         r = c.post("/v1/query", json={"tenant": tenant, "question": question, **extra})
     assert r.status_code == 200, r.text
     return r
 
 
-def seeded(app: AppProc, chunks: int = 2) -> str:
+def seeded(app: AppHandle, chunks: int = 2) -> str:
     tenant = new_tenant()
     ingest(app, tenant, {"refunds": document("refunds", chunks, 1), "shipping": document("shipping", 1, 2)})
     return tenant
 
 
-def chat_calls(provider: Endpoint, app: AppProc) -> int:
+def chat_calls(provider: Endpoint, app: AppHandle) -> int:
     return provider_count(provider, app.key, "chat")
 
 
-def embed_calls(provider: Endpoint, app: AppProc) -> int:
+def embed_calls(provider: Endpoint, app: AppHandle) -> int:
     return provider_count(provider, app.key, "embeddings")
 
 
-def mechanisms(app: AppProc) -> dict[str, Any]:
+def mechanisms(app: AppHandle) -> dict[str, Any]:
     return httpx.get(f"{app.url}/_stats/mechanisms", timeout=10).json()
 
 
 # -- caches ---------------------------------------------------------------------------------------
 
 
-def test_a_repeated_question_is_a_response_cache_hit(apps: dict[str, AppProc], provider: Endpoint) -> None:
+def test_a_repeated_question_is_a_response_cache_hit(apps: dict[str, AppHandle], provider: Endpoint) -> None:
     app = apps["on"]
     tenant = seeded(app)
     first = ask(app, tenant, QUESTION)
@@ -102,7 +102,7 @@ def test_a_repeated_question_is_a_response_cache_hit(apps: dict[str, AppProc], p
     assert (chat_calls(provider, app), embed_calls(provider, app)) == calls  # no provider call at all
 
 
-def test_a_paraphrase_is_a_semantic_hit_and_a_negation_is_not(apps: dict[str, AppProc], provider: Endpoint) -> None:
+def test_a_paraphrase_is_a_semantic_hit_and_a_negation_is_not(apps: dict[str, AppHandle], provider: Endpoint) -> None:
     app = apps["on"]
     tenant = seeded(app)
     ask(app, tenant, QUESTION)
@@ -119,7 +119,7 @@ def test_a_paraphrase_is_a_semantic_hit_and_a_negation_is_not(apps: dict[str, Ap
     assert ask(app, other, QUESTION).headers["x-cache"] == "MISS"
 
 
-def test_ingesting_for_a_tenant_invalidates_only_its_cached_answers(apps: dict[str, AppProc]) -> None:
+def test_ingesting_for_a_tenant_invalidates_only_its_cached_answers(apps: dict[str, AppHandle]) -> None:
     app = apps["on"]
     tenant, other = seeded(app), seeded(app)
     for t in (tenant, other):
@@ -132,7 +132,34 @@ def test_ingesting_for_a_tenant_invalidates_only_its_cached_answers(apps: dict[s
     assert ask(app, other, QUESTION).headers["x-cache"] == "HIT"
 
 
-def test_concurrent_identical_misses_make_one_upstream_call(apps: dict[str, AppProc], provider: Endpoint) -> None:
+def test_an_ingest_that_cannot_change_a_cached_answer_keeps_it(apps: dict[str, AppHandle], provider: Endpoint) -> None:
+    app = apps["on"]
+    tenant = seeded(app, chunks=4)  # refunds x4 + shipping: the question's top 4 is full
+    first = ask(app, tenant, QUESTION)
+    assert ask(app, tenant, PARAPHRASE).headers["x-cache"].startswith("SEMANTIC")
+    kept = metric(app, "ragchaos_cache_carried_total", layer="response", result="kept")
+    ingest(app, tenant, {"lighthouse": document("lighthouse", 2, 3)})  # far from the question
+    assert metric(app, "ragchaos_cache_carried_total", layer="response", result="kept") >= kept + 1
+    chats = chat_calls(provider, app)
+    again = ask(app, tenant, QUESTION)
+    assert again.headers["x-cache"] == "HIT" and again.json()["sources"] == first.json()["sources"]
+    assert ask(app, tenant, PARAPHRASE).headers["x-cache"].startswith("SEMANTIC")
+    assert chat_calls(provider, app) == chats
+    # the carried answer is what a fresh search returns now (top_k=10 is another key: a miss)
+    fresh = ask(app, tenant, QUESTION, top_k=10)
+    assert fresh.headers["x-cache"] == "MISS"
+    assert fresh.json()["sources"][:4] == first.json()["sources"]
+    assert "lighthouse" in {s["doc_id"] for s in fresh.json()["sources"]}  # indexed, just not near
+    # a chunk that enters the top 4 does change it
+    dropped = metric(app, "ragchaos_cache_carried_total", layer="response", result="dropped")
+    ingest(app, tenant, {"refunds-2": document("refunds", 1, 7)})
+    assert metric(app, "ragchaos_cache_carried_total", layer="response", result="dropped") >= dropped + 1
+    after = ask(app, tenant, QUESTION)
+    assert after.headers["x-cache"] == "MISS"
+    assert "refunds-2" in {s["doc_id"] for s in after.json()["sources"]}
+
+
+def test_concurrent_identical_misses_make_one_upstream_call(apps: dict[str, AppHandle], provider: Endpoint) -> None:
     app = apps["on"]
     tenant = seeded(app)
     chats, embeds = chat_calls(provider, app), embed_calls(provider, app)
@@ -148,7 +175,7 @@ def test_concurrent_identical_misses_make_one_upstream_call(apps: dict[str, AppP
 
 
 def test_ingest_is_queued_durably_then_indexed_with_batching_and_bulk_upserts(
-    apps: dict[str, AppProc], provider: Endpoint
+    apps: dict[str, AppHandle], provider: Endpoint
 ) -> None:
     app = apps["on"]
     before_calls, before = embed_calls(provider, app), mechanisms(app)
@@ -167,7 +194,7 @@ def test_ingest_is_queued_durably_then_indexed_with_batching_and_bulk_upserts(
     assert set(stages) <= set(STAGES)
 
 
-def test_stages_and_metrics_use_the_design_names(apps: dict[str, AppProc]) -> None:
+def test_stages_and_metrics_use_the_design_names(apps: dict[str, AppHandle]) -> None:
     app = apps["on"]
     tenant = seeded(app)
     with app.client() as c:
@@ -184,7 +211,7 @@ def test_stages_and_metrics_use_the_design_names(apps: dict[str, AppProc]) -> No
 
 
 def test_a_chat_outage_serves_a_retrieval_only_answer_that_is_not_cached(
-    apps: dict[str, AppProc], provider: Endpoint
+    apps: dict[str, AppHandle], provider: Endpoint
 ) -> None:
     app = apps["on"]
     tenant = seeded(app)
@@ -204,7 +231,7 @@ def test_a_chat_outage_serves_a_retrieval_only_answer_that_is_not_cached(
     assert healthy.headers["x-cache"] == "MISS" and healthy.json()["degraded"] is False
 
 
-def test_streaming_gives_the_same_answer_and_sources(apps: dict[str, AppProc]) -> None:
+def test_streaming_gives_the_same_answer_and_sources(apps: dict[str, AppHandle]) -> None:
     app = apps["exact_off"]
     tenant = seeded(app)
     plain = ask(app, tenant, QUESTION).json()
@@ -221,7 +248,7 @@ def test_streaming_gives_the_same_answer_and_sources(apps: dict[str, AppProc]) -
 # -- every data-path switch switches --------------------------------------------------------------
 
 
-def test_pooling_switch(apps: dict[str, AppProc]) -> None:
+def test_pooling_switch(apps: dict[str, AppHandle]) -> None:
     for name in ("on", "core_off"):
         ask(apps[name], seeded(apps[name]), QUESTION)
     assert mechanisms(apps["on"])["clients_created"] == {"openai": 1, "chroma": 1}
@@ -229,7 +256,7 @@ def test_pooling_switch(apps: dict[str, AppProc]) -> None:
     assert off["openai"] >= 3 and off["chroma"] >= 3  # a new client per call
 
 
-def test_batching_bulk_upsert_and_queue_switches(apps: dict[str, AppProc], provider: Endpoint) -> None:
+def test_batching_bulk_upsert_and_queue_switches(apps: dict[str, AppHandle], provider: Endpoint) -> None:
     app = apps["core_off"]
     calls, upserts = embed_calls(provider, app), mechanisms(app)["upsert_calls"]
     with app.client() as c:
@@ -241,7 +268,7 @@ def test_batching_bulk_upsert_and_queue_switches(apps: dict[str, AppProc], provi
     assert mechanisms(app)["queue"] is None
 
 
-def test_cache_switch_turns_off_every_layer(apps: dict[str, AppProc], provider: Endpoint) -> None:
+def test_cache_switch_turns_off_every_layer(apps: dict[str, AppHandle], provider: Endpoint) -> None:
     app = apps["core_off"]
     tenant = seeded(app)
     chats = chat_calls(provider, app)
@@ -252,7 +279,7 @@ def test_cache_switch_turns_off_every_layer(apps: dict[str, AppProc], provider: 
     assert metric(app, "ragchaos_cache_requests_total") == 0
 
 
-def test_response_and_semantic_cache_switches(apps: dict[str, AppProc], provider: Endpoint) -> None:
+def test_response_and_semantic_cache_switches(apps: dict[str, AppHandle], provider: Endpoint) -> None:
     app = apps["exact_off"]
     tenant = seeded(app)
     chats, embeds = chat_calls(provider, app), embed_calls(provider, app)
@@ -269,7 +296,7 @@ def test_response_and_semantic_cache_switches(apps: dict[str, AppProc], provider
     assert metric(app, "ragchaos_cache_requests_total", layer="semantic") == 0
 
 
-def test_embedding_and_retrieval_cache_switches(apps: dict[str, AppProc], provider: Endpoint) -> None:
+def test_embedding_and_retrieval_cache_switches(apps: dict[str, AppHandle], provider: Endpoint) -> None:
     app = apps["layers_off"]
     tenant = seeded(app)
     embeds = embed_calls(provider, app)
