@@ -1,4 +1,5 @@
-"""A run stops everything it started: after an error, after SIGINT and after SIGTERM.
+"""A run stops everything it started: after an error, after SIGINT, after SIGTERM, and after an
+exception raised while the load is running.
 
 The CLI runs as a subprocess with a unique environment marker that every process it starts
 inherits, so the test finds them all in /proc (and their listening ports) without knowing
@@ -15,6 +16,7 @@ import textwrap
 import time
 import uuid
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -37,13 +39,14 @@ SCENARIO = textwrap.dedent("""\
     """)
 
 
-def _start(tmp_path: Path, scenario: str, mark: str) -> subprocess.Popen[str]:
+def _start(tmp_path: Path, scenario: str, mark: str, *args: str, stderr: int | IO[str] = subprocess.STDOUT
+           ) -> subprocess.Popen[str]:
     path = tmp_path / "s.yaml"
     path.write_text(scenario)
     env = {**os.environ, MARK: mark, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
-        [sys.executable, "-m", "ragchaos", "run", str(path), "--out", str(tmp_path / "runs")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
+        [sys.executable, "-m", "ragchaos", "run", str(path), "--out", str(tmp_path / "runs"), *args],
+        stdout=subprocess.PIPE, stderr=stderr, text=True, env=env, start_new_session=True,
     )
 
 
@@ -120,4 +123,33 @@ def test_error_after_start_stops_what_was_started(tmp_path: Path) -> None:
     assert proc.returncode == 2, out
     assert "reference" in out and "Traceback" not in out, out
     assert len(seen) >= 4 and len(ports) >= 3, (seen, ports)
+    _assert_nothing_left(mark, ports, proc.pid)
+
+
+@pytest.mark.parametrize("workers", [0, 1], ids=["in-process", "one-locust-worker"])
+def test_an_exception_mid_load_stops_every_process_and_port(tmp_path: Path, workers: int) -> None:
+    # ``ragchaos run ... | head`` once head has had its lines: the reader of the run's stdout goes
+    # away while the load runs, so the next live line (every 5 s) raises BrokenPipeError in the
+    # runner, with Locust users (and, with --workers, Locust worker processes) in full flight.
+    # No signal and no timing: the write itself fails, wherever the run is in its load.
+    mark = uuid.uuid4().hex
+    with (tmp_path / "stderr.txt").open("w+") as err:
+        proc = _start(tmp_path, SCENARIO, mark, "--workers", str(workers), stderr=err)
+        try:
+            _wait_for_line(proc, "ragchaos: load on", timeout=120)
+            children = [p for p in marked_pids(mark) if p != proc.pid]
+            ports = listening_ports(children)
+            assert len(children) >= 5 + workers and len(ports) >= 5, (children, ports)
+            assert proc.stdout is not None
+            proc.stdout.close()
+            code = proc.wait(timeout=90)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        err.seek(0)
+        stderr = err.read()
+    # it failed, for the reason given, in the load loop (the live line of _watch), and on its own
+    assert code not in (0, -signal.SIGKILL), code
+    assert "BrokenPipeError" in stderr and "in _watch" in stderr, stderr[-3000:]
     _assert_nothing_left(mark, ports, proc.pid)
