@@ -1,7 +1,10 @@
 """The query path: exact cache -> single-flight -> embed -> semantic cache -> retrieval -> chat.
 
 When this process completes an ingest, the cached answers the change cannot alter are re-keyed
-under the tenant's new corpus version (``_carry_forward``, rule in revalidation.py).
+under the tenant's new corpus version (``_carry_forward``, rule in revalidation.py); an answer
+that finishes after the version moved is stored under the new version by the same rule
+(``_rekeyed``), since under a spike with a document batch most answers finish after the next
+ingest did.
 
 Same RAG logic as the naive app (same chunks, prompt, models and tenant filter, hence the same
 sources on a healthy system); what differs is everything around the calls: caches, guards,
@@ -12,6 +15,7 @@ cached: never an error, an empty answer or a degraded one.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -95,6 +99,8 @@ class QueryService:
         self.revalidate = revalidate and self._any_cache
         self._clock = clock
         self._bases: LRUCache[tuple[Hashable, ...], Basis] = LRUCache(maxsize=20_000)
+        # tenant -> the last changes this process made, by the version they produced
+        self._recent: dict[str, deque[tuple[int, CorpusChange]]] = {}
         versions.on_change(lambda tenant: semantic.invalidate_tenant(tenant, keep_version=versions.get(tenant)))
         if self.revalidate:
             versions.on_advance(self._carry_forward)
@@ -103,10 +109,10 @@ class QueryService:
     def _any_cache(self) -> bool:
         return self.responses.enabled or self.semantic.enabled
 
-    def _ctx(self, req: QueryRequest, top_k: int) -> _Ctx:
+    def _ctx(self, req: QueryRequest, top_k: int, version: int | None = None) -> _Ctx:
         q = normalise_question(req.question)
         fk = filters_key(req.filters)
-        version = self.versions.get(req.tenant)
+        version = self.versions.get(req.tenant) if version is None else version
         return _Ctx(
             req=req,
             top_k=top_k,
@@ -217,9 +223,12 @@ class QueryService:
                     ctx, "vectordb", "query.retrieve",
                     lambda: self.store.search(req.tenant, vector, ctx.top_k, req.filters, deadline),
                 )
-                self.retrievals.put(ctx.retrieval_key, hits)
-            if self.revalidate and ctx.retrieval_key not in self._bases:
-                self._bases[ctx.retrieval_key] = basis_of(vector, hits[0], ctx.top_k, created=self._clock())
+                current = self._rekeyed(ctx, vector, hits[0])
+                if current is not None:
+                    self.retrievals.put(current.retrieval_key, hits)
+                    if self.revalidate and current.retrieval_key not in self._bases:
+                        self._bases[current.retrieval_key] = basis_of(vector, hits[0], ctx.top_k,
+                                                                      created=self._clock())
         except _Served as served:
             return served.answer
         sources, passages = hits
@@ -238,17 +247,39 @@ class QueryService:
     def _store(self, prep: Prepared, text: str) -> Answer:
         body = QueryResponse(answer=text, sources=prep.sources)
         if text.strip():  # never cache an empty answer
-            self.responses.put(prep.ctx.exact_key, body)
             if self.responses.enabled:
                 self._last_good[prep.ctx.stale_key] = body
-            self.semantic.store(prep.ctx.semantic_partition, prep.vector, prep.ctx.req.question, body)
+            current = self._rekeyed(prep.ctx, prep.vector, prep.sources)
+            if current is not None:  # else its version is gone: the entry could never be found
+                self.responses.put(current.exact_key, body)
+                self.semantic.store(current.semantic_partition, prep.vector, prep.ctx.req.question, body)
         return Answer(body, "MISS" if self._any_cache else "BYPASS")
+
+    def _rekeyed(self, ctx: _Ctx, vector: Any, sources: list[Source]) -> _Ctx | None:
+        """``ctx`` if the tenant's corpus version has not moved since the query read it; the
+        context at the current version if every change since is one this process made and none
+        can alter these sources (revalidation.py); None if the answer may be out of date."""
+        tenant, version = str(ctx.exact_key[0]), int(str(ctx.exact_key[1]))
+        current = self.versions.get(tenant)
+        if current == version:
+            return ctx
+        if not self.revalidate or current < version:
+            return None
+        known = dict(self._recent.get(tenant, ()))
+        changes = [known.get(v) for v in range(version + 1, current + 1)]
+        if any(c is None for c in changes):
+            return None  # another replica's change, or one too old to remember: only its version is known
+        basis = basis_of(vector, sources, ctx.top_k, created=0.0)
+        if not all(still_exact([basis], c)[0] for c in changes if c is not None):
+            return None
+        return self._ctx(ctx.req, ctx.top_k, version=current)
 
 
     def _carry_forward(self, change: CorpusChange, old: int, new: int) -> None:
         """Re-key under ``new`` the cached answers of ``change.tenant`` at ``old`` that the change
         cannot alter (revalidation.py); the rest stay under ``old``, never looked up again."""
         tenant = change.tenant
+        self._recent.setdefault(tenant, deque(maxlen=64)).append((new, change))
         mine = [k for k in self._bases if k[0] == tenant]
         current = [k for k in mine if k[1] == old]
         verdicts = still_exact([self._bases[k] for k in current], change)

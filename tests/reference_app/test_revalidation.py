@@ -11,8 +11,13 @@ import asyncio
 
 import numpy as np
 
-from ragchaos.appkit.schemas import QueryResponse, Source
-from reference_app.caches import CorpusVersions
+from ragchaos.appkit.schemas import QueryRequest, QueryResponse, Source
+from ragchaos.metrics import AppMetrics
+from ragchaos.prompt import Passage
+from ragchaos.stages import StageRecorder
+from reference_app.caches import CorpusVersions, LayerCache
+from reference_app.deadline import Deadline
+from reference_app.query import QueryService
 from reference_app.revalidation import MARGIN, CorpusChange, basis_of, still_exact, unit_rows
 from reference_app.semantic_cache import SemanticCache
 
@@ -118,3 +123,62 @@ def test_semantic_partitions_are_carried_entry_by_entry_then_the_old_ones_droppe
     assert cache.lookup(other_tenant, Q, "question one") is not None  # another tenant untouched
     now[0] = 161.0  # a carried entry keeps its age: stored at 100, ttl 60
     assert cache.lookup(new_part, at(0.0, axis=4), "question two") is None
+
+
+# -- an answer that finishes after the corpus moved (QueryService._rekeyed) ------------------------
+# The service's collaborators are stand-ins here so the test can hold a query inside its chat call
+# while an ingest completes; the same path runs for real in test_data_path.py.
+
+
+class _Embedder:
+    async def embed(self, texts: list[str], deadline: object) -> list[np.ndarray]:
+        return [Q for _ in texts]
+
+
+class _Store:
+    async def search(self, tenant: str, vector: object, top_k: int, filters: object, deadline: object) -> tuple:
+        return list(SOURCES[:top_k]), [Passage(s.doc_id, s.chunk_id, "text") for s in SOURCES[:top_k]]
+
+
+class _Generator:
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.calls = 0
+
+    async def complete(self, messages: object, deadline: object) -> str:
+        self.calls += 1
+        await self.release.wait()
+        return "the answer"
+
+
+def _service(generator: _Generator, versions: CorpusVersions) -> QueryService:
+    m = AppMetrics("t")
+    return QueryService(
+        embedder=_Embedder(), store=_Store(), generator=generator,  # type: ignore[arg-type]
+        responses=LayerCache("response", m, maxsize=100, ttl_s=None),
+        retrievals=LayerCache("retrieval", m, maxsize=100, ttl_s=None),
+        semantic=SemanticCache(0.95), versions=versions, metrics=m, stages=StageRecorder(),
+    )
+
+
+async def _answer_across(change_made: CorpusChange | None) -> tuple[str, int]:
+    versions, generator = CorpusVersions(), _Generator()
+    service = _service(generator, versions)
+    req = QueryRequest(tenant="t", question="what is it")
+    pending = asyncio.ensure_future(service.answer(req, 4, Deadline.after(30)))
+    while generator.calls == 0:
+        await asyncio.sleep(0)
+    await versions.advance("t", change_made)  # an ingest completes while the answer is generated
+    generator.release.set()
+    await pending
+    again = await service.answer(req, 4, Deadline.after(30))
+    return again.x_cache, generator.calls
+
+
+def test_an_answer_finishing_after_an_unrelated_change_is_cached_under_the_new_version() -> None:
+    assert asyncio.run(_answer_across(change(at(0.1)))) == ("HIT", 1)
+
+
+def test_an_answer_finishing_after_a_change_that_can_alter_it_is_not_cached() -> None:
+    assert asyncio.run(_answer_across(change(at(0.95))))[0] == "MISS"
+    assert asyncio.run(_answer_across(None))[0] == "MISS"  # only the version is known (another replica)
