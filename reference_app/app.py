@@ -90,7 +90,10 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
         clients, guards["embeddings"], metrics,
         backend.cache("embedding", maxsize=settings.embedding_cache_size, ttl_s=None,
                       enabled=switches.on("embedding_cache")),
-        batch=BatchConfig(max_items=settings.embed_batch_max_items, max_wait_s=settings.embed_batch_max_wait_ms / 1000),
+        # group commit: no more calls in flight than the embeddings bulkhead admits; the texts
+        # that arrive meanwhile leave together when one returns (batching.py)
+        batch=BatchConfig(max_items=settings.embed_batch_max_items, max_wait_s=settings.embed_batch_max_wait_ms / 1000,
+                          max_concurrent=None if "bulkhead" in disabled else res.bulkhead.embeddings),
         batching=switches.on("batching"),
     )
     store = VectorStore(clients, guards["vectordb"], batch_size=settings.upsert_batch_size, bulk=switches.on("bulk_upsert"))

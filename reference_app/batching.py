@@ -5,6 +5,14 @@ Texts submitted within ``max_wait_s`` of each other (or until ``max_items`` inpu
 in flight is not sent twice; each caller gets its own vectors back through futures. A batch
 runs with the longest deadline among its callers; each caller still waits no longer than its
 own. The ``batching`` switch off sends each text on its own call, as the naive app does.
+
+Group commit (``max_concurrent``): at most that many calls are in flight at once (the app
+sets it to the embeddings bulkhead's size). Texts that arrive while they are all busy wait and
+leave together, in as few calls as ``max_items`` allows, when one returns. At low load nothing
+changes (a call is rarely in flight when the next text comes); under load, when the provider is
+slow or paced, the calls per text fall exactly when calls are scarce, and no batch ever queues
+at the bulkhead behind another. A text whose callers' deadlines all passed while it waited is
+not sent.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ class BatchConfig:
     max_items: int = 64  # the provider takes up to 2048; smaller batches keep latency flat
     max_wait_s: float = 0.005
     max_chars: int = 400_000  # ~100k tokens, well under the 300k-token request limit
+    max_concurrent: int | None = None  # calls in flight at once; None: no cap (group commit off)
 
 
 class MicroBatcher:
@@ -34,12 +43,12 @@ class MicroBatcher:
         self._embed_many = embed_many
         self.config = config
         self.enabled = enabled
-        self._pending: list[str] = []
+        self._pending: dict[str, Deadline] = {}  # text -> the longest deadline among its callers
         self._pending_chars = 0
-        self._deadlines: list[Deadline] = []
         self._futures: dict[str, asyncio.Future[Vector]] = {}  # waiting or in flight
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight = 0
         self.batches_sent = 0
 
     async def embed(self, texts: Sequence[str], deadline: Deadline) -> list[Vector]:
@@ -61,7 +70,9 @@ class MicroBatcher:
     def _submit(self, text: str, deadline: Deadline) -> asyncio.Future[Vector]:
         fut = self._futures.get(text)
         if fut is not None:
-            self._deadlines.append(deadline)
+            waiting = self._pending.get(text)
+            if waiting is not None and deadline.remaining() > waiting.remaining():
+                self._pending[text] = deadline
             return fut
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
@@ -69,27 +80,52 @@ class MicroBatcher:
         if self._pending and self._pending_chars + len(text) > self.config.max_chars:
             self._flush()
         self._futures[text] = fut
-        self._pending.append(text)
+        self._pending[text] = deadline
         self._pending_chars += len(text)
-        self._deadlines.append(deadline)
         if len(self._pending) >= self.config.max_items:
             self._flush()
         elif self._timer is None:
             self._timer = loop.call_later(self.config.max_wait_s, self._flush)
         return fut
 
+    @property
+    def _busy(self) -> bool:
+        cap = self.config.max_concurrent
+        return cap is not None and self._in_flight >= cap
+
     def _flush(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if not self._pending:
-            return
-        batch, self._pending, self._pending_chars = self._pending, [], 0
-        deadlines, self._deadlines = self._deadlines, []
-        longest = max(deadlines, key=lambda d: d.remaining())
-        task = asyncio.ensure_future(self._run(batch, longest))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        # with every call slot busy the texts stay pending; ``_run`` flushes when a call returns
+        while self._pending and not self._busy:
+            batch = self._take()
+            if not batch:
+                continue
+            longest = max((d for _, d in batch), key=lambda d: d.remaining())
+            self._in_flight += 1
+            task = asyncio.ensure_future(self._run([t for t, _ in batch], longest))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _take(self) -> list[tuple[str, Deadline]]:
+        """The next batch off the pending texts (in arrival order, within the size limits);
+        texts nobody waits for any more are dropped, their futures failed."""
+        batch: list[tuple[str, Deadline]] = []
+        chars = 0
+        for text, deadline in list(self._pending.items()):
+            if batch and (len(batch) >= self.config.max_items or chars + len(text) > self.config.max_chars):
+                break
+            del self._pending[text]
+            self._pending_chars -= len(text)
+            if deadline.remaining() <= 0:
+                fut = self._futures.pop(text)
+                if not fut.done():
+                    fut.set_exception(DeadlineExceeded("deadline passed while waiting for an embeddings batch"))
+                continue
+            batch.append((text, deadline))
+            chars += len(text)
+        return batch
 
     async def _run(self, batch: list[str], deadline: Deadline) -> None:
         self.batches_sent += 1
@@ -110,6 +146,9 @@ class MicroBatcher:
         finally:
             for t in batch:
                 self._futures.pop(t, None)
+            self._in_flight -= 1
+            if self._pending and self._timer is None:
+                self._flush()
 
 
 def _retrieve(fut: asyncio.Future[Vector]) -> None:

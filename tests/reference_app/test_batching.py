@@ -100,3 +100,70 @@ async def test_a_caller_waits_no_longer_than_its_deadline() -> None:
     with pytest.raises(DeadlineExceeded):
         await b.embed(["a"], Deadline.after(0.0, clock=lambda: now[0]))
     release.set()
+
+
+class GatedProvider(FakeProvider):
+    """Holds every call until released, so the test decides when a call is in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def __call__(self, texts: list[str], deadline: Deadline) -> list[list[float]]:
+        self.calls.append(list(texts))
+        await self.gate.wait()
+        return [vec(t) for t in texts]
+
+
+async def _until(check: object) -> None:
+    for _ in range(1000):
+        if check():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never held")
+
+
+async def test_group_commit_texts_arriving_while_every_slot_is_busy_leave_together() -> None:
+    gated = GatedProvider()
+    b = MicroBatcher(gated, BatchConfig(max_items=3, max_wait_s=0.0, max_concurrent=1))
+    first = asyncio.ensure_future(b.embed(["a"], FOREVER))
+    await _until(lambda: len(gated.calls) == 1)
+    later = [asyncio.ensure_future(b.embed([t], FOREVER)) for t in ("b", "c", "d", "e")]
+    await asyncio.sleep(0.01)  # their timers fire; the one slot is busy, so they wait
+    assert gated.calls == [["a"]]
+    gated.gate.set()
+    assert await first == [vec("a")]
+    assert [await f for f in later] == [[vec(t)] for t in ("b", "c", "d", "e")]
+    # one call for "a", then the four waiting texts in calls of at most max_items
+    assert gated.calls == [["a"], ["b", "c", "d"], ["e"]]
+
+
+async def test_group_commit_without_a_cap_sends_each_batch_at_once() -> None:
+    gated = GatedProvider()
+    b = MicroBatcher(gated, BatchConfig(max_items=3, max_wait_s=0.0))
+    pending = [asyncio.ensure_future(b.embed([t], FOREVER)) for t in ("a",)]
+    await _until(lambda: len(gated.calls) == 1)
+    pending += [asyncio.ensure_future(b.embed([t], FOREVER)) for t in ("b", "c")]
+    await _until(lambda: len(gated.calls) == 2)
+    gated.gate.set()
+    await asyncio.gather(*pending)
+    assert gated.calls == [["a"], ["b", "c"]]
+
+
+async def test_a_waiting_text_whose_deadline_passed_is_not_sent() -> None:
+    gated = GatedProvider()
+    now = [0.0]
+    short = Deadline.after(1.0, clock=lambda: now[0])
+    b = MicroBatcher(gated, BatchConfig(max_items=8, max_wait_s=0.0, max_concurrent=1))
+    first = asyncio.ensure_future(b.embed(["a"], FOREVER))
+    await _until(lambda: len(gated.calls) == 1)
+    gone = asyncio.ensure_future(b.embed(["late"], short))
+    kept = asyncio.ensure_future(b.embed(["kept"], FOREVER))
+    await asyncio.sleep(0.01)
+    now[0] = 2.0  # "late"'s only caller has given up
+    gated.gate.set()
+    await first
+    assert await kept == [vec("kept")]
+    with pytest.raises(DeadlineExceeded):
+        await gone
+    assert gated.calls == [["a"], ["kept"]]
