@@ -8,7 +8,8 @@ Every dependency an app calls goes through a proxy named ``<app>_<dependency>``
 (docs/contracts.md), so network faults can be aimed at one app's provider or vector store.
 ``Stack`` starts the pieces in dependency order, waits for each to be healthy, and stops them
 all, last started first, on exit, on error and on Ctrl-C. Tests use the same ``start_*``
-functions through the fixtures in tests/conftest.py.
+functions through the fixtures in tests/conftest.py, and start our apps with ``AppLauncher``
+(fresh proxies, ``app_env``, the process, one ``AppHandle``), the path ``Stack`` takes too.
 """
 
 from __future__ import annotations
@@ -29,16 +30,21 @@ from ragchaos.targets import BUILTIN_TARGETS, Target, check_reachable, dependenc
 
 __all__ = [
     "DEPENDENCIES",
+    "AppHandle",
+    "AppLauncher",
+    "AppProxies",
     "Endpoint",
     "Stack",
     "StackConfig",
     "ToxiproxyHandle",
     "app_env",
     "create_proxy",
+    "launch_app",
     "start_app",
     "start_chroma",
     "start_provider",
     "start_toxiproxy",
+    "wire_app",
 ]
 
 DEPENDENCIES = ("provider", "vectordb")
@@ -150,6 +156,131 @@ def start_app(
     return proc, Endpoint(LOOPBACK, port)
 
 
+@dataclass(frozen=True)
+class AppProxies:
+    """The proxies in front of one app's dependencies ("provider", "vectordb"), on the fault proxy."""
+
+    names: dict[str, str]  # dependency -> proxy name, what faults are aimed at
+    endpoints: dict[str, Endpoint]  # dependency -> the proxy's listen address, what the app calls
+
+
+@dataclass
+class AppHandle:
+    """One of our apps started by ``launch_app``: where it is, how it is wired, how to stop it.
+
+    The process is registered in ``group``, so whoever owns the group stops it with the rest;
+    ``stop``/``kill``/``start_again`` act on this app alone (crash and restart tests).
+    """
+
+    name: str  # the process's name and its log file's; also its data dir's
+    kind: str  # naive | reference
+    endpoint: Endpoint
+    env: dict[str, str]
+    wiring: AppProxies
+    process: ManagedProcess
+    group: ProcessGroup
+    log_dir: Path
+
+    @property
+    def url(self) -> str:
+        return self.endpoint.url
+
+    @property
+    def proxies(self) -> dict[str, str]:
+        """Dependency -> proxy name (``proxies["vectordb"]`` is what a network fault names)."""
+        return self.wiring.names
+
+    @property
+    def key(self) -> str:
+        """The provider key the app calls with: the provider's ``/_stats`` and faults are per key."""
+        return self.env.get("RAGCHAOS_PROVIDER_KEY") or self.env["RAGCHAOS_APP_NAME"]
+
+    @property
+    def pid(self) -> int:
+        pid = self.process.pid
+        assert pid is not None
+        return pid
+
+    def client(self, timeout: float = 30.0) -> Any:
+        """An ``httpx.Client`` on the app's URL (imported here: the stack itself does not need httpx)."""
+        import httpx
+
+        return httpx.Client(base_url=self.url, timeout=timeout)
+
+    def stop(self) -> None:
+        """SIGTERM (then SIGKILL) the app; a no-op once stopped, so ``finally: app.stop()`` is safe."""
+        if any(p is self.process for p in self.group.processes):
+            # by identity: a restarted app's old and new process may compare equal as dataclasses
+            self.group.processes[:] = [p for p in self.group.processes if p is not self.process]
+            self.process.stop()
+
+    def kill(self) -> None:
+        """SIGKILL the app (a crash: no shutdown code runs), then reap whatever it left."""
+        self.process.kill()
+        self.stop()
+
+    def start_again(self) -> None:
+        """Start the app again, stopped or killed, with the same environment (data dir, key,
+        collections, proxies) on the same port."""
+        self.stop()
+        self.process, _ = start_app(self.group, self.log_dir, self.name, self.env, kind=self.kind,
+                                    port=self.endpoint.port)
+
+    def restart(self, *, kill: bool = False) -> None:
+        """Stop (SIGTERM, or SIGKILL with ``kill``) and start again on the same port."""
+        if kill:
+            self.process.kill()
+        self.start_again()
+
+
+def wire_app(toxiproxy_url: str, prefix: str, provider: Endpoint, chroma: Endpoint) -> AppProxies:
+    """Fresh proxies ``<prefix>_provider`` and ``<prefix>_vectordb`` in front of the two upstreams."""
+    upstreams = {"provider": provider, "vectordb": chroma}
+    names = {dep: f"{prefix}_{dep}" for dep in upstreams}
+    return AppProxies(names, {dep: create_proxy(toxiproxy_url, names[dep], up) for dep, up in upstreams.items()})
+
+
+def launch_app(
+    group: ProcessGroup, log_dir: Path, name: str, wiring: AppProxies, data_dir: Path, *, kind: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> AppHandle:
+    """Start our app ``kind`` (default: ``name``) as ``name``, calling its dependencies through
+    ``wiring``, with ``app_env`` plus ``env``; wait until healthy."""
+    kind = kind or name
+    full_env = app_env(name, wiring.endpoints["provider"], wiring.endpoints["vectordb"], data_dir, env)
+    proc, endpoint = start_app(group, log_dir, name, full_env, kind=kind)
+    return AppHandle(name, kind, endpoint, full_env, wiring, proc, group, log_dir)
+
+
+@dataclass
+class AppLauncher:
+    """Starts our apps, each wired through proxies of its own, against servers already running.
+
+    The one way tests start an app: ``AppLauncher(...).launch("reference", env={...})``.
+    Every app goes into ``group`` (its owner stops them all); app ``NAME`` logs to
+    ``log_dir/NAME.log`` and keeps its data in ``data_dir/NAME``.
+    """
+
+    toxiproxy_url: str
+    provider: Endpoint
+    chroma: Endpoint
+    group: ProcessGroup
+    log_dir: Path
+    data_dir: Path
+
+    def wire(self, prefix: str) -> AppProxies:
+        return wire_app(self.toxiproxy_url, prefix, self.provider, self.chroma)
+
+    def launch(
+        self, name: str, *, kind: str | None = None, env: Mapping[str, str] | None = None,
+        wiring: AppProxies | None = None,
+    ) -> AppHandle:
+        """Start app ``name`` (our ``kind``, default: ``name``) through fresh proxies ``<name>_*``,
+        or through ``wiring`` when given (replicas sharing one network path)."""
+        return launch_app(self.group, self.log_dir, name, wiring or self.wire(name), self.data_dir / name,
+                          kind=kind, env=env)
+
+
 @dataclass
 class StackConfig:
     run_dir: Path
@@ -189,6 +320,7 @@ class Stack:
         self.proxies: dict[str, Endpoint] = {}
         self.apps: dict[str, Endpoint] = {}
         self.app_processes: dict[str, ManagedProcess] = {}
+        self.app_handles: dict[str, AppHandle] = {}  # our apps (builtin targets) only
         self._app_envs: dict[str, dict[str, str]] = {}
         # per app, what a target we did not start must be told (printed by the runner)
         self.instructions: dict[str, dict[str, str]] = {}
@@ -236,14 +368,13 @@ class Stack:
                 self.toxiproxy.url, f"{app}_{dep}", self._upstream(spec))
         otlp = self.config.otlp_endpoints.get(app)
         if target.builtin is not None:
-            provider, vectordb = proxies.get("provider"), proxies.get("vectordb")
-            assert provider is not None and vectordb is not None, "our apps need provider and vectordb"
-            extra = {**target.env, **self.config.app_env.get(app, {})}
-            env = app_env(app, provider, vectordb, self.data_dir / app, extra)
-            env.update({k: v for k, v in dependency_env(app, {}, otlp).items()} if otlp else {})
-            self._app_envs[app] = env
-            proc, self.apps[app] = start_app(self.group, self.log_dir, app, env, kind=target.builtin)
-            self.app_processes[app] = proc
+            assert "provider" in proxies and "vectordb" in proxies, "our apps need provider and vectordb"
+            wiring = AppProxies({dep: f"{app}_{dep}" for dep in proxies}, proxies)
+            extra = {**target.env, **self.config.app_env.get(app, {}), **(dependency_env(app, {}, otlp) if otlp else {})}
+            handle = self.app_handles[app] = launch_app(
+                self.group, self.log_dir, app, wiring, self.data_dir / app, kind=target.builtin, env=extra)
+            self._app_envs[app] = handle.env
+            self.apps[app], self.app_processes[app] = handle.endpoint, handle.process
             return
         env = {**dependency_env(app, {d: e.addr for d, e in proxies.items()}, otlp),
                **target.env, **self.config.app_env.get(app, {})}
@@ -263,26 +394,26 @@ class Stack:
 
     def restart_app(self, app: str, *, kill: bool = False) -> Endpoint:
         """Stop (SIGTERM, or SIGKILL with ``kill``) and start an app again on the same port."""
+        handle = self.app_handles.get(app)
+        if handle is not None:  # one of ours
+            handle.restart(kill=kill)
+            self.app_processes[app] = handle.process
+            return handle.endpoint
         proc = self.app_processes[app]
         if kill:
             proc.kill()
         proc.stop()
         self.group.processes.remove(proc)
+        # a user's command, on the same port
         target = self.target(app)
-        if target.builtin is None:  # a user's command, on the same port
-            port = self.apps[app].port
-            new_proc = ManagedProcess(app, target.argv(port), env=self._app_envs[app],
-                                      health_url=f"http://{LOOPBACK}:{port}{target.health}",
-                                      log_path=self.log_dir / f"{app}.log",
-                                      cwd=target.working_dir(self.config.base_dir))
-            self.group.start(new_proc, timeout=target.start_timeout)
-            self.app_processes[app] = new_proc
-            return self.apps[app]
-        new_proc, endpoint = start_app(
-            self.group, self.log_dir, app, self._app_envs[app], kind=target.builtin, port=self.apps[app].port
-        )
+        port = self.apps[app].port
+        new_proc = ManagedProcess(app, target.argv(port), env=self._app_envs[app],
+                                  health_url=f"http://{LOOPBACK}:{port}{target.health}",
+                                  log_path=self.log_dir / f"{app}.log",
+                                  cwd=target.working_dir(self.config.base_dir))
+        self.group.start(new_proc, timeout=target.start_timeout)
         self.app_processes[app] = new_proc
-        return endpoint
+        return self.apps[app]
 
     def stop(self) -> None:
         self.group.stop_all()

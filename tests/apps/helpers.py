@@ -1,9 +1,10 @@
 """Helpers for the apps' integration tests: module-scoped app processes and small HTTP calls.
 
 ``tests/conftest.py`` gives the session's provider, Chroma and Toxiproxy; ``launch`` starts one of
-our apps wired through fresh proxies, with its own provider key (so the provider's ``/_stats``
-for that key counts exactly this app's calls), its own collections and its own data dir. Apps
-here are module-scoped: one start serves several tests, each using tenants of its own.
+our apps wired through fresh proxies (``ragchaos.stack.AppLauncher``, returning an ``AppHandle``),
+with its own provider key (so the provider's ``/_stats`` for that key counts exactly this app's
+calls), its own collections and its own data dir. Apps here are module-scoped: one start serves
+several tests, each using tenants of its own.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,9 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from ragchaos.procs import ProcessGroup
-from ragchaos.stack import Endpoint, ToxiproxyHandle, app_env, create_proxy, start_app
+from ragchaos.stack import AppHandle, AppLauncher, Endpoint, ToxiproxyHandle
 
-__all__ = ["AppProc", "launch", "metric", "new_tenant", "provider_count", "wait_for", "wait_job"]
+__all__ = ["AppHandle", "launch", "metric", "new_tenant", "provider_count", "wait_for", "wait_job"]
 
 # keys key-150 .. key-199 (the provider knows key-001 .. key-200); the shared start_app fixture
 # counts up from key-001, so the two never hand out the same key in one session
@@ -34,60 +34,19 @@ def new_tenant() -> str:
     return "t" + uuid.uuid4().hex[:10]
 
 
-@dataclass
-class AppProc:
-    kind: str
-    name: str
-    key: str
-    endpoint: Endpoint
-    env: dict[str, str]
-    log_dir: Path
-    group: ProcessGroup = field(default_factory=ProcessGroup)
-
-    @property
-    def url(self) -> str:
-        return self.endpoint.url
-
-    def client(self, timeout: float = 30.0) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=timeout)
-
-    def stop(self) -> None:
-        self.group.stop_all()
-
-    def kill(self) -> None:
-        """SIGKILL the app (a crash: no shutdown code runs), and reap it."""
-        self.group.processes[-1].kill()
-        self.group.stop_all()
-
-    def start_again(self) -> None:
-        """Start the app again with the same environment (data dir, key, collections) and port."""
-        self.group = ProcessGroup()
-        start_app(self.group, self.log_dir, self.name, self.env, kind=self.kind, port=self.endpoint.port)
-
-    @property
-    def pid(self) -> int:
-        pid = self.group.processes[-1].pid
-        assert pid is not None
-        return pid
-
-
 def launch(
     kind: str, provider: Endpoint, chroma: Endpoint, toxiproxy: ToxiproxyHandle, session_dir: Path,
     env: Mapping[str, str] | None = None,
-) -> AppProc:
+) -> AppHandle:
+    """Our app ``kind`` with a key, collections and data dir of its own, in a process group of its
+    own (module-scoped apps outlive a test's ``app_launcher``): stop it with ``app.stop()``."""
     n = next(_keys)
     key = f"key-{n:03d}"
     name = f"{kind}{n}"
-    provider_proxy = create_proxy(toxiproxy.url, f"{name}_provider", provider)
-    vectordb_proxy = create_proxy(toxiproxy.url, f"{name}_vectordb", chroma)
-    full_env = app_env(
-        name, provider_proxy, vectordb_proxy, session_dir / "data" / name,
-        {"RAGCHAOS_APP_NAME": kind, "RAGCHAOS_PROVIDER_KEY": key, "RAGCHAOS_COLLECTION_PREFIX": name,
-         **(env or {})},
-    )
-    app = AppProc(kind, name, key, Endpoint("127.0.0.1", 0), full_env, session_dir / "logs")
-    _, app.endpoint = start_app(app.group, app.log_dir, name, full_env, kind=kind)
-    return app
+    launcher = AppLauncher(toxiproxy.url, provider, chroma, ProcessGroup(), session_dir / "logs", session_dir / "data")
+    return launcher.launch(name, kind=kind, env={
+        "RAGCHAOS_APP_NAME": kind, "RAGCHAOS_PROVIDER_KEY": key, "RAGCHAOS_COLLECTION_PREFIX": name, **(env or {}),
+    })
 
 
 def provider_count(provider: Endpoint, key: str, endpoint: str = "embeddings", field: str = "requests") -> int:
@@ -95,7 +54,7 @@ def provider_count(provider: Endpoint, key: str, endpoint: str = "embeddings", f
     return int(stats.get("keys", {}).get(key, {}).get(endpoint, {}).get(field, 0))
 
 
-def metric(app: AppProc, name: str, **labels: str) -> float:
+def metric(app: AppHandle, name: str, **labels: str) -> float:
     text = httpx.get(f"{app.url}/metrics", timeout=10.0).text
     total = 0.0
     for family in text_string_to_metric_families(text):
@@ -124,7 +83,7 @@ def wait_job(c: httpx.Client, job_id: str, timeout: float = 60.0) -> dict[str, A
     return wait_for(done, f"job {job_id}", timeout)
 
 
-def ingest(app: AppProc, tenant: str, docs: Mapping[str, str], metadata: Mapping[str, Any] | None = None) -> None:
+def ingest(app: AppHandle, tenant: str, docs: Mapping[str, str], metadata: Mapping[str, Any] | None = None) -> None:
     """Index ``docs`` (doc_id -> text) and wait until they are searchable."""
     with app.client() as c:
         jobs = []

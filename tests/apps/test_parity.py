@@ -10,7 +10,7 @@ import pytest
 
 from ragchaos.stack import Endpoint, ToxiproxyHandle
 from tests.apps.corpus import document
-from tests.apps.helpers import AppProc, ingest, launch, new_tenant, provider_count
+from tests.apps.helpers import AppHandle, ingest, launch, new_tenant, provider_count
 
 pytestmark = pytest.mark.slow
 
@@ -26,8 +26,8 @@ QUESTIONS = [
 @pytest.fixture(scope="module")
 def apps(
     provider: Endpoint, chroma: Endpoint, toxiproxy: ToxiproxyHandle, session_dir: Path
-) -> Iterator[dict[str, AppProc]]:
-    started: dict[str, AppProc] = {}
+) -> Iterator[dict[str, AppHandle]]:
+    started: dict[str, AppHandle] = {}
     try:
         for kind in ("naive", "reference"):
             started[kind] = launch(kind, provider, chroma, toxiproxy, session_dir)
@@ -38,7 +38,7 @@ def apps(
 
 
 @pytest.fixture(scope="module")
-def corpus(apps: dict[str, AppProc], provider: Endpoint) -> dict[str, object]:
+def corpus(apps: dict[str, AppHandle], provider: Endpoint) -> dict[str, object]:
     """200 chunks (20 documents x 10) for one tenant, one other-tenant document; provider calls counted."""
     tenant, other = new_tenant(), new_tenant()
     topics = list(("refunds", "shipping", "lighthouse", "garden", "astronomy"))
@@ -57,7 +57,7 @@ def test_ingesting_200_chunks_costs_naive_200_calls_and_reference_at_most_200_ov
     assert 1 <= corpus["calls"]["reference"] <= 200 / 16
 
 
-def sources(app: AppProc, tenant: str, question: str, top_k: int = 4) -> list[dict]:
+def sources(app: AppHandle, tenant: str, question: str, top_k: int = 4) -> list[dict]:
     with app.client() as c:
         r = c.post("/v1/query", json={"tenant": tenant, "question": question, "top_k": top_k})
     assert r.status_code == 200, r.text
@@ -67,7 +67,7 @@ def sources(app: AppProc, tenant: str, question: str, top_k: int = 4) -> list[di
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
-def test_both_apps_give_the_same_sources(apps: dict[str, AppProc], corpus: dict, question: str) -> None:
+def test_both_apps_give_the_same_sources(apps: dict[str, AppHandle], corpus: dict, question: str) -> None:
     naive = sources(apps["naive"], corpus["tenant"], question)
     reference = sources(apps["reference"], corpus["tenant"], question)
     assert len(naive) == 4
@@ -81,7 +81,7 @@ def test_both_apps_give_the_same_sources(apps: dict[str, AppProc], corpus: dict,
 
 
 @pytest.mark.parametrize("kind", ["naive", "reference"])
-def test_no_source_ever_comes_from_another_tenant(apps: dict[str, AppProc], corpus: dict, kind: str) -> None:
+def test_no_source_ever_comes_from_another_tenant(apps: dict[str, AppHandle], corpus: dict, kind: str) -> None:
     app = apps[kind]
     # the other tenant's document is the best match for this question, and still never returned
     mine = sources(app, corpus["tenant"], "lighthouse keeper storm warning lamp fog horn", top_k=20)
@@ -92,7 +92,7 @@ def test_no_source_ever_comes_from_another_tenant(apps: dict[str, AppProc], corp
 
 
 @pytest.mark.parametrize("kind", ["naive", "reference"])
-def test_reingesting_a_document_replaces_its_chunks(apps: dict[str, AppProc], kind: str) -> None:
+def test_reingesting_a_document_replaces_its_chunks(apps: dict[str, AppHandle], kind: str) -> None:
     from ragchaos.chunking import chunk_id, chunk_text
 
     app, tenant = apps[kind], new_tenant()
@@ -107,7 +107,7 @@ def test_reingesting_a_document_replaces_its_chunks(apps: dict[str, AppProc], ki
 
 
 @pytest.mark.parametrize("kind", ["naive", "reference"])
-def test_metadata_filters_narrow_the_search_inside_the_tenant(apps: dict[str, AppProc], kind: str) -> None:
+def test_metadata_filters_narrow_the_search_inside_the_tenant(apps: dict[str, AppHandle], kind: str) -> None:
     app, tenant = apps[kind], new_tenant()
     ingest(app, tenant, {"en-doc": document("refunds", 1, 1)}, metadata={"lang": "en"})
     ingest(app, tenant, {"fr-doc": document("refunds", 1, 2)}, metadata={"lang": "fr"})

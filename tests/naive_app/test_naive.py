@@ -13,13 +13,13 @@ import pytest
 
 from ragchaos.stack import Endpoint, ToxiproxyHandle
 from tests.apps.corpus import document
-from tests.apps.helpers import AppProc, launch, metric, new_tenant, provider_count, sse_events
+from tests.apps.helpers import AppHandle, launch, metric, new_tenant, provider_count, sse_events
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def naive(provider: Endpoint, chroma: Endpoint, toxiproxy: ToxiproxyHandle, session_dir: Path) -> Iterator[AppProc]:
+def naive(provider: Endpoint, chroma: Endpoint, toxiproxy: ToxiproxyHandle, session_dir: Path) -> Iterator[AppHandle]:
     app = launch("naive", provider, chroma, toxiproxy, session_dir)
     try:
         yield app
@@ -27,7 +27,7 @@ def naive(provider: Endpoint, chroma: Endpoint, toxiproxy: ToxiproxyHandle, sess
         app.stop()
 
 
-def test_ingest_is_in_the_request_path_with_one_embeddings_call_per_chunk(naive: AppProc, provider: Endpoint) -> None:
+def test_ingest_is_in_the_request_path_with_one_embeddings_call_per_chunk(naive: AppHandle, provider: Endpoint) -> None:
     tenant = new_tenant()
     before = provider_count(provider, naive.key)
     with naive.client() as c:
@@ -44,7 +44,7 @@ def test_ingest_is_in_the_request_path_with_one_embeddings_call_per_chunk(naive:
     assert {"ingest.total", "ingest.freshness", "query.total", "query.embed", "query.retrieve", "query.generate"} <= set(stages)
 
 
-def test_a_provider_error_is_a_502_with_no_retry(naive: AppProc, provider: Endpoint) -> None:
+def test_a_provider_error_is_a_502_with_no_retry(naive: AppHandle, provider: Endpoint) -> None:
     faults = f"{provider.url}/_control/faults"
     fault = httpx.post(faults, json={"kind": "error", "endpoint": "chat", "key": naive.key, "status": 503},
                        timeout=10).json()["id"]
@@ -58,7 +58,7 @@ def test_a_provider_error_is_a_502_with_no_retry(naive: AppProc, provider: Endpo
     assert provider_count(provider, naive.key, "chat") - before == 1  # the SDK's retries are off
 
 
-def test_mechanism_metrics_exist_at_zero(naive: AppProc) -> None:
+def test_mechanism_metrics_exist_at_zero(naive: AppHandle) -> None:
     for name in ("ragchaos_cache_requests_total", "ragchaos_retries_total", "ragchaos_fallback_total",
                  "ragchaos_shed_total", "ragchaos_quota_rejections_total", "ragchaos_breaker_transitions_total"):
         assert metric(naive, name) == 0, name
@@ -68,7 +68,7 @@ def test_mechanism_metrics_exist_at_zero(naive: AppProc) -> None:
     assert count == total
 
 
-def test_streaming_answer(naive: AppProc) -> None:
+def test_streaming_answer(naive: AppHandle) -> None:
     tenant = new_tenant()
     with naive.client() as c:
         c.post("/v1/documents", json={"tenant": tenant, "doc_id": "garden", "text": document("garden", 1, 1)})

@@ -65,7 +65,7 @@ def test_sigterm_refuses_new_connections_and_finishes_in_flight_requests(
             t.start()
         wait_for(lambda: _chat_in_flight(app.url) >= IN_FLIGHT, "every query to be waiting on the provider")
 
-        process = app.group.processes[-1]
+        process = app.process
         assert process.popen is not None
         os.kill(app.pid, signal.SIGTERM)
         refused_at = None
@@ -108,7 +108,7 @@ def test_sigterm_keeps_unfinished_jobs_for_the_next_start(
                 jobs.append(r.json()["job_id"])
             wait_for(lambda: provider_count(provider, app.key) >= 1 or any(
                 c.get(f"/v1/jobs/{j}").json()["state"] == "running" for j in jobs), "a worker to start a job")
-        process = app.group.processes[-1]
+        process = app.process
         assert process.popen is not None
         os.kill(app.pid, signal.SIGTERM)
         code = process.popen.wait(timeout=30)

@@ -9,7 +9,7 @@ because the fallback server is shared and must never be flushed. ``RAGCHAOS_REDI
 
 ``reference_fleet`` starts reference-app replicas as separate processes sharing one provider
 key, one pair of proxies, one collection prefix and the Redis above (for the two-replica
-tests of the Redis-backed reference app).
+tests of the Redis-backed reference app), each through the shared ``app_launcher``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from ragchaos.procs import ManagedProcess, ProcessGroup
+from ragchaos.procs import ManagedProcess
 from ragchaos.redis_server import (
     RedisHandle,
     RedisUnavailable,
@@ -31,7 +31,7 @@ from ragchaos.redis_server import (
     shared_from_env,
     unavailable_outcome,
 )
-from ragchaos.stack import Endpoint, ToxiproxyHandle, app_env, create_proxy, start_app
+from ragchaos.stack import AppHandle, AppLauncher, Endpoint
 
 
 @pytest.fixture(scope="session")
@@ -73,21 +73,29 @@ class Fleet:
     """
 
     name: str
-    replicas: list[Endpoint]
-    processes: list[ManagedProcess]
-    proxies: list[dict[str, str]]  # per replica: "provider" | "vectordb" -> proxy name
-    env: dict[str, str]
+    apps: list[AppHandle]
+    env: dict[str, str]  # what the replicas share, on top of ``app_env``
+
+    @property
+    def replicas(self) -> list[Endpoint]:
+        return [a.endpoint for a in self.apps]
+
+    @property
+    def processes(self) -> list[ManagedProcess]:
+        return [a.process for a in self.apps]
+
+    @property
+    def proxies(self) -> list[dict[str, str]]:
+        """Per replica: "provider" | "vectordb" -> proxy name."""
+        return [a.proxies for a in self.apps]
 
 
 _fleets = itertools.count()
 
 
 @pytest.fixture
-def reference_fleet(
-    provider: Endpoint, chroma: Endpoint, toxiproxy: ToxiproxyHandle, session_dir: Path, redis_server: RedisHandle
-) -> Iterator[Callable[..., Fleet]]:
+def reference_fleet(app_launcher: AppLauncher, redis_server: RedisHandle) -> Callable[..., Fleet]:
     """Factory: ``reference_fleet(2, env={...})`` starts N reference replicas on the real Redis."""
-    group = ProcessGroup()
 
     def _start(n: int = 2, *, env: Mapping[str, str] | None = None, own_proxies: bool = False) -> Fleet:
         name = f"fleet{next(_fleets)}x{uuid.uuid4().hex[:6]}"
@@ -99,23 +107,10 @@ def reference_fleet(
             "REDIS_URL": redis_server.url,
             **(env or {}),
         }
-        endpoints, procs, proxy_names = [], [], []
-        wired: dict[str, tuple[Endpoint, Endpoint]] = {}
-        for i in range(n):
-            path = f"{name}r{i}" if own_proxies else name
-            names = {"provider": f"{path}_provider", "vectordb": f"{path}_vectordb"}
-            if path not in wired:
-                wired[path] = (create_proxy(toxiproxy.url, names["provider"], provider),
-                               create_proxy(toxiproxy.url, names["vectordb"], chroma))
-            provider_proxy, vectordb_proxy = wired[path]
-            full = app_env(name, provider_proxy, vectordb_proxy, session_dir / "data" / f"{name}-{i}", shared)
-            proc, endpoint = start_app(group, session_dir / "logs", f"{name}-{i}", full, kind="reference")
-            endpoints.append(endpoint)
-            procs.append(proc)
-            proxy_names.append(names)
-        return Fleet(name, endpoints, procs, proxy_names, shared)
+        one_path = None if own_proxies else app_launcher.wire(name)
+        apps = [app_launcher.launch(f"{name}-{i}", kind="reference", env=shared,
+                                    wiring=one_path or app_launcher.wire(f"{name}r{i}"))
+                for i in range(n)]
+        return Fleet(name, apps, shared)
 
-    try:
-        yield _start
-    finally:
-        group.stop_all()
+    return _start
