@@ -55,18 +55,27 @@ def _one(result: RunResult, check: SteadyStateCheck, app: str) -> GateCheck:
             reasons.append(f"phase {check.relative_to!r} did not happen")
         else:
             ref = metric_value(figures(result, app, check.relative_to), check.metric)
-            tol = float(check.tolerance or 0.0)
-            # error rates are compared in absolute points, the rest relative to the reference
-            limit = ref + tol if check.metric == "error_rate" else ref * (1.0 + tol)
             measured += f" vs {check.relative_to} {_fmt(check.metric, ref)}"
-            if check.metric in ("rps", "goodput"):
-                floor = ref * (1.0 - tol)
-                if value < floor:
-                    reasons.append(f"below {_fmt(check.metric, floor)}")
-            elif value > limit:
-                reasons.append(f"above {_fmt(check.metric, limit)}")
+            reasons += _relative_problems(check, value, ref)
     return GateCheck(name=name, expr=check.describe(), measured=measured, passed=not reasons,
                      reason="; ".join(reasons))
+
+
+def _relative_problems(check: SteadyStateCheck, value: float, ref: float) -> list[str]:
+    out = []
+    if check.at_least is not None and value < ref * check.at_least:
+        out.append(f"below {check.at_least:g}x: {_fmt(check.metric, ref * check.at_least)}")
+    if check.tolerance is not None:
+        tol = float(check.tolerance)
+        if check.metric in ("rps", "goodput"):
+            if value < ref * (1.0 - tol):
+                out.append(f"below {_fmt(check.metric, ref * (1.0 - tol))}")
+        else:
+            # error rates are compared in absolute points, the rest relative to the reference
+            limit = ref + tol if check.metric == "error_rate" else ref * (1.0 + tol)
+            if value > limit:
+                out.append(f"above {_fmt(check.metric, limit)}")
+    return out
 
 
 def evaluate_checks(result: RunResult, checks: list[SteadyStateCheck]) -> list[GateCheck]:

@@ -99,7 +99,9 @@ class SteadyStateCheck(_Strict):
     """A steady-state hypothesis for one phase: an absolute bound, or a tolerance against another phase.
 
     ``{phase: recovery, metric: p99, relative_to: steady, tolerance: 50%}`` holds when the
-    recovery p99 is at most 1.5x the steady p99. ``max``/``min`` of a latency metric are
+    recovery p99 is at most 1.5x the steady p99. ``at_least: 10`` with ``relative_to`` turns it
+    round: the phase's value must be at least 10x the other's (a failure the scenario must
+    reproduce, e.g. the naive app's spike p99). ``max``/``min`` of a latency metric are
     durations (``800ms``), of ``error_rate`` fractions (``1%``), of ``rps``/``goodput`` numbers.
     """
 
@@ -110,6 +112,7 @@ class SteadyStateCheck(_Strict):
     min: float | str | None = None
     relative_to: str | None = None
     tolerance: Ratio | None = None
+    at_least: float | None = Field(default=None, gt=0, description="with relative_to: at least this many times it")
 
     METRICS: tuple[str, ...] = ("error_rate", "p50", "p90", "p99", "rps", "goodput")
 
@@ -131,8 +134,10 @@ class SteadyStateCheck(_Strict):
             out.append(f"metric {self.metric!r} is not one of {', '.join(self.METRICS)}")
         if self.max is None and self.min is None and self.relative_to is None:
             out.append("give max, min, or relative_to with a tolerance")
-        if self.relative_to is not None and self.tolerance is None:
-            out.append("relative_to needs a tolerance (e.g. 50%)")
+        if self.relative_to is not None and self.tolerance is None and self.at_least is None:
+            out.append("relative_to needs a tolerance (e.g. 50%) or at_least (e.g. 10)")
+        if self.at_least is not None and self.relative_to is None:
+            out.append("at_least needs relative_to (the phase it is a multiple of)")
         for side in ("max", "min"):
             try:
                 self.bound(getattr(self, side))
@@ -142,6 +147,8 @@ class SteadyStateCheck(_Strict):
 
     def describe(self) -> str:
         who = "every app" if self.app == "*" else self.app
+        if self.relative_to and self.at_least is not None:
+            return f"{self.phase}: {self.metric} at least {self.at_least:g}x {self.relative_to} ({who})"
         if self.relative_to:
             return f"{self.phase}: {self.metric} at most {1 + (self.tolerance or 0):g}x {self.relative_to} ({who})"
         parts = [f"<= {self.max}" if self.max is not None else "", f">= {self.min}" if self.min is not None else ""]

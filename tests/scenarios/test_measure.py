@@ -118,3 +118,16 @@ def test_steady_state_checks_absolute_and_relative() -> None:
     verdicts = [c.passed for c in evaluate_checks(result, checks)]
     # 2% errors > 1%; 250 ms <= 3 x 100 ms; 250 ms > 2 x 100 ms; 100 ms <= 150 ms; no recovery phase
     assert verdicts == [False, True, False, True, False]
+
+
+def test_a_failure_that_must_reproduce_is_at_least_a_multiple_of_another_phase() -> None:
+    result = _result([100] * 100, [250] * 100, spike_errors=0)
+    checks = [
+        SteadyStateCheck(phase="spike", metric="p99", relative_to="steady", at_least=2),
+        SteadyStateCheck(phase="spike", metric="p99", relative_to="steady", at_least=3),
+    ]
+    verdicts = evaluate_checks(result, checks)
+    assert [c.passed for c in verdicts] == [True, False]  # 250 ms >= 2 x 100 ms, not >= 3 x 100 ms
+    assert "below 3x: 300ms" in verdicts[1].reason and "at least 3x steady" in verdicts[1].expr
+    problems = SteadyStateCheck(phase="spike", metric="p99", at_least=2).problems()
+    assert "at_least needs relative_to (the phase it is a multiple of)" in problems
