@@ -11,6 +11,7 @@ A checklist, one module per mechanism, each with its switch (``RAGCHAOS_DISABLE`
 | caches: response, retrieval, embedding, semantic; single-flight | caches.py, semantic_cache.py, singleflight.py | cache, response_cache, retrieval_cache, embedding_cache, semantic_cache |
 | cached answers kept across a corpus change that cannot alter them | revalidation.py (query.py carries) | cache_revalidation |
 | retries, breaker, bulkhead, deadline, pacing | retries.py, breaker.py, bulkhead.py, deadline.py, pacing.py (resilience.py composes them) | retries, breaker, bulkhead, deadline, pacing |
+| a chat call past the deadline finishes in the background and is cached | finish_late.py | finish_late |
 | fallbacks | fallback.py | (follows the guards) |
 | per-tenant quotas, admission control | quotas.py, admission.py | quotas, admission |
 | tenant pre-filter in every vector query | ragchaos/appkit/vectors.py | none: a security property |
@@ -48,6 +49,7 @@ from reference_app.clients import Clients
 from reference_app.deadline import Deadline
 from reference_app.embedder import Embedder
 from reference_app.fallback import as_unavailable, unavailable
+from reference_app.finish_late import FinishLate
 from reference_app.generator import Generator
 from reference_app.ingest import DocIn, Indexer
 from reference_app.query import Answer, QueryService
@@ -110,6 +112,7 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
         metrics=metrics,
         stages=stages,
         revalidate=switches.on("cache_revalidation"),
+        late=FinishLate(res.deadline.chat_attempt_s, enabled=switches.on("finish_late")),
     )
     indexer = Indexer(embedder, store, versions, stages)
     queue = backend.ingest_queue(indexer, stages) if switches.on("queue") else None
@@ -123,6 +126,7 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
         finally:
             if queue is not None:
                 await queue.stop()
+            await service.late.close()
             await clients.close()
             await backend.close()
 
@@ -244,6 +248,8 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
             "embed_batches": embedder.batcher.batches_sent,
             "upsert_calls": store.upsert_calls,  # bulk_upsert: one per batch, not per vector
             "single_flight_shared": service.flight.shared,
+            # finish_late: chat calls that outlived their caller's deadline, and those that answered
+            "late_chat_calls": {"started": service.late.started_late, "finished": service.late.finished_late},
             "queue": await queue.store_counts() if queue is not None else None,
         })
 

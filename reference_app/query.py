@@ -30,6 +30,7 @@ from reference_app import fallback
 from reference_app.caches import CorpusVersions, LayerCache, filters_key, normalise_question
 from reference_app.deadline import Deadline
 from reference_app.embedder import Embedder
+from reference_app.finish_late import FinishLate
 from reference_app.generator import Generator
 from reference_app.revalidation import Basis, CorpusChange, basis_of, still_exact
 from reference_app.semantic_cache import SemanticCache
@@ -81,6 +82,7 @@ class QueryService:
         metrics: AppMetrics,
         stages: StageRecorder,
         revalidate: bool = True,
+        late: FinishLate | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.embedder = embedder
@@ -93,6 +95,7 @@ class QueryService:
         self.metrics = metrics
         self.stages = stages
         self.flight: SingleFlight[Answer] = SingleFlight()
+        self.late = late or FinishLate(0.0, enabled=False)
         # last good answer per question, across corpus versions: only ever served as a fallback
         self._last_good: LRUCache[Hashable, QueryResponse] = LRUCache(maxsize=10_000)
         # retrieval key -> what its sources depended on, for carrying cached answers across a change
@@ -180,7 +183,9 @@ class QueryService:
             return prep
         try:
             with self.stages.time("query.generate"):
-                text = await self.generator.complete(prep.messages, deadline)
+                # past the deadline the caller gets the fallback; the call finishes and is cached
+                text = await self.late.run(lambda d: self.generator.complete(prep.messages, d), deadline,
+                                           lambda late_text: self._store(prep, late_text))
         except Exception as exc:
             return self._chat_failed(prep, exc)
         return self._store(prep, text)

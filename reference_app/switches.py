@@ -25,6 +25,7 @@ MECHANISMS = (
     "breaker",
     "bulkhead",
     "deadline",
+    "finish_late",
     "pacing",
     "quotas",
     "admission",
