@@ -285,8 +285,9 @@ def test_admission_control_sheds_past_max_in_flight(start_app, faults) -> None:
 
 def test_a_hanging_provider_is_cut_at_the_request_deadline(start_app, faults) -> None:
     """Never a hang: the chat call is held forever, the answer comes at the deadline, degraded."""
+    # finish_late off: here the deadline cuts the call (test_finish_late_... lets it run on)
     reference = start_app(
-        "reference", env={"RAGCHAOS_DISABLE": "cache", "RAGCHAOS_DEADLINE__REQUEST_S": "3"}
+        "reference", env={"RAGCHAOS_DISABLE": "cache,finish_late", "RAGCHAOS_DEADLINE__REQUEST_S": "3"}
     )
     tenant = _tenant()
     ingest(reference, tenant)
@@ -304,6 +305,31 @@ def test_a_hanging_provider_is_cut_at_the_request_deadline(start_app, faults) ->
         ]
         == 0
     )
+
+
+def test_finish_late_a_call_past_the_deadline_runs_on_and_its_answer_is_cached(start_app, faults) -> None:
+    """The caller gets the fallback at the deadline; the held call, once served, answers the next
+    asker from the cache without another provider call."""
+    reference = start_app("reference", env={"RAGCHAOS_DEADLINE__REQUEST_S": "2",
+                                            "RAGCHAOS_DEADLINE__CHAT_ATTEMPT_S": "60"})
+    key = reference.env["RAGCHAOS_PROVIDER_KEY"]
+    tenant = _tenant()
+    ingest(reference, tenant)
+    hang = faults.add(kind="hang", endpoint="chat", key=key)
+
+    def late() -> dict[str, int]:
+        return httpx.get(f"{reference.url}/_stats/mechanisms", timeout=10.0).json()["late_chat_calls"]
+
+    first = ask(reference, tenant, QUESTION)
+    assert first.status_code == 200 and first.json()["degraded"] == "chat_unavailable", first.text
+    assert late() == {"started": 1, "finished": 0}
+    chat_calls = metric(reference, "ragchaos_provider_calls_total", endpoint="chat")
+    faults.remove(hang)  # the provider now serves the held call
+    wait_for(lambda: late()["finished"] == 1, "the late chat call to answer")
+    again = ask(reference, tenant, QUESTION)
+    assert again.status_code == 200 and again.headers["x-cache"] == "HIT", again.text
+    assert not again.json()["degraded"] and again.json()["answer"]
+    assert metric(reference, "ragchaos_provider_calls_total", endpoint="chat") == chat_calls + 1  # the late one
 
 
 def test_pacing_learns_the_providers_limits_from_its_headers(start_app) -> None:
