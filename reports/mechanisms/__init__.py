@@ -9,6 +9,7 @@ from reports.mechanisms import (  # noqa: F401  (importing registers them)
     pacing,
     quotas,
     retries,
+    revalidation,
     semantic_cache,
     shedding,
 )

@@ -65,3 +65,18 @@ def test_a_counter_never_incremented_counts_as_zero_for_an_app_that_reports_the_
     v = verdicts(r, "naive", Expectation(mechanism="retries", max=0), Expectation(mechanism="breaker", max=0),
                  Expectation(mechanism="cache", min=0.1))
     assert [(x.verdict, x.measured) for x in v] == [("PASS", 0.0), ("PASS", 0.0), ("FAIL", 0.0)]
+
+
+def test_revalidation_is_kept_over_rechecked(run_result) -> None:
+    r = run_result.model_copy(deep=True)
+    phase = next(iter(r.apps["reference"].phases.values()))
+    phase.counters.update({
+        'ragchaos_cache_carried_total{layer="response",result="kept"}': 45.0,
+        'ragchaos_cache_carried_total{layer="response",result="dropped"}': 5.0,
+        'ragchaos_cache_carried_total{layer="semantic",result="kept"}': 0.0,
+    })
+    [v] = verdicts(r, "reference", Expectation(mechanism="revalidation", min="80%"))
+    assert (v.verdict, v.measured) == ("PASS", pytest.approx(0.9))
+    assert "45 of 50 cached answers kept" in v.detail and "response 45/50" in v.detail
+    [naive] = verdicts(r, "naive", Expectation(mechanism="revalidation", min="80%"))  # it has no cache
+    assert (naive.verdict, naive.measured) == ("FAIL", 0.0) and "no cached answer was re-checked" in naive.detail
