@@ -21,6 +21,7 @@ import redis
 
 from ragchaos.chunking import chunk_text
 from ragchaos.stack import Endpoint
+from tests.apps.corpus import document
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
@@ -183,3 +184,41 @@ def test_a_tenant_quota_is_one_budget_across_both_replicas(reference_fleet) -> N
     # one bucket for the fleet: the burst plus what refilled while we were asking (per-replica
     # buckets would have admitted 2 x burst = 10, beyond this bound unless elapsed > 20 s)
     assert total <= burst + rate * elapsed + 1, (admitted, elapsed)
+
+
+def test_an_ingest_that_cannot_change_an_answer_keeps_it_cached_for_the_fleet(reference_fleet, redis_url: str) -> None:
+    """Revalidation across replicas: A indexes an unrelated document and re-keys the answer it
+    holds under the new corpus version, in Redis too, so B (which did not compute the answer and
+    has no worker) still gets it from the cache after the version moved. Only the replica that
+    indexes carries, and only what it holds itself (README, scale-out)."""
+    fleet_a = reference_fleet(1)  # A answers and indexes
+    (a,) = fleet_a.replicas
+    (b,) = reference_fleet(1, env={"RAGCHAOS_COLLECTION_PREFIX": fleet_a.name, "RAGCHAOS_INGEST_WORKERS": "0"}).replicas
+    tenant = _tenant()
+    refunds = document("refunds", 5, 1)  # five chunks about one topic: the question's top 4 is full
+    assert _wait_job(a.url, _submit(a.url, tenant, "refunds", refunds))["state"] == "done"
+    question = "What is the refund policy for returns within thirty days?"
+
+    def ask(url: str) -> httpx.Response:
+        r = httpx.post(f"{url}/v1/query", json={"tenant": tenant, "question": question}, timeout=30)
+        assert r.status_code == 200, r.text
+        return r
+
+    first = ask(a.url)
+    assert first.headers["x-cache"] == "MISS" and len(first.json()["sources"]) == 4
+    pattern = f"ragchaos:{fleet_a.name}:cache:response:*"
+    deadline = time.monotonic() + 10
+    while len(_redis_keys(redis_url, pattern)) < 1:
+        assert time.monotonic() < deadline, "A's answer never reached Redis"
+        time.sleep(0.05)
+    job = _submit(b.url, tenant, "lighthouse", document("lighthouse", 2, 3))  # accepted by B, indexed by A
+    assert _wait_job(b.url, job)["state"] == "done"
+    kept = httpx.get(f"{a.url}/metrics", timeout=10).text
+    assert 'ragchaos_cache_carried_total{layer="response",result="kept"} 1.0' in kept
+    deadline = time.monotonic() + 10
+    while len(_redis_keys(redis_url, pattern)) < 2:  # the same answer under the new version too
+        assert time.monotonic() < deadline, "A's carried answer never reached Redis"
+        time.sleep(0.05)
+    again = ask(b.url)  # B's first question after the version moved: from the cache, not computed
+    assert again.headers["x-cache"] == "HIT", again.headers
+    assert again.json()["sources"] == first.json()["sources"]
