@@ -133,16 +133,22 @@ def main() -> int:
     ap.add_argument("--probe", action="store_true",
                     help="load benchmarks/soak_probe into the reference app: tracemalloc snapshots, objects by "
                          "type and cache sizes every 30 s into <out>/probe/ (slows the app; not for the figures)")
+    ap.add_argument("--trim", type=float, default=None, metavar="SECONDS",
+                    help="a diagnostic: the reference app calls glibc's malloc_trim(0) every SECONDS (soak_probe/): "
+                         "the growth that remains is memory in use, not free memory the allocator kept")
     args = ap.parse_args()
 
     out = Path(args.out or tempfile.mkdtemp(prefix="bench-soak-"))
     mark = uuid.uuid4().hex
     env = {**os.environ, MARK: mark, "PYTHONUNBUFFERED": "1"}
-    if args.probe:
-        (out / "probe").mkdir(parents=True, exist_ok=True)
+    if args.probe or args.trim:
         probe = str(Path(__file__).resolve().parent / "soak_probe")
         env["PYTHONPATH"] = os.pathsep.join(p for p in (probe, env.get("PYTHONPATH")) if p)
+    if args.probe:
+        (out / "probe").mkdir(parents=True, exist_ok=True)
         env["RAGCHAOS_PROBE_DIR"] = str(out / "probe")
+    if args.trim:
+        env["RAGCHAOS_PROBE_TRIM"] = str(args.trim)
     log = open(out / "soak-run.log", "w")  # noqa: SIM115 - the child writes it for the whole run
     proc = subprocess.Popen(
         [sys.executable, "-m", "ragchaos", "run", args.scenario, "--apps", args.apps, "--out", str(out / "runs")],
@@ -182,7 +188,7 @@ def main() -> int:
     base, ttl, mid = at(args.warmup), at(300.0), at(end / 2)
     minutes = per_minute(samples)
     report = {
-        "scenario": args.scenario, "exit_code": code, "samples": len(samples), "load_s": round(end, 1),
+        "scenario": args.scenario, "trim_every_s": args.trim, "probe": args.probe, "exit_code": code, "samples": len(samples), "load_s": round(end, 1),
         "rss_first_mib": round(samples[0][1] / 1024, 1), "rss_after_warmup_mib": round(base[1] / 1024, 1),
         "rss_at_300s_mib": round(ttl[1] / 1024, 1),
         "rss_last_minute_mib": round(last_rss / 1024, 1), "rss_peak_mib": round(max(x[1] for x in samples) / 1024, 1),

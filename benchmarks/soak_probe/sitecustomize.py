@@ -8,7 +8,11 @@ tracemalloc traces, live objects by type (top 40), the size of every cache layer
 tasks, glibc's ``mallinfo2`` (in use vs free but kept), and a tracemalloc snapshot dumped to a
 file for diffing afterwards. Python allocations show up in the snapshots; RSS growth they do
 not explain is the allocator's (free memory kept in arenas) or a native library's.
-``RAGCHAOS_PROBE_FRAMES=0`` leaves tracemalloc off (its own memory and pauses distort RSS).
+``RAGCHAOS_PROBE_FRAMES=0`` leaves tracemalloc off (its own memory and pauses distort RSS);
+even then the app's RSS under the probe was ~50 MiB above a run without it (2026-11-22): read
+the probe's components (in use, kept, entries), never its RSS, against a run without it.
+``RAGCHAOS_PROBE_TRIM=<s>`` (``bench_soak.py --trim``) only calls ``malloc_trim(0)`` every
+``<s>`` seconds (no probe): the RSS growth that remains is memory in use.
 """
 
 from __future__ import annotations
@@ -131,10 +135,24 @@ def _loop(out_dir: Path, every: float) -> None:
             f.write(json.dumps(row) + "\n")
 
 
+def _trim(every: float) -> None:
+    """glibc's ``malloc_trim(0)`` every ``every`` seconds: hands free pages inside the heap back
+    to the system, so RSS shows what is in use rather than the allocator's high-water mark."""
+    libc = ctypes.CDLL("libc.so.6")
+    while True:
+        time.sleep(every)
+        libc.malloc_trim(0)
+
+
 def _install() -> None:
     out = os.environ.get("RAGCHAOS_PROBE_DIR")
+    trim = os.environ.get("RAGCHAOS_PROBE_TRIM")
     argv = _argv()
-    if not out or "reference" not in argv or "serve" not in argv:
+    if "reference" not in argv or "serve" not in argv:
+        return
+    if trim:  # a diagnostic: how much of the RSS growth is memory freed but kept by glibc
+        threading.Thread(target=_trim, args=(float(trim),), name="soak-trim", daemon=True).start()
+    if not out:
         return
     frames = int(os.environ.get("RAGCHAOS_PROBE_FRAMES", "8"))
     if frames > 0:  # 0: counts, sizes and malloc only (RSS then close to a run without the probe)
