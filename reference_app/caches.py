@@ -136,6 +136,11 @@ class LayerCache(Generic[V]):
         """This process's entry for ``key``, without counting a lookup (for re-keying)."""
         return self._data.get(key) if self.enabled else None
 
+    def discard(self, key: Hashable) -> None:
+        """Drop this process's entry for ``key`` (one no lookup can reach any more); a shared
+        store's copy expires by its TTL."""
+        self._data.pop(key, None)
+
     async def prefetch(self, keys: Sequence[Hashable]) -> None:
         """Bring ``keys`` from a shared store into this cache before ``get`` (none here)."""
 

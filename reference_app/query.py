@@ -306,8 +306,10 @@ class QueryService:
                     self._bases[new_key] = basis
             kept += moved
             dropped += not moved
-        for key in mine:  # what the old versions keyed is unreachable now
+        for key in mine:  # what the old versions keyed is unreachable now: free it, not at TTL
             self._bases.pop(key, None)
+            self.retrievals.discard(key)
+            self.responses.discard(_exact_key(key))
         self.metrics.cache_carried.labels(layer="response", result="kept").inc(kept)
         self.metrics.cache_carried.labels(layer="response", result="dropped").inc(dropped)
 

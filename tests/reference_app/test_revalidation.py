@@ -182,3 +182,18 @@ def test_an_answer_finishing_after_an_unrelated_change_is_cached_under_the_new_v
 def test_an_answer_finishing_after_a_change_that_can_alter_it_is_not_cached() -> None:
     assert asyncio.run(_answer_across(change(at(0.95))))[0] == "MISS"
     assert asyncio.run(_answer_across(None))[0] == "MISS"  # only the version is known (another replica)
+
+
+def test_a_carried_answer_moves_rather_than_staying_under_both_versions() -> None:
+    async def body() -> tuple[int, int, str]:
+        versions, generator = CorpusVersions(), _Generator()
+        generator.release.set()
+        service = _service(generator, versions)
+        req = QueryRequest(tenant="t", question="what is it")
+        await service.answer(req, 4, Deadline.after(30))
+        await versions.advance("t", change(at(0.1)))  # carried to version 1
+        again = await service.answer(req, 4, Deadline.after(30))
+        return len(service.responses), len(service.retrievals), again.x_cache
+
+    # one entry each: the version-0 keys were freed when the answer was carried (not at their TTL)
+    assert asyncio.run(body()) == (1, 1, "HIT")
