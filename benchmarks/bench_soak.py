@@ -149,6 +149,7 @@ def main() -> int:
         env["RAGCHAOS_PROBE_DIR"] = str(out / "probe")
     if args.trim:
         env["RAGCHAOS_PROBE_TRIM"] = str(args.trim)
+    out.mkdir(parents=True, exist_ok=True)
     log = open(out / "soak-run.log", "w")  # noqa: SIM115 - the child writes it for the whole run
     proc = subprocess.Popen(
         [sys.executable, "-m", "ragchaos", "run", args.scenario, "--apps", args.apps, "--out", str(out / "runs")],
