@@ -21,6 +21,7 @@ from ragchaos.stages import StageRecorder
 from reference_app.deadline import Deadline
 from reference_app.ingest import DocIn, Indexer
 from reference_app.jobstore import Job, JobStore
+from reference_app.tasks import cancel_and_wait
 
 __all__ = ["IngestQueue"]
 
@@ -59,11 +60,7 @@ class IngestQueue:
         return recovered
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         await asyncio.to_thread(self.store.close)
 
