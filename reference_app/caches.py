@@ -64,9 +64,9 @@ class CorpusVersions:
     def get(self, tenant: str) -> int:
         return self._versions.get(tenant, 0)
 
-    def bump(self, tenant: str) -> int:
+    def bump(self, tenant: str, change: CorpusChange | None = None) -> int:
         old = self.get(tenant)
-        self._moved(tenant, old, old + 1, None)
+        self._moved(tenant, old, old + 1, change)
         return old + 1
 
     def on_change(self, listener: Callable[[str], None]) -> None:
@@ -90,9 +90,7 @@ class CorpusVersions:
 
     async def advance(self, tenant: str, change: CorpusChange | None = None) -> int:
         """``bump`` where the version lives (reference_app/shared/caches.py: in Redis)."""
-        old = self.get(tenant)
-        self._moved(tenant, old, old + 1, change)
-        return old + 1
+        return self.bump(tenant, change)
 
 
 class LayerCache(Generic[V]):

@@ -325,8 +325,7 @@ class QueryService:
     @property
     def _max_age_s(self) -> float:
         """A carried answer keeps its age: past the response TTL it is not carried."""
-        ttl = getattr(self.responses, "ttl_s", None)
-        return float(ttl) if ttl else float("inf")
+        return self.responses.ttl_s or float("inf")
 
 
 def _exact_key(retrieval_key: tuple[Hashable, ...]) -> tuple[Hashable, ...]:

@@ -46,7 +46,7 @@ def unit_rows(vectors: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
     m = np.asarray(vectors, dtype=np.float32)
     if m.ndim == 1:
         m = m.reshape(1, -1) if m.size else m.reshape(0, 0)
-    norms = np.linalg.norm(m, axis=1, keepdims=True) if m.size else np.ones((m.shape[0], 1), np.float32)
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
     return m / np.where(norms > 0, norms, 1.0)
 
 
