@@ -105,3 +105,18 @@ def sse_events(body: str) -> list[Any]:
         if line.startswith("data: ") and line != "data: [DONE]":
             out.append(json.loads(line[6:]))
     return out
+
+
+def submit_held_jobs(app: AppHandle, provider: Endpoint, tenant: str, docs: Mapping[str, str]) -> list[str]:
+    """Submit ``docs`` (doc_id -> text) while the app's embeddings calls are held by a ``hang``
+    fault the caller set; return the job ids once a worker has taken jobs and is stuck at the
+    provider (its call reached it, or a job shows ``running``)."""
+    with app.client() as c:
+        jobs = []
+        for doc_id, text in docs.items():
+            r = c.post("/v1/documents", json={"tenant": tenant, "doc_id": doc_id, "text": text})
+            assert r.status_code == 202, r.text
+            jobs.append(r.json()["job_id"])
+        wait_for(lambda: provider_count(provider, app.key) >= 1 or any(
+            c.get(f"/v1/jobs/{j}").json()["state"] == "running" for j in jobs), "a worker to start a job")
+    return jobs

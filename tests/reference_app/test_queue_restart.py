@@ -15,7 +15,7 @@ import pytest
 
 from ragchaos.stack import Endpoint, ToxiproxyHandle
 from tests.apps.corpus import document
-from tests.apps.helpers import launch, new_tenant, provider_count, wait_for, wait_job
+from tests.apps.helpers import launch, new_tenant, submit_held_jobs, wait_job
 
 pytestmark = pytest.mark.slow
 
@@ -28,15 +28,9 @@ def test_jobs_accepted_before_a_crash_complete_after_the_restart(
     fault = httpx.post(faults, json={"kind": "hang", "endpoint": "embeddings", "key": app.key}, timeout=10).json()["id"]
     tenant = new_tenant()
     try:
+        # a worker has taken jobs and is stuck at the provider
+        jobs = submit_held_jobs(app, provider, tenant, {f"doc-{i}": document("astronomy", 2, i) for i in range(5)})
         with app.client() as c:
-            jobs = []
-            for i in range(5):
-                r = c.post("/v1/documents", json={"tenant": tenant, "doc_id": f"doc-{i}", "text": document("astronomy", 2, i)})
-                assert r.status_code == 202, r.text
-                jobs.append(r.json()["job_id"])
-            # a worker has taken jobs and is stuck at the provider
-            wait_for(lambda: provider_count(provider, app.key) >= 1 or any(
-                c.get(f"/v1/jobs/{j}").json()["state"] == "running" for j in jobs), "a worker to start a job")
             assert all(c.get(f"/v1/jobs/{j}").json()["state"] in ("queued", "running") for j in jobs)
         app.kill()
         httpx.delete(f"{faults}/{fault}", timeout=10)

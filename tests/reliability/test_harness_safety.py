@@ -20,21 +20,9 @@ import pytest
 from scenarios.loader import parse_scenario
 from scenarios.safety import remote_addresses
 from tests.scenarios.procwatch import MARK, listening_ports, marked_pids
-from tests.scenarios.test_teardown import _assert_nothing_left, _wait_for_line
+from tests.scenarios.test_teardown import _assert_nothing_left, _wait_for_line, tiny_scenario
 
-BASE = textwrap.dedent("""\
-    name: safety
-    seed: 1
-    request_timeout: 3s
-    corpus: {tenants: 1, documents_per_tenant: 4, words_per_document: 40}
-    workload: {questions: 10}
-    load:
-      kind: arrivals
-      arrivals: constant
-      max_in_flight: 10
-      stages:
-        - {duration: 4s, rate: 2}
-    """)
+BASE = tiny_scenario("safety", "4s")
 
 
 def _cli(tmp_path: Path, *args: str, scenario: str = BASE, env: dict[str, str] | None = None,

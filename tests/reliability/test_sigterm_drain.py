@@ -24,7 +24,7 @@ import pytest
 
 from ragchaos.stack import Endpoint, ToxiproxyHandle
 from tests.apps.corpus import document
-from tests.apps.helpers import ingest, launch, new_tenant, provider_count, wait_for, wait_job
+from tests.apps.helpers import ingest, launch, new_tenant, submit_held_jobs, wait_for, wait_job
 from tests.reliability.storm import queue_states
 
 pytestmark = pytest.mark.slow
@@ -100,14 +100,7 @@ def test_sigterm_keeps_unfinished_jobs_for_the_next_start(
     fault: str | None = httpx.post(faults, json={"kind": "hang", "endpoint": "embeddings", "key": app.key},
                                    timeout=10).json()["id"]
     try:
-        with app.client() as c:
-            jobs = []
-            for i in range(5):
-                r = c.post("/v1/documents", json={"tenant": tenant, "doc_id": f"doc-{i}", "text": document("shipping", 1, i)})
-                assert r.status_code == 202, r.text
-                jobs.append(r.json()["job_id"])
-            wait_for(lambda: provider_count(provider, app.key) >= 1 or any(
-                c.get(f"/v1/jobs/{j}").json()["state"] == "running" for j in jobs), "a worker to start a job")
+        jobs = submit_held_jobs(app, provider, tenant, {f"doc-{i}": document("shipping", 1, i) for i in range(5)})
         process = app.process
         assert process.popen is not None
         os.kill(app.pid, signal.SIGTERM)

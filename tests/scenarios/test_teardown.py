@@ -24,19 +24,24 @@ from tests.scenarios.procwatch import MARK, listening, listening_ports, marked_p
 
 pytestmark = pytest.mark.slow
 
-SCENARIO = textwrap.dedent("""\
-    name: teardown
-    seed: 1
-    request_timeout: 3s
-    corpus: {tenants: 1, documents_per_tenant: 4, words_per_document: 40}
-    workload: {questions: 10}
-    load:
-      kind: arrivals
-      arrivals: constant
-      max_in_flight: 10
-      stages:
-        - {duration: 120s, rate: 2}
-    """)
+def tiny_scenario(name: str, duration: str) -> str:
+    """A scenario that starts the whole stack and loads it lightly (2 req/s) for ``duration``."""
+    return textwrap.dedent(f"""\
+        name: {name}
+        seed: 1
+        request_timeout: 3s
+        corpus: {{tenants: 1, documents_per_tenant: 4, words_per_document: 40}}
+        workload: {{questions: 10}}
+        load:
+          kind: arrivals
+          arrivals: constant
+          max_in_flight: 10
+          stages:
+            - {{duration: {duration}, rate: 2}}
+        """)
+
+
+SCENARIO = tiny_scenario("teardown", "120s")
 
 
 def _start(tmp_path: Path, scenario: str, mark: str, *args: str, stderr: int | IO[str] = subprocess.STDOUT
