@@ -21,7 +21,6 @@ from ragchaos.stages import StageRecorder
 from reference_app.deadline import Deadline
 from reference_app.ingest import DocIn, Indexer
 from reference_app.jobstore import Job, JobStore
-from reference_app.tasks import cancel_and_wait
 
 __all__ = ["IngestQueue"]
 
@@ -60,7 +59,11 @@ class IngestQueue:
         return recovered
 
     async def stop(self) -> None:
-        await cancel_and_wait(self._tasks)
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
         self._tasks = []
         await asyncio.to_thread(self.store.close)
 

@@ -42,7 +42,6 @@ from reference_app.deadline import Deadline
 from reference_app.ingest import DocIn, Indexer
 from reference_app.jobstore import Job
 from reference_app.shared.namespace import Namespace
-from reference_app.tasks import cancel_and_wait
 
 __all__ = ["StreamIngestQueue", "consumer_name"]
 
@@ -112,7 +111,11 @@ class StreamIngestQueue:
         return 0
 
     async def stop(self) -> None:
-        await cancel_and_wait(self._tasks)
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
         self._tasks = []
 
     async def submit(self, doc: DocIn) -> Job:
