@@ -21,12 +21,6 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 # Then the project itself (the parts and their package data: built-in scenarios).
 COPY README.md ./
 COPY ragchaos ./ragchaos
-COPY provider ./provider
-COPY faults ./faults
-COPY naive_app ./naive_app
-COPY reference_app ./reference_app
-COPY scenarios ./scenarios
-COPY reports ./reports
 RUN pip install --no-deps . \
     && useradd --create-home --uid 10001 ragchaos \
     && mkdir -p /runs /data \

@@ -36,8 +36,8 @@ from typing import Any
 import httpx
 import psutil
 
-from ragchaos.procs import ProcessGroup
-from ragchaos.stack import Endpoint, app_env, start_app, start_chroma, start_provider
+from ragchaos.core.procs import ProcessGroup
+from ragchaos.stack.local import Endpoint, app_env, start_app, start_chroma, start_provider
 
 TOPICS = ["refund policy returns", "shipping parcel courier", "lighthouse storm lamp", "garden tomatoes compost",
           "telescope nebula galaxy"]

@@ -35,8 +35,8 @@ from typing import Any
 
 import aiohttp
 
-from ragchaos.procs import ProcessGroup
-from ragchaos.stack import app_env, start_app, start_chroma, start_provider
+from ragchaos.core.procs import ProcessGroup
+from ragchaos.stack.local import app_env, start_app, start_chroma, start_provider
 
 PROVIDER_CONFIG = """
 embeddings_limits: {rpm: 100000000, tpm: 10000000000}

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_provider.py [--duration 10] [--clients 2] [--connections 32]
 
-Starts ``python -m provider`` (one process, one event loop: one core at most) with the latency
+Starts ``python -m ragchaos.provider`` (one process, one event loop: one core at most) with the latency
 model off and limits out of reach, then drives POST /v1/embeddings from ``--clients`` load
 processes, each an asyncio loop over ``--connections`` keep-alive connections speaking raw
 HTTP/1.1 (an SDK client would be the bottleneck long before the server). Every request carries
@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ragchaos.ports import free_port
-from ragchaos.procs import ManagedProcess, python_module_argv
+from ragchaos.core.ports import free_port
+from ragchaos.core.procs import ManagedProcess, python_module_argv
 
 VOCAB = ["cache", "retry", "backoff", "jitter", "breaker", "tenant", "quota", "latency", "token", "embedding", "vector", "chunk", "index", "query", "answer", "source", "document", "provider", "timeout", "replica", "queue", "batch", "stream", "spike", "flood", "error", "budget", "limit", "window", "bucket", "refill", "shard", "region", "storage", "network", "socket", "proxy", "fault", "storm", "monday", "morning", "release", "deploy", "rollback", "canary", "metric", "histogram", "percentile", "tail", "throughput", "worker", "process", "thread", "event", "loop"]
 
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         config = Path(tmp) / "bench.json"
         config.write_text(json.dumps(CONFIG))
         port = free_port()
-        server = ManagedProcess("provider", python_module_argv("provider", "--port", str(port), "--config", str(config)),
+        server = ManagedProcess("provider", python_module_argv("ragchaos.provider", "--port", str(port), "--config", str(config)),
                                 health_url=f"http://127.0.0.1:{port}/healthz", log_path=Path(tmp) / "provider.log")
         server.start()
         try:

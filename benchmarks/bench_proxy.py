@@ -10,7 +10,7 @@
    connection (bandwidth 0, 4 MB queued) and a 1 s latency connection on another proxy of the
    same server; the fast connections' p50/p99 should barely move.
 
-The proxy runs as its own process (``python -m faults``), as it does in a run.
+The proxy runs as its own process (``python -m ragchaos.faults``), as it does in a run.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from faults.client import ToxiproxyClient  # noqa: E402
-from faults.discovery import start_builtin  # noqa: E402
+from ragchaos.faults.client import ToxiproxyClient  # noqa: E402
+from ragchaos.faults.discovery import start_builtin  # noqa: E402
 
 
 class Server:

@@ -52,7 +52,7 @@ def bench_locust(port: int, duration: float, rounds: int, users: int, warmup: fl
     from locust import FastHttpUser, constant, task
     from locust.env import Environment
 
-    from reports.recorder import Recorder, classify_status
+    from ragchaos.reports.recorder import Recorder, classify_status
 
     host = f"http://127.0.0.1:{port}"
     recorder = Recorder()
@@ -116,8 +116,8 @@ def bench_locust(port: int, duration: float, rounds: int, users: int, warmup: fl
 
 
 def bench_memory() -> dict:
-    from ragchaos.hdr import Histogram
-    from reports.recorder import Recorder
+    from ragchaos.measure.hdr import Histogram
+    from ragchaos.reports.recorder import Recorder
 
     out: dict = {}
     for sf in (3, 2):
@@ -177,8 +177,8 @@ def main() -> int:
         print(json.dumps({"memory": bench_memory()}, indent=1))
         return 0
 
-    from ragchaos.ports import free_port, wait_for_port
-    from ragchaos.procs import ManagedProcess
+    from ragchaos.core.ports import free_port, wait_for_port
+    from ragchaos.core.procs import ManagedProcess
 
     port = free_port()
     server = ManagedProcess("endpoint", [sys.executable, __file__, "--serve", str(port)],

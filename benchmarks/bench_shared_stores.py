@@ -2,7 +2,7 @@
 
 In one run, on one event loop, against a private ``redis-server`` on loopback (or
 ``--redis-url``): the per-query state operations of the reference app with ``REDIS_URL``
-(reference_app/shared/) and without it: a response-cache lookup that hits (corpus version
+(ragchaos/reference_app/shared/) and without it: a response-cache lookup that hits (corpus version
 read + prefetch + get), an embedding-cache lookup of 16 texts (one MGET), a quota take, a
 pacing reservation, and an ingest job submitted and read back. Rounds alternate the two
 backends so drift on a shared machine hits both; figures are medians of the rounds, in µs per
@@ -23,21 +23,21 @@ from pathlib import Path
 
 import numpy as np
 
-from ragchaos.appkit.schemas import QueryResponse
-from ragchaos.redis_server import acquire_redis
-from ragchaos.stages import StageRecorder
-from reference_app.caches import CorpusVersions, LayerCache
-from reference_app.deadline import Deadline
-from reference_app.ingest import DocIn
-from reference_app.jobstore import JobStore
-from reference_app.pacing import Pacer
-from reference_app.quotas import MemoryQuotaStore, TenantLimit
-from reference_app.shared.backend import CODECS
-from reference_app.shared.caches import RedisCorpusVersions, RedisLayerCache, WriteBehind
-from reference_app.shared.namespace import connect
-from reference_app.shared.pacing import RedisPacer
-from reference_app.shared.quotas import RedisQuotaStore
-from reference_app.shared.stream_queue import StreamIngestQueue
+from ragchaos.kit.schemas import QueryResponse
+from ragchaos.measure.stages import StageRecorder
+from ragchaos.reference_app.caches import CorpusVersions, LayerCache
+from ragchaos.reference_app.deadline import Deadline
+from ragchaos.reference_app.ingest import DocIn
+from ragchaos.reference_app.jobstore import JobStore
+from ragchaos.reference_app.pacing import Pacer
+from ragchaos.reference_app.quotas import MemoryQuotaStore, TenantLimit
+from ragchaos.reference_app.shared.backend import CODECS
+from ragchaos.reference_app.shared.caches import RedisCorpusVersions, RedisLayerCache, WriteBehind
+from ragchaos.reference_app.shared.namespace import connect
+from ragchaos.reference_app.shared.pacing import RedisPacer
+from ragchaos.reference_app.shared.quotas import RedisQuotaStore
+from ragchaos.reference_app.shared.stream_queue import StreamIngestQueue
+from ragchaos.stack.redis_server import acquire_redis
 
 Op = Callable[[int], Awaitable[object]]
 

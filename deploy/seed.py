@@ -1,6 +1,6 @@
 """Seed the apps with a scenario's corpus before Locust starts (compose.yaml, service ``seed``).
 
-Plain ``locust -f scenarios/locustfile.py`` does not seed (``ragchaos run`` and ``ragchaos up``
+Plain ``locust -f ragchaos/scenarios/locustfile.py`` does not seed (``ragchaos run`` and ``ragchaos up``
 do), so compose runs this once, between the apps being healthy and Locust starting. It reads
 the same variables as the locustfile: ``RAGCHAOS_SCENARIO`` and ``RAGCHAOS_<APP>_URL``.
 
@@ -20,10 +20,10 @@ import time
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from scenarios.loader import ScenarioError, load_scenario
-from scenarios.requests import Workbench
-from scenarios.schema import KNOWN_APPS
-from scenarios.seed import SeedError, seed_app
+from ragchaos.scenarios.loader import ScenarioError, load_scenario
+from ragchaos.scenarios.requests import Workbench
+from ragchaos.scenarios.schema import KNOWN_APPS
+from ragchaos.scenarios.seed import SeedError, seed_app
 
 
 def pin(url: str) -> str:

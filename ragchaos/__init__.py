@@ -1,8 +1,15 @@
 """ragchaos: a chaos and load-testing harness for RAG services.
 
-The package holds what every part shares: the CLI, ports and process supervision, the
-per-stage HDR recorder and the mechanism metric names. Each part (provider, faults, the two
-apps, scenarios, reports) lives in its own top-level package; see shared/DESIGN.md.
+One package, in layers that only point down (docs/architecture.md; tests/test_layers.py
+checks it):
+
+- ``core``, ``measure``: ports and processes, the CLI error; HDR histograms, stages, metrics
+- ``kit``: what both apps share so they answer alike, and the FastAPI shell they start from
+- ``provider``, ``faults``: the simulated OpenAI-compatible provider; the fault proxy and timeline
+- ``naive_app``, ``reference_app``: the two apps under test
+- ``reports``, ``stack``: results, verdicts and reports; starting the system under test
+- ``scenarios``: scenario files, the load, the runner
+- ``cli``: the ``ragchaos`` command
 """
 
 __version__ = "0.1.0"

@@ -12,21 +12,19 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from ragchaos.core.errors import CliError
+
 __all__ = ["CliError", "main"]
 
 # the parts that contribute subcommands, in help order
 PART_CLIS = (
-    "scenarios.cli",
-    "reports.cli",
-    "provider.cli",
-    "faults.cli",
-    "naive_app.cli",
-    "reference_app.cli",
+    "ragchaos.scenarios.cli",
+    "ragchaos.reports.cli",
+    "ragchaos.provider.cli",
+    "ragchaos.faults.cli",
+    "ragchaos.naive_app.cli",
+    "ragchaos.reference_app.cli",
 )
-
-
-class CliError(Exception):
-    """A user mistake: printed as one line, exit status 2, never a traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:

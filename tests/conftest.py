@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from ragchaos.procs import ProcessGroup
-from ragchaos.stack import (
+from ragchaos.core.procs import ProcessGroup
+from ragchaos.stack.local import (
     AppHandle,
     AppLauncher,
     Endpoint,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from ragchaos.chunking import CHUNK_WORDS, OVERLAP_WORDS
+from ragchaos.kit.chunking import CHUNK_WORDS, OVERLAP_WORDS
 
 TOPICS = {
     "refunds": "refund policy returns within thirty days receipt purchase money back store credit",

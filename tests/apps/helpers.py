@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from ragchaos.procs import ProcessGroup
-from ragchaos.stack import AppHandle, AppLauncher, Endpoint, ToxiproxyHandle
+from ragchaos.core.procs import ProcessGroup
+from ragchaos.stack.local import AppHandle, AppLauncher, Endpoint, ToxiproxyHandle
 
 __all__ = ["AppHandle", "launch", "metric", "new_tenant", "provider_count", "wait_for", "wait_job"]
 

@@ -1,4 +1,4 @@
-"""The one app launcher (ragchaos/stack.py): an app wired through its own proxies, restarted on
+"""The one app launcher (ragchaos/stack/local.py): an app wired through its own proxies, restarted on
 its port, stopped once however many times ``stop`` is called."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import os
 import httpx
 import pytest
 
-from ragchaos.stack import AppLauncher
+from ragchaos.stack.local import AppLauncher
 
 pytestmark = pytest.mark.slow
 

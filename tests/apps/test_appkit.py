@@ -11,9 +11,9 @@ import json
 import httpx
 import pytest
 
-from naive_app.app import create_app
-from ragchaos.appkit.settings import AppSettings
-from ragchaos.ports import free_port
+from ragchaos.core.ports import free_port
+from ragchaos.kit.settings import AppSettings
+from ragchaos.naive_app.app import create_app
 
 pytestmark = pytest.mark.anyio
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragchaos.chunking import Chunk, chunk_id, chunk_text
+from ragchaos.kit.chunking import Chunk, chunk_id, chunk_text
 
 
 def words(n: int) -> str:

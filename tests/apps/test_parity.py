@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ragchaos.stack import Endpoint, ToxiproxyHandle
+from ragchaos.stack.local import Endpoint, ToxiproxyHandle
 from tests.apps.corpus import document
 from tests.apps.helpers import AppHandle, ingest, launch, new_tenant, provider_count
 
@@ -93,7 +93,7 @@ def test_no_source_ever_comes_from_another_tenant(apps: dict[str, AppHandle], co
 
 @pytest.mark.parametrize("kind", ["naive", "reference"])
 def test_reingesting_a_document_replaces_its_chunks(apps: dict[str, AppHandle], kind: str) -> None:
-    from ragchaos.chunking import chunk_id, chunk_text
+    from ragchaos.kit.chunking import chunk_id, chunk_text
 
     app, tenant = apps[kind], new_tenant()
     ingest(app, tenant, {"evolving": document("garden", 3, 1), "other": document("garden", 1, 2)})

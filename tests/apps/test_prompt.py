@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ragchaos.prompt import MAX_CONTEXT_CHARS, SYSTEM_PROMPT, Passage, build_messages
+from ragchaos.kit.prompt import MAX_CONTEXT_CHARS, SYSTEM_PROMPT, Passage, build_messages
 
 
 def test_messages_number_passages_in_order() -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ragchaos.appkit.vectors import chunk_records, hits_from_query, stale_ids, tenant_where
-from ragchaos.chunking import Chunk, chunk_id
+from ragchaos.kit.chunking import Chunk, chunk_id
+from ragchaos.kit.vectors import chunk_records, hits_from_query, stale_ids, tenant_where
 
 
 def test_records_carry_tenant_and_doc_and_collapse_duplicates() -> None:

@@ -2,8 +2,8 @@ import random
 
 import pytest
 
-from ragchaos.hdr import HIGHEST_US, Histogram
-from ragchaos.stages import StageRecorder
+from ragchaos.measure.hdr import HIGHEST_US, Histogram
+from ragchaos.measure.stages import StageRecorder
 
 
 def exact_percentile(values: list[int], p: float) -> int:

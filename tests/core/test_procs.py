@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from ragchaos.ports import free_port, is_loopback_host
-from ragchaos.procs import ManagedProcess, ProcessGroup, ProcessStartError
+from ragchaos.core.ports import free_port, is_loopback_host
+from ragchaos.core.procs import ManagedProcess, ProcessGroup, ProcessStartError
 
 
 def test_loopback_check() -> None:

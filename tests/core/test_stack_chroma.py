@@ -4,8 +4,8 @@ import socket
 
 import chromadb
 
-from ragchaos.procs import ProcessGroup
-from ragchaos.stack import start_chroma
+from ragchaos.core.procs import ProcessGroup
+from ragchaos.stack.local import start_chroma
 
 
 def test_chroma_server_starts_serves_and_stops(tmp_path) -> None:

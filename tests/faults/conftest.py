@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from faults.client import ToxiproxyClient
-from faults.discovery import FaultProxyHandle, start_builtin
+from ragchaos.faults.client import ToxiproxyClient
+from ragchaos.faults.discovery import FaultProxyHandle, start_builtin
 
 _BACKENDS = ["builtin"] + (["real"] if os.environ.get("TOXIPROXY_URL") else [])
 
@@ -40,7 +40,7 @@ def toxiproxy(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 @pytest.fixture
 def builtin_only(toxiproxy: FaultProxyHandle) -> None:
     if toxiproxy.kind != "builtin":
-        pytest.skip("a deliberate difference of the built-in proxy (faults/DIFFERENCES.md)")
+        pytest.skip("a deliberate difference of the built-in proxy (ragchaos/faults/DIFFERENCES.md)")
 
 
 @dataclass

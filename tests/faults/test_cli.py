@@ -1,4 +1,4 @@
-"""``ragchaos toxiproxy serve`` and ``python -m faults``: flags, --config, clear errors."""
+"""``ragchaos toxiproxy serve`` and ``python -m ragchaos.faults``: flags, --config, clear errors."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from faults.client import ToxiproxyClient
-from ragchaos.ports import free_port
-from ragchaos.procs import ManagedProcess, python_module_argv
+from ragchaos.core.ports import free_port
+from ragchaos.core.procs import ManagedProcess, python_module_argv
+from ragchaos.faults.client import ToxiproxyClient
 
 
 @pytest.mark.slow
@@ -46,7 +46,7 @@ def test_serve_with_config_loads_proxies(tmp_path, echo):
 )
 def test_serve_refuses_bad_flags(args, needle):
     for argv in (python_module_argv("ragchaos", "toxiproxy", "serve", "--port", "1", *args),
-                 python_module_argv("faults", "--port", "1", *args)):
+                 python_module_argv("ragchaos.faults", "--port", "1", *args)):
         result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
         assert result.returncode == 2, result
         assert needle in result.stderr and "Traceback" not in result.stderr
@@ -56,7 +56,7 @@ def test_bad_config_names_the_file(tmp_path):
     config = tmp_path / "populate.json"
     config.write_text('{"not": "a list"}')
     result = subprocess.run(
-        [sys.executable, "-m", "faults", "serve", "--port", str(free_port()), "--config", str(config)],
+        [sys.executable, "-m", "ragchaos.faults", "serve", "--port", str(free_port()), "--config", str(config)],
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode != 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from faults.client import Proxy, Toxic
+from ragchaos.faults.client import Proxy, Toxic
 
 
 def test_populate_uses_the_servers_rule(client, names, echo):

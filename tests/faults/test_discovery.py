@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from faults.discovery import discover
-from ragchaos.procs import ProcessGroup
+from ragchaos.core.procs import ProcessGroup
+from ragchaos.faults.discovery import discover
 
 
 def test_toxiproxy_url_is_used_as_is(monkeypatch, toxiproxy):
@@ -35,7 +35,7 @@ def test_toxiproxy_server_on_path_is_started_as_the_real_one(monkeypatch, tmp_pa
     # a stand-in binary that takes toxiproxy-server's flags (-host, -port) and runs our server
     binary = tmp_path / "toxiproxy-server"
     binary.write_text(
-        f"#!/bin/sh\nexec {sys.executable} -m faults serve --host \"$2\" --port \"$4\"\n"
+        f"#!/bin/sh\nexec {sys.executable} -m ragchaos.faults serve --host \"$2\" --port \"$4\"\n"
     )
     binary.chmod(binary.stat().st_mode | stat.S_IEXEC)
     monkeypatch.delenv("TOXIPROXY_URL", raising=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from faults.server import ServerSettings, create_server
+from ragchaos.faults.server import ServerSettings, create_server
 
 
 async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -6,9 +6,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from faults.kinds import PROVIDER_KINDS, LatencyFault, RateLimitFault
-from faults.step import FaultStep
-from faults.units import parse_duration
+from ragchaos.faults.kinds import PROVIDER_KINDS, LatencyFault, RateLimitFault
+from ragchaos.faults.step import FaultStep
+from ragchaos.faults.units import parse_duration
 
 STEPS_YAML = """
 - name: provider-rpm-storm

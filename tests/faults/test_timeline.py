@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from faults.appliers import NetworkApplier, ProviderApplier
-from faults.client import ToxiproxyClient
-from faults.errors import NotFound
-from faults.step import FaultStep
-from faults.timeline import Timeline
+from ragchaos.faults.appliers import NetworkApplier, ProviderApplier
+from ragchaos.faults.client import ToxiproxyClient
+from ragchaos.faults.errors import NotFound
+from ragchaos.faults.step import FaultStep
+from ragchaos.faults.timeline import Timeline
 
 
 class FakeClock:
@@ -336,7 +336,7 @@ def test_network_applier_rolls_back_half_applied_steps(client, proxies):
 
 
 def test_client_raises_typed_errors(client, toxiproxy):
-    from faults.errors import BadRequest, Conflict, ServerError, ToxiproxyUnreachable
+    from ragchaos.faults.errors import BadRequest, Conflict, ServerError, ToxiproxyUnreachable
 
     with pytest.raises(NotFound):
         client.get_proxy("no_such_proxy")

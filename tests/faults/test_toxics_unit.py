@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from faults.toxics import TOXICS, new_toxic
-from faults.toxics.base import AttributeTypeError, Cleanup, NeedsLinger, Stateful, ToxicWrapper
-from faults.toxics.slicer import SlicerToxic
+from ragchaos.faults.toxics import TOXICS, new_toxic
+from ragchaos.faults.toxics.base import AttributeTypeError, Cleanup, NeedsLinger, Stateful, ToxicWrapper
+from ragchaos.faults.toxics.slicer import SlicerToxic
 
 
 def test_registry_has_every_toxiproxy_type():

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ragchaos.stack import Endpoint, ToxiproxyHandle
+from ragchaos.stack.local import Endpoint, ToxiproxyHandle
 from tests.apps.corpus import document
 from tests.apps.helpers import AppHandle, launch, metric, new_tenant, provider_count, sse_events
 

@@ -18,8 +18,8 @@ from typing import Any
 import openai
 import pytest
 
-from ragchaos.ports import free_port
-from ragchaos.procs import ManagedProcess, python_module_argv
+from ragchaos.core.ports import free_port
+from ragchaos.core.procs import ManagedProcess, python_module_argv
 
 # keys with their own limits; every other test key just has the defaults
 KEYS: dict[str, Any] = {
@@ -61,8 +61,8 @@ class Provider:
         return str(body["id"])
 
 
-def start_provider(tmp: Path, config: dict[str, Any], name: str = "provider", module: str = "provider") -> Provider:
-    """Start ``python -m provider serve ...`` (or, with module="ragchaos", ``ragchaos provider serve ...``)."""
+def start_provider(tmp: Path, config: dict[str, Any], name: str = "provider", module: str = "ragchaos.provider") -> Provider:
+    """Start ``python -m ragchaos.provider serve ...`` (or, with module="ragchaos", ``ragchaos provider serve ...``)."""
     config_path = tmp / f"{name}.json"
     config_path.write_text(json.dumps(config))
     port = free_port()

@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from provider.app import create_app
-from provider.config import LatencyConfig, Limits, ProviderConfig
+from ragchaos.provider.app import create_app
+from ragchaos.provider.config import LatencyConfig, Limits, ProviderConfig
 
 UNLIMITED = Limits(rpm=10**9, tpm=10**12)
 APP = create_app(ProviderConfig(latency=LatencyConfig(enabled=False), embeddings_limits=UNLIMITED,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from provider.config import ConfigError, load_config
+from ragchaos.provider.config import ConfigError, load_config
 
 
 def test_defaults_are_a_low_paid_tier() -> None:
@@ -55,15 +55,15 @@ def test_cli_refuses_bad_config_and_remote_hosts(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-m", "ragchaos", "provider", "serve", "--port", "1", "--config", str(bad)],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and str(bad) in run.stderr and "Traceback" not in run.stderr
-    run = subprocess.run([sys.executable, "-m", "provider", "--host", "0.0.0.0", "--port", "8000"],
+    run = subprocess.run([sys.executable, "-m", "ragchaos.provider", "--host", "0.0.0.0", "--port", "8000"],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "loopback" in run.stderr
 
 
 def test_the_example_config_loads_and_shows_the_defaults() -> None:
-    from provider.config import ProviderConfig
+    from ragchaos.provider.config import ProviderConfig
 
-    example = load_config(Path(__file__).parents[2] / "provider" / "config.example.yaml", env={})
+    example = load_config(Path(__file__).parents[2] / "ragchaos" / "provider" / "config.example.yaml", env={})
     defaults = ProviderConfig()
     # apart from its two example keys, the example file is exactly the defaults
     assert example.model_copy(update={"keys": {}}) == defaults

@@ -13,7 +13,7 @@ MODULES = ["app", "chat", "cli", "config", "control", "embeddings", "errors", "f
 
 @pytest.mark.parametrize("name", MODULES)
 def test_all_is_sorted_and_complete(name: str) -> None:
-    module = importlib.import_module(f"provider.{name}")
+    module = importlib.import_module(f"ragchaos.provider.{name}")
     exported = list(module.__all__)
     assert exported == sorted(exported)
     assert all(hasattr(module, n) for n in exported)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from provider.faults import FAULT_KINDS, FaultSet, FaultSpec
+from ragchaos.provider.faults import FAULT_KINDS, FaultSet, FaultSpec
 
 
 class Clock:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from provider.grounding import NO_ANSWER, answer, passages, question_of
+from ragchaos.provider.grounding import NO_ANSWER, answer, passages, question_of
 
 CONTEXT = """[a#0] The warranty covers parts for two years. Labour is covered for one year.
 [b#3] Returns are accepted within 30 days of delivery.
@@ -31,8 +31,8 @@ def test_question_marker_and_untagged_context() -> None:
 
 
 def test_instructions_and_passage_labels_are_not_evidence() -> None:
-    from provider.chat import complete, parse_request
-    from provider.config import ChatConfig
+    from ragchaos.provider.chat import complete, parse_request
+    from ragchaos.provider.config import ChatConfig
 
     system = "You answer questions using only the numbered passages provided."
     no_passages = {"model": "m", "messages": [

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from provider.app import create_app
-from provider.config import LatencyConfig, ProviderConfig
-from provider.faults import FaultSpec
-from provider.latency import LatencyModel
+from ragchaos.provider.app import create_app
+from ragchaos.provider.config import LatencyConfig, ProviderConfig
+from ragchaos.provider.faults import FaultSpec
+from ragchaos.provider.latency import LatencyModel
 
 NO_TAIL = {"enabled": True, "tail_sigma": 0.0, "embeddings_base_ms": 40, "embeddings_per_input_ms": 1,
            "embeddings_per_token_ms": 0.5, "chat_ttft_ms": 300, "chat_per_token_ms": 10}

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from provider.ratelimit import RateLimiter, TokenBucket, go_duration
+from ragchaos.provider.ratelimit import RateLimiter, TokenBucket, go_duration
 
 
 class Clock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from ragchaos.hdr import Histogram
+from ragchaos.measure.hdr import Histogram
 from tests.provider.conftest import Provider
 
 

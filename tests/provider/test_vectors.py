@@ -7,8 +7,8 @@ import base64
 import numpy as np
 import pytest
 
-from provider.text import count_tokens, stem
-from provider.vectors import embed, encode_base64
+from ragchaos.provider.text import count_tokens, stem
+from ragchaos.provider.vectors import embed, encode_base64
 
 
 def cos(a: str, b: str, dims: int = 384) -> float:

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ragchaos.stack import Endpoint, ToxiproxyHandle
+from ragchaos.stack.local import Endpoint, ToxiproxyHandle
 from tests.apps.helpers import launch, metric, new_tenant, provider_count, wait_for
 
 pytestmark = pytest.mark.slow

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from reference_app.batching import BatchConfig, MicroBatcher
-from reference_app.deadline import Deadline, DeadlineExceeded
+from ragchaos.reference_app.batching import BatchConfig, MicroBatcher
+from ragchaos.reference_app.deadline import Deadline, DeadlineExceeded
 
 pytestmark = pytest.mark.anyio
 

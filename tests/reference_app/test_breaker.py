@@ -8,10 +8,10 @@ import asyncio
 import openai
 import pytest
 
-from ragchaos.metrics import BREAKER_STATE_VALUE
-from reference_app.breaker import BreakerConfig, BreakerOpen, CircuitBreaker, Transition
-from reference_app.deadline import Deadline
-from reference_app.resilience import DependencyUnavailable, breaker_stats
+from ragchaos.measure.metrics import BREAKER_STATE_VALUE
+from ragchaos.reference_app.breaker import BreakerConfig, BreakerOpen, CircuitBreaker, Transition
+from ragchaos.reference_app.deadline import Deadline
+from ragchaos.reference_app.resilience import DependencyUnavailable, breaker_stats
 from tests.reference_app.test_retries import (
     FakeClock,
     Script,

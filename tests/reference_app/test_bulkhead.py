@@ -6,11 +6,16 @@ import asyncio
 
 import pytest
 
-from ragchaos.metrics import AppMetrics
-from reference_app.admission import AdmissionConfig, AdmissionControl, Overloaded
-from reference_app.bulkhead import Bulkhead, BulkheadConfig, BulkheadFull
-from reference_app.deadline import Deadline
-from reference_app.resilience import DependencyUnavailable, ResilienceSettings, breaker_stats, build_admission
+from ragchaos.measure.metrics import AppMetrics
+from ragchaos.reference_app.admission import AdmissionConfig, AdmissionControl, Overloaded
+from ragchaos.reference_app.bulkhead import Bulkhead, BulkheadConfig, BulkheadFull
+from ragchaos.reference_app.deadline import Deadline
+from ragchaos.reference_app.resilience import (
+    DependencyUnavailable,
+    ResilienceSettings,
+    breaker_stats,
+    build_admission,
+)
 from tests.reference_app.test_retries import FakeClock, _guards, sample
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ragchaos.metrics import AppMetrics
-from reference_app.caches import CorpusVersions, LayerCache, filters_key, normalise_question
+from ragchaos.measure.metrics import AppMetrics
+from ragchaos.reference_app.caches import CorpusVersions, LayerCache, filters_key, normalise_question
 
 
 def sample(metrics: AppMetrics, layer: str, result: str) -> float:

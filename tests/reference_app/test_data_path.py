@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ragchaos.stack import Endpoint, ToxiproxyHandle
-from ragchaos.stages import STAGES
+from ragchaos.measure.stages import STAGES
+from ragchaos.stack.local import Endpoint, ToxiproxyHandle
 from tests.apps.corpus import document
 from tests.apps.helpers import (
     AppHandle,

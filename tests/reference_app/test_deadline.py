@@ -8,9 +8,14 @@ import time
 
 import pytest
 
-from ragchaos.metrics import AppMetrics
-from reference_app.deadline import Deadline, DeadlineConfig, DeadlineExceeded
-from reference_app.resilience import DependencyUnavailable, ResilienceSettings, build_guards, request_deadline
+from ragchaos.measure.metrics import AppMetrics
+from ragchaos.reference_app.deadline import Deadline, DeadlineConfig, DeadlineExceeded
+from ragchaos.reference_app.resilience import (
+    DependencyUnavailable,
+    ResilienceSettings,
+    build_guards,
+    request_deadline,
+)
 from tests.reference_app.test_retries import FakeClock, Script, _guards, sample, timeout_error
 
 

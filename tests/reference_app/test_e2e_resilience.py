@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from faults.client import ToxiproxyClient
+from ragchaos.faults.client import ToxiproxyClient
 from tests.apps.helpers import metric
 from tests.apps.helpers import wait_for as _wait_for
 
@@ -348,6 +348,6 @@ def test_pacing_learns_the_providers_limits_from_its_headers(start_app) -> None:
     ingest(reference, tenant)
     assert ask(reference, tenant, QUESTION).status_code == 200
     stats = httpx.get(f"{reference.url}/_stats/breakers", timeout=10.0).json()["pacing"]["chat"]
-    # the session provider's defaults for chat (provider/config.py): 500 RPM, 200,000 TPM
+    # the session provider's defaults for chat (ragchaos/provider/config.py): 500 RPM, 200,000 TPM
     assert (stats["limit_rpm"], stats["limit_tpm"]) == (500, 200_000)
     assert stats["waited_s"] == 0.0

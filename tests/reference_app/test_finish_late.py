@@ -11,8 +11,8 @@ import asyncio
 
 import pytest
 
-from reference_app.deadline import Deadline, DeadlineExceeded
-from reference_app.finish_late import FinishLate
+from ragchaos.reference_app.deadline import Deadline, DeadlineExceeded
+from ragchaos.reference_app.finish_late import FinishLate
 
 pytestmark = pytest.mark.anyio
 

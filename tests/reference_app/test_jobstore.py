@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from reference_app.jobstore import JobStore
+from ragchaos.reference_app.jobstore import JobStore
 
 
 def test_a_job_is_on_disk_as_soon_as_enqueue_returns(tmp_path: Path) -> None:

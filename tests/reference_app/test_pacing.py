@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from reference_app.deadline import Deadline
-from reference_app.pacing import Pacer, PaceTimeout, PacingConfig, TokenBucket, parse_duration
-from reference_app.resilience import DependencyUnavailable
+from ragchaos.reference_app.deadline import Deadline
+from ragchaos.reference_app.pacing import Pacer, PaceTimeout, PacingConfig, TokenBucket, parse_duration
+from ragchaos.reference_app.resilience import DependencyUnavailable
 from tests.reference_app.test_retries import FakeClock, Script, _guards, rate_limited, sample
 
 

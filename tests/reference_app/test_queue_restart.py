@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ragchaos.stack import Endpoint, ToxiproxyHandle
+from ragchaos.stack.local import Endpoint, ToxiproxyHandle
 from tests.apps.corpus import document
 from tests.apps.helpers import launch, new_tenant, submit_held_jobs, wait_job
 

@@ -7,9 +7,15 @@ import asyncio
 import pytest
 from pydantic import ValidationError
 
-from ragchaos.metrics import AppMetrics
-from reference_app.quotas import MemoryQuotaStore, QuotaConfig, QuotaExceeded, TenantLimit, TenantQuotas
-from reference_app.resilience import ResilienceSettings, build_quotas
+from ragchaos.measure.metrics import AppMetrics
+from ragchaos.reference_app.quotas import (
+    MemoryQuotaStore,
+    QuotaConfig,
+    QuotaExceeded,
+    TenantLimit,
+    TenantQuotas,
+)
+from ragchaos.reference_app.resilience import ResilienceSettings, build_quotas
 from tests.reference_app.test_retries import FakeClock, sample
 
 

@@ -17,10 +17,10 @@ import pytest
 from chromadb.errors import InternalError as ChromaInternalError
 from pydantic import ValidationError
 
-from ragchaos.metrics import AppMetrics
-from reference_app.deadline import Deadline
-from reference_app.resilience import DependencyUnavailable, ResilienceSettings, build_guards
-from reference_app.retries import (
+from ragchaos.measure.metrics import AppMetrics
+from ragchaos.reference_app.deadline import Deadline
+from ragchaos.reference_app.resilience import DependencyUnavailable, ResilienceSettings, build_guards
+from ragchaos.reference_app.retries import (
     Failure,
     GaveUp,
     Retrier,

@@ -11,15 +11,15 @@ import asyncio
 
 import numpy as np
 
-from ragchaos.appkit.schemas import QueryRequest, QueryResponse, Source
-from ragchaos.metrics import AppMetrics
-from ragchaos.prompt import Passage
-from ragchaos.stages import StageRecorder
-from reference_app.caches import CorpusVersions, LayerCache
-from reference_app.deadline import Deadline
-from reference_app.query import QueryService
-from reference_app.revalidation import MARGIN, CorpusChange, basis_of, still_exact, unit_rows
-from reference_app.semantic_cache import SemanticCache
+from ragchaos.kit.prompt import Passage
+from ragchaos.kit.schemas import QueryRequest, QueryResponse, Source
+from ragchaos.measure.metrics import AppMetrics
+from ragchaos.measure.stages import StageRecorder
+from ragchaos.reference_app.caches import CorpusVersions, LayerCache
+from ragchaos.reference_app.deadline import Deadline
+from ragchaos.reference_app.query import QueryService
+from ragchaos.reference_app.revalidation import MARGIN, CorpusChange, basis_of, still_exact, unit_rows
+from ragchaos.reference_app.semantic_cache import SemanticCache
 
 D = 8
 

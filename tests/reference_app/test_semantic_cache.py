@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from reference_app.semantic_cache import SemanticCache, guard_signature
+from ragchaos.reference_app.semantic_cache import SemanticCache, guard_signature
 
 P1 = ("tenant-a", 0, "prompt", "model", 4, "")
 P2 = ("tenant-b", 0, "prompt", "model", 4, "")

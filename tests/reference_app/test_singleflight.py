@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from reference_app.singleflight import SingleFlight
+from ragchaos.reference_app.singleflight import SingleFlight
 
 pytestmark = pytest.mark.anyio
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reference_app.settings import ReferenceSettings
-from reference_app.switches import CACHE_LAYERS, MECHANISMS, Switches, parse_disabled
+from ragchaos.reference_app.settings import ReferenceSettings
+from ragchaos.reference_app.switches import CACHE_LAYERS, MECHANISMS, Switches, parse_disabled
 
 
 def test_parse_and_normalise() -> None:

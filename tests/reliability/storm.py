@@ -18,9 +18,9 @@ from pathlib import Path
 import chromadb
 import httpx
 
-from ragchaos.appkit.vectors import chroma_settings, chunk_records
-from ragchaos.chunking import chunk_text
-from ragchaos.stack import Endpoint
+from ragchaos.kit.chunking import chunk_text
+from ragchaos.kit.vectors import chroma_settings, chunk_records
+from ragchaos.stack.local import Endpoint
 
 WORDS = ["refund", "shipping", "courier", "parcel", "lighthouse", "storm", "lamp", "garden", "compost", "telescope", "nebula", "galaxy", "orbit"]
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.loader import parse_scenario
-from scenarios.safety import remote_addresses
+from ragchaos.scenarios.loader import parse_scenario
+from ragchaos.scenarios.safety import remote_addresses
 from tests.scenarios.procwatch import MARK, listening_ports, marked_pids
 from tests.scenarios.test_teardown import _assert_nothing_left, _wait_for_line, tiny_scenario
 

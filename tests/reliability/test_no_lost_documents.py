@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ragchaos.stack import Endpoint, ToxiproxyHandle
+from ragchaos.stack.local import Endpoint, ToxiproxyHandle
 from tests.apps.helpers import launch, new_tenant, wait_for
 from tests.reliability.storm import Doc, Ledger, queue_states, small_document, stored_chunks, storm
 

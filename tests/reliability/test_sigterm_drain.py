@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ragchaos.stack import Endpoint, ToxiproxyHandle
+from ragchaos.stack.local import Endpoint, ToxiproxyHandle
 from tests.apps.corpus import document
 from tests.apps.helpers import ingest, launch, new_tenant, submit_held_jobs, wait_for, wait_job
 from tests.reliability.storm import queue_states

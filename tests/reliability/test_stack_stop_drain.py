@@ -21,8 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ragchaos.procs import DRAIN_MARGIN_S, drain_stop_grace
-from ragchaos.stack import Stack, StackConfig
+from ragchaos.stack.local import DRAIN_MARGIN_S, Stack, StackConfig, drain_stop_grace
 from tests.apps.corpus import document
 
 HOLD_S = 9.0

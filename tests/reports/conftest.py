@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from reports.results import RunResult
+from ragchaos.reports.results import RunResult
 from tests.reports.synthetic import build_run
 
 

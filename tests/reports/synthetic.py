@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import random
 
-from ragchaos.hdr import Histogram
-from reports.recorder import Recorder
-from reports.results import (
+from ragchaos.measure.hdr import Histogram
+from ragchaos.reports.recorder import Recorder
+from ragchaos.reports.results import (
     AppResult,
     Correctness,
     CounterSample,
@@ -151,7 +151,7 @@ def build_run(*, latency_scale: dict[str, float] | None = None, seed: int = 42) 
             name="monday-morning",
             description="steady load, then provider 429s and a slow vector store, then recovery",
             seed=seed,
-            file="scenarios/builtin/monday-morning.yaml",
+            file="ragchaos/scenarios/builtin/monday-morning.yaml",
             duration_s=60,
             load_model="open",
             slo_ms={"query": 2000},

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from reports.recorder import Recorder, classify_status
+from ragchaos.reports.recorder import Recorder, classify_status
 
 STALL_S = 1.0
 INTERVAL_S = 0.01

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from ragchaos.cli import main
-from reports.gate import GateError, make_baseline, parse_check, run_gate
-from reports.results import RunResult
+from ragchaos.reports.gate import GateError, make_baseline, parse_check, run_gate
+from ragchaos.reports.results import RunResult
 from tests.reports.synthetic import build_run
 
 
@@ -160,7 +160,7 @@ def test_cli_repeat_takes_the_newest_runs(tmp_path, run_result, capsys) -> None:
 
 
 def test_cli_keeps_checks_another_part_recorded(tmp_path, run_result, capsys) -> None:
-    from reports.results import GateCheck, GateResult
+    from ragchaos.reports.results import GateCheck, GateResult
 
     r = run_result.model_copy(deep=True)
     r.gate = GateResult(passed=False, checks=[

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from reports.build import finalize
-from reports.render import render_markdown
-from reports.results import RunResult
-from reports.sections import build_sections
+from ragchaos.reports.build import finalize
+from ragchaos.reports.render import render_markdown
+from ragchaos.reports.results import RunResult
+from ragchaos.reports.sections import build_sections
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from reports import mechanisms
-from reports.results import Expectation, RunResult
+from ragchaos.reports import mechanisms
+from ragchaos.reports.results import Expectation, RunResult
 
 
 def verdicts(result: RunResult, app: str, *exps: Expectation):

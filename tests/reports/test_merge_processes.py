@@ -6,7 +6,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import random
 
-from reports.recorder import Recorder
+from ragchaos.reports.recorder import Recorder
 
 OUTCOMES = ["ok"] * 17 + ["429", "5xx", "timeout", "shed", "quota", "reset"]
 

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from ragchaos.hdr import Histogram
-from reports.recorder import Recorder
-from reports.results import Summary
+from ragchaos.measure.hdr import Histogram
+from ragchaos.reports.recorder import Recorder
+from ragchaos.reports.results import Summary
 
 
 def exact(values: list[int], p: float) -> int:
@@ -72,7 +72,7 @@ def test_count_at_or_below_counts_whole_buckets() -> None:
 
 
 def test_record_many_equals_one_by_one_including_clamps() -> None:
-    from ragchaos.hdr import HIGHEST_US
+    from ragchaos.measure.hdr import HIGHEST_US
 
     rng = random.Random(8)
     values = [rng.lognormvariate(9, 3) for _ in range(30_000)] + [0, -3, 0.5, 1, HIGHEST_US, HIGHEST_US * 3]

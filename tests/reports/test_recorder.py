@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
-from reports.recorder import Recorder, classify_exception, classify_status
-from reports.results import ERROR_CLASSES
+from ragchaos.reports.recorder import Recorder, classify_exception, classify_status
+from ragchaos.reports.results import ERROR_CLASSES
 
 
 def rec_one(rec: Recorder, **kw) -> None:
@@ -137,7 +137,7 @@ def test_classify_exception() -> None:
 
 
 def test_timeline_seconds_behind_the_load_are_kept_encoded_and_read_back_exactly() -> None:
-    from ragchaos.hdr import Histogram
+    from ragchaos.measure.hdr import Histogram
 
     rec = Recorder(batch=64)
     direct: dict[int, Histogram] = {}

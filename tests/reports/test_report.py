@@ -13,10 +13,10 @@ from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogReader
 
 from ragchaos.cli import main
-from reports.build import write_reports
-from reports.plots import plot
-from reports.results import RunResult, load_results
-from reports.sections import build_sections
+from ragchaos.reports.build import write_reports
+from ragchaos.reports.plots import plot
+from ragchaos.reports.results import RunResult, load_results
+from ragchaos.reports.sections import build_sections
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -156,7 +156,7 @@ def test_compare_shows_both_runs(tmp_path: Path, run_result: RunResult, capsys) 
 
 
 def test_a_run_without_data_still_renders_and_fails_its_checks(tmp_path: Path) -> None:
-    from reports.results import AppResult, Expectation, Phase, PhaseResult, RunInfo, ScenarioInfo
+    from ragchaos.reports.results import AppResult, Expectation, Phase, PhaseResult, RunInfo, ScenarioInfo
 
     r = RunResult(
         scenario=ScenarioInfo(name="empty", gate=["reference.error_rate < 1%"],

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from reports.analysis import ALL, figures
-from reports.counters import Counters, parse_key
-from reports.results import ResultsError, RunResult, load_results
+from ragchaos.reports.analysis import ALL, figures
+from ragchaos.reports.counters import Counters, parse_key
+from ragchaos.reports.results import ResultsError, RunResult, load_results
 
 
 def test_roundtrip_is_lossless(tmp_path: Path, run_result: RunResult) -> None:

@@ -23,15 +23,15 @@ from pathlib import Path
 
 import pytest
 
-from ragchaos.procs import ManagedProcess
-from ragchaos.redis_server import (
+from ragchaos.core.procs import ManagedProcess
+from ragchaos.stack.local import AppHandle, AppLauncher, Endpoint
+from ragchaos.stack.redis_server import (
     RedisHandle,
     RedisUnavailable,
     acquire_redis,
     shared_from_env,
     unavailable_outcome,
 )
-from ragchaos.stack import AppHandle, AppLauncher, Endpoint
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from ragchaos.stack import Endpoint, Stack, StackConfig
+from ragchaos.stack.local import Endpoint, Stack, StackConfig
 
 
 def test_run_with_the_docker_backend_and_no_engine_is_one_line(tmp_path: Path) -> None:
@@ -44,7 +44,7 @@ def test_stack_uses_an_external_chroma_instead_of_starting_one(tmp_path: Path, c
 
 def test_the_cli_offers_exactly_the_docker_modules_backends() -> None:
     from ragchaos.cli import build_parser
-    from ragchaos.docker_backend import BACKENDS
+    from ragchaos.stack.docker_backend import BACKENDS
 
     parser = build_parser()
     for backend in BACKENDS:

@@ -23,10 +23,10 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from ragchaos.appkit.settings import AppSettings
 from ragchaos.cli import build_parser
-from ragchaos.redis_server import SHARED_REDIS
-from ragchaos.stack import DEPENDENCIES
+from ragchaos.kit.settings import AppSettings
+from ragchaos.stack.local import DEPENDENCIES
+from ragchaos.stack.redis_server import SHARED_REDIS
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose.yaml"
@@ -206,7 +206,7 @@ def test_every_ragchaos_command_is_a_real_subcommand(services: dict[str, Any]) -
 
 
 def test_runner_scenario_is_a_builtin(services: dict[str, Any]) -> None:
-    from scenarios.loader import builtin_names
+    from ragchaos.scenarios.loader import builtin_names
 
     scenario = services["runner"]["command"][2]
     assert scenario in builtin_names(), f"runner scenario {scenario!r} is not built in: {builtin_names()}"
@@ -246,7 +246,7 @@ def test_locust_commands_parse_with_locusts_own_parser(services: dict[str, Any])
 
 
 def test_the_locustfile_drives_the_apps_compose_names(services: dict[str, Any]) -> None:
-    """scenarios/locustfile.py loaded (in a subprocess: it imports Locust) with compose's
+    """ragchaos/scenarios/locustfile.py loaded (in a subprocess: it imports Locust) with compose's
     environment: one user class per app, aimed at the URL compose gives it."""
     path = _locust_services(services)["locust-master"][2]
     local = ROOT / Path(path).relative_to("/app")
@@ -317,7 +317,7 @@ def test_health_checks_use_the_contract_paths(services: dict[str, Any]) -> None:
 def _settings_class(app: str) -> type[AppSettings]:
     """The settings each app's ``serve`` builds (naive: the shared ones; reference: its own)."""
     if app == "reference":
-        from reference_app.settings import ReferenceSettings
+        from ragchaos.reference_app.settings import ReferenceSettings
 
         return ReferenceSettings
     return AppSettings
@@ -381,8 +381,8 @@ def test_the_balancer_sends_to_the_reference_replicas(services: dict[str, Any]) 
 def test_the_populate_file_loads_into_a_toxiproxy_api(proxies, tmp_path) -> None:
     """The same file through the built-in proxy's ``--config`` (the real one's ``-config``),
     listen addresses moved to free loopback ports: every proxy is created as written."""
-    from ragchaos.ports import LOOPBACK, free_port
-    from ragchaos.procs import ManagedProcess, python_module_argv
+    from ragchaos.core.ports import LOOPBACK, free_port
+    from ragchaos.core.procs import ManagedProcess, python_module_argv
 
     entries = [{**p, "listen": f"{LOOPBACK}:{free_port()}"} for p in proxies.values()]
     config = tmp_path / "populate.json"

@@ -10,7 +10,7 @@ import docker
 import pytest
 import yaml
 
-from ragchaos.docker_backend import (
+from ragchaos.stack.docker_backend import (
     DEFAULT_IMAGES,
     LABEL_OWNER,
     LABEL_ROLE,
@@ -24,7 +24,7 @@ from ragchaos.docker_backend import (
     redis_spec,
     toxiproxy_spec,
 )
-from ragchaos.stack import StackConfig
+from ragchaos.stack.local import StackConfig
 from tests.scaleout.fake_docker import FakeDockerServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -214,7 +214,7 @@ def test_a_failing_host_probe_is_not_healthy(fake_engine, tmp_path) -> None:
 # -- the hook for `ragchaos run --backend` -------------------------------------------------
 
 def test_local_backend_is_the_config_unchanged(tmp_path) -> None:
-    from ragchaos.docker_backend import stack_backend
+    from ragchaos.stack.docker_backend import stack_backend
 
     config = StackConfig(run_dir=tmp_path)
     with stack_backend("local", config) as got:
@@ -222,7 +222,7 @@ def test_local_backend_is_the_config_unchanged(tmp_path) -> None:
 
 
 def test_unknown_backend_is_refused(tmp_path) -> None:
-    from ragchaos.docker_backend import stack_backend
+    from ragchaos.stack.docker_backend import stack_backend
 
     with pytest.raises(ValueError, match="unknown backend 'podman'; known: local, docker"), \
             stack_backend("podman", StackConfig(run_dir=tmp_path)):
@@ -230,7 +230,7 @@ def test_unknown_backend_is_refused(tmp_path) -> None:
 
 
 def test_docker_backend_without_engine_raises_the_one_line(tmp_path) -> None:
-    from ragchaos.docker_backend import stack_backend
+    from ragchaos.stack.docker_backend import stack_backend
 
     missing = f"unix://{tmp_path / 'none.sock'}"
     with pytest.raises(DockerUnavailable, match="run without --backend docker"), stack_backend(
@@ -241,7 +241,7 @@ def test_docker_backend_without_engine_raises_the_one_line(tmp_path) -> None:
 
 
 def test_docker_backend_wires_the_config_and_cleans_up(fake_engine, tmp_path) -> None:
-    from ragchaos.docker_backend import stack_backend
+    from ragchaos.stack.docker_backend import stack_backend
 
     server, engine = fake_engine
     url = server.url
@@ -263,7 +263,7 @@ def test_a_killed_runs_containers_are_removed_by_the_next_run_and_only_those(fak
     import socket
     import subprocess
 
-    from ragchaos.docker_backend import LABEL_HOST, LABEL_PID
+    from ragchaos.stack.docker_backend import LABEL_HOST, LABEL_PID
 
     server, engine = fake_engine
     dead = subprocess.Popen(["true"])

@@ -110,6 +110,6 @@ def test_what_the_image_copies_builds_a_complete_wheel(tmp_path) -> None:
         assert f"{part}/__init__.py" in names, part
     for cli in ROOT.glob("*/cli.py"):
         assert f"{cli.parent.name}/cli.py" in names
-    for scenario in (ROOT / "scenarios" / "builtin").glob("*.yaml"):
-        assert f"scenarios/builtin/{scenario.name}" in names
+    for scenario in (ROOT / "ragchaos" / "scenarios" / "builtin").glob("*.yaml"):
+        assert f"ragchaos/scenarios/builtin/{scenario.name}" in names
     assert any(n.endswith("entry_points.txt") for n in names)

@@ -1,6 +1,6 @@
 """Two reference replicas as separate processes sharing state through the real Redis.
 
-What the Redis-backed reference app (reference_app/shared/) promises a fleet: a cache miss on
+What the Redis-backed reference app (ragchaos/reference_app/shared/) promises a fleet: a cache miss on
 one replica is a hit on the next; a job accepted by one replica is indexed by another and its
 state readable on any; a replica killed with SIGKILL in the middle of a job loses nothing (the
 job is claimed by another replica's worker and completed, each chunk stored once); a tenant's
@@ -19,8 +19,8 @@ import httpx
 import pytest
 import redis
 
-from ragchaos.chunking import chunk_text
-from ragchaos.stack import Endpoint
+from ragchaos.kit.chunking import chunk_text
+from ragchaos.stack.local import Endpoint
 from tests.apps.corpus import document
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from ragchaos.ports import LOOPBACK, free_port
-from ragchaos.redis_server import (
+from ragchaos.core.ports import LOOPBACK, free_port
+from ragchaos.stack.redis_server import (
     RedisHandle,
     RedisUnavailable,
     acquire_redis,
@@ -153,7 +153,7 @@ def test_session_fixture_gives_a_working_redis(redis_server: RedisHandle, redis_
 
 
 def test_fallback_setting_is_parsed() -> None:
-    from ragchaos.redis_server import SHARED_REDIS, shared_from_env
+    from ragchaos.stack.redis_server import SHARED_REDIS, shared_from_env
 
     assert shared_from_env(None) == SHARED_REDIS
     assert shared_from_env("none") is None
@@ -192,11 +192,11 @@ def test_fixture_without_redis_fails_in_ci_and_skips_elsewhere(tmp_path, ci, exp
 
 
 def test_dev_command_serves_until_sigterm_then_stops_its_server(tmp_path) -> None:
-    """``python -m ragchaos.redis_server``: prints REDIS_URL, and SIGTERM stops both processes."""
+    """``python -m ragchaos.stack.redis_server``: prints REDIS_URL, and SIGTERM stops both processes."""
     import re
     import time
 
-    from ragchaos.procs import ManagedProcess, python_module_argv
+    from ragchaos.core.procs import ManagedProcess, python_module_argv
 
     _need_binary()
     log = tmp_path / "dev.log"
@@ -208,7 +208,7 @@ def test_dev_command_serves_until_sigterm_then_stops_its_server(tmp_path) -> Non
             found.update(port=int(m.group(1)), pid=int(m.group(2)))
         return bool(m)
 
-    proc = ManagedProcess("redis-dev", python_module_argv("ragchaos.redis_server"), health_check=announced,
+    proc = ManagedProcess("redis-dev", python_module_argv("ragchaos.stack.redis_server"), health_check=announced,
                           log_path=log)
     try:
         proc.start().wait_healthy(30)

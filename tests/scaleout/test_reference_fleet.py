@@ -86,7 +86,7 @@ def _ask(url: str, tenant: str, question: str) -> httpx.Response:
 def test_one_replicas_network_trouble_opens_only_its_own_breaker(reference_fleet, toxiproxy) -> None:
     """docs/scale-out.md: breaker state stays per replica. Replica A loses its path to the
     vector store; A's breaker opens and A sheds, while B keeps answering with its breaker closed."""
-    from faults.client import ToxiproxyClient
+    from ragchaos.faults.client import ToxiproxyClient
 
     fleet = reference_fleet(2, own_proxies=True, env={
         "RAGCHAOS_BREAKER__FAILURE_THRESHOLD": "2",

@@ -22,8 +22,8 @@ def _run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_seed_indexes_the_scenario_corpus_in_both_apps(start_app) -> None:
-    from scenarios.loader import load_scenario
-    from scenarios.requests import Workbench
+    from ragchaos.scenarios.loader import load_scenario
+    from ragchaos.scenarios.requests import Workbench
 
     naive, reference = start_app("naive"), start_app("reference")
     proc = _run({"RAGCHAOS_SCENARIO": "smoke", "RAGCHAOS_NAIVE_URL": naive.url, "RAGCHAOS_REFERENCE_URL": reference.url})

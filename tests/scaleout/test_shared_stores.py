@@ -1,4 +1,4 @@
-"""The Redis stores of the reference app (reference_app/shared/), each against the real Redis.
+"""The Redis stores of the reference app (ragchaos/reference_app/shared/), each against the real Redis.
 
 Two instances of a store on two connections stand for two replicas. The Lua buckets run on
 Redis's clock (``TIME``), which a test cannot inject: those tests use short windows and bounds
@@ -16,19 +16,19 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ragchaos.appkit.schemas import QueryResponse
-from ragchaos.stages import StageRecorder
-from reference_app.deadline import Deadline
-from reference_app.ingest import DocIn
-from reference_app.pacing import PaceTimeout
-from reference_app.quotas import TenantLimit
-from reference_app.shared.backend import CODECS
-from reference_app.shared.caches import RedisCorpusVersions, RedisLayerCache, WriteBehind
-from reference_app.shared.namespace import Namespace, connect
-from reference_app.shared.pacing import RedisPacer
-from reference_app.shared.quotas import RedisQuotaStore
-from reference_app.shared.semantic_cache import RedisSemanticCache, pack_entry, unpack_entry
-from reference_app.shared.stream_queue import StreamIngestQueue
+from ragchaos.kit.schemas import QueryResponse
+from ragchaos.measure.stages import StageRecorder
+from ragchaos.reference_app.deadline import Deadline
+from ragchaos.reference_app.ingest import DocIn
+from ragchaos.reference_app.pacing import PaceTimeout
+from ragchaos.reference_app.quotas import TenantLimit
+from ragchaos.reference_app.shared.backend import CODECS
+from ragchaos.reference_app.shared.caches import RedisCorpusVersions, RedisLayerCache, WriteBehind
+from ragchaos.reference_app.shared.namespace import Namespace, connect
+from ragchaos.reference_app.shared.pacing import RedisPacer
+from ragchaos.reference_app.shared.quotas import RedisQuotaStore
+from ragchaos.reference_app.shared.semantic_cache import RedisSemanticCache, pack_entry, unpack_entry
+from ragchaos.reference_app.shared.stream_queue import StreamIngestQueue
 
 pytestmark = [pytest.mark.redis]
 
@@ -262,9 +262,9 @@ def test_stream_queue_redelivers_a_silent_consumers_job(redis_url: str, redis_pr
 def test_a_replica_whose_redis_is_down_answers_503_for_jobs_and_admits_by_quota(tmp_path) -> None:  # noqa: ANN001
     from fastapi.testclient import TestClient
 
-    from ragchaos.ports import free_port
-    from reference_app.app import create_app
-    from reference_app.settings import ReferenceSettings
+    from ragchaos.core.ports import free_port
+    from ragchaos.reference_app.app import create_app
+    from ragchaos.reference_app.settings import ReferenceSettings
 
     settings = ReferenceSettings(redis_url=f"redis://127.0.0.1:{free_port()}/0", data_dir=tmp_path)
     with TestClient(create_app(settings)) as client:  # starts although Redis is unreachable

@@ -8,11 +8,11 @@ import random
 import subprocess
 import sys
 
-from ragchaos.corpus import Corpus, QueryMix, zipf_cdf
+from ragchaos.scenarios.corpus import Corpus, QueryMix, zipf_cdf
 
 _DUMP = """
 import json, random
-from ragchaos.corpus import Corpus, QueryMix
+from ragchaos.scenarios.corpus import Corpus, QueryMix
 c = Corpus.generate(11, ["acme", "globex"], 20)
 m = QueryMix(c, 300, zipf_s=1.0, paraphrase_rate=0.3, negation_rate=0.1)
 rng = random.Random("11:test")

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 
-from ragchaos.hdr import Histogram
-from ragchaos.metrics import AppMetrics
-from reports.recorder import Recorder
-from reports.results import AppResult, Phase, PhaseResult, RunInfo, RunResult, ScenarioInfo
-from scenarios.checks import evaluate_checks
-from scenarios.collect import PhaseAccumulator, diff_counters, parse_metrics
-from scenarios.context import RunContext
-from scenarios.loader import parse_scenario
-from scenarios.requests import RequestSource, Workbench
-from scenarios.schema import SteadyStateCheck
+from ragchaos.measure.hdr import Histogram
+from ragchaos.measure.metrics import AppMetrics
+from ragchaos.reports.recorder import Recorder
+from ragchaos.reports.results import AppResult, Phase, PhaseResult, RunInfo, RunResult, ScenarioInfo
+from ragchaos.scenarios.checks import evaluate_checks
+from ragchaos.scenarios.collect import PhaseAccumulator, diff_counters, parse_metrics
+from ragchaos.scenarios.context import RunContext
+from ragchaos.scenarios.loader import parse_scenario
+from ragchaos.scenarios.requests import RequestSource, Workbench
+from ragchaos.scenarios.schema import SteadyStateCheck
 
 SCENARIO = """\
 name: t

@@ -9,7 +9,7 @@ own limiter, not from an injected fault.
 
 from __future__ import annotations
 
-from scenarios.loader import load_scenario
+from ragchaos.scenarios.loader import load_scenario
 
 S = load_scenario("monday-morning")
 STAGES = S.load.stages  # type: ignore[union-attr]

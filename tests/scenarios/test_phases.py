@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scenarios.phases import PhaseClock, phase_kind
+from ragchaos.scenarios.phases import PhaseClock, phase_kind
 
 
 def spans(clock: PhaseClock, end: float) -> list[tuple[str, str, float, float]]:

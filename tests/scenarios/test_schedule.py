@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import statistics
 
-from scenarios.loads import ArrivalLoad
-from scenarios.schedule import Arrival, Dispatcher, arrival_times
+from ragchaos.scenarios.loads import ArrivalLoad
+from ragchaos.scenarios.schedule import Arrival, Dispatcher, arrival_times
 
 
 def load(kind: str, *stages: dict) -> ArrivalLoad:

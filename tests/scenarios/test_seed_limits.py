@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from scenarios.seed import SeedError, enforce_provider_limits, reset_provider_limits
+from ragchaos.scenarios.seed import SeedError, enforce_provider_limits, reset_provider_limits
 from tests.provider.conftest import Provider, start_provider
 
 pytestmark = pytest.mark.slow

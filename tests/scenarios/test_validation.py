@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from ragchaos.cli import main
-from scenarios.loader import ScenarioError, builtin_names, load_scenario, parse_scenario
+from ragchaos.scenarios.loader import ScenarioError, builtin_names, load_scenario, parse_scenario
 
 GOOD = textwrap.dedent("""\
     name: t

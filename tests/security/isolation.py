@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from ragchaos.chunking import chunk_id, chunk_text
-from ragchaos.corpus import _PARAPHRASES, _PLAIN, Corpus
+from ragchaos.kit.chunking import chunk_id, chunk_text
+from ragchaos.scenarios.corpus import _PARAPHRASES, _PLAIN, Corpus
 
 __all__ = ["Audit", "Auditor", "Probe", "attack", "probes", "seed_documents"]
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from reference_app.auth import AuthConfigError, KeyTable, load_keys
+from ragchaos.reference_app.auth import AuthConfigError, KeyTable, load_keys
 
 KEY_A = "sk-tenant-a-5f1c0e9a7b"
 KEY_B = "sk-tenant-b-9d2e4f6a1c"
@@ -109,7 +109,7 @@ def test_key_for_tenant_a_cannot_read_tenant_b(start_app, tmp_path: Path) -> Non
 def test_auth_registers_its_metric_on_the_app_registry() -> None:
     from fastapi import FastAPI
 
-    from reference_app.auth import install_auth
+    from ragchaos.reference_app.auth import install_auth
 
     registry = CollectorRegistry()
     app = FastAPI()
@@ -126,7 +126,7 @@ def test_bad_keys_file_stops_the_app_with_one_line(tmp_path: Path) -> None:
     keys = tmp_path / "keys"
     keys.write_text(f"# ok\n{KEY_A}=acme\n{KEY_B}=not a tenant!\n")
     env = {**os.environ, "RAGCHAOS_AUTH_KEYS_FILE": str(keys), "RAGCHAOS_DATA_DIR": str(tmp_path / "data")}
-    proc = subprocess.run([sys.executable, "-m", "reference_app", "serve", "--port", "1"], env=env,
+    proc = subprocess.run([sys.executable, "-m", "ragchaos.reference_app", "serve", "--port", "1"], env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [f"ragchaos: error: bad configuration: {keys}:3: expected "

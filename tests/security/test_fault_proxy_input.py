@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from faults.discovery import FaultProxyHandle, start_builtin
+from ragchaos.faults.discovery import FaultProxyHandle, start_builtin
 from tests.faults.conftest import RawApi, TcpServer
 
 # inputs that kill (or wedge) the real server, and the attribute our answer must name

@@ -1,4 +1,4 @@
-"""Schemathesis against the provider process, from its hand-written OpenAPI (provider/openapi.yaml).
+"""Schemathesis against the provider process, from its hand-written OpenAPI (ragchaos/provider/openapi.yaml).
 
 The provider is raw ASGI with no generated schema, so the document is written by hand; the
 fuzz checks both ways: the provider never answers a server error, and its answers (and errors,
@@ -16,7 +16,7 @@ import schemathesis
 from tests.security.fuzz import fuzz
 
 CASES = int(os.environ.get("RAGCHAOS_FUZZ_CASES", "1000"))
-SCHEMA = Path(__file__).resolve().parents[2] / "provider" / "openapi.yaml"
+SCHEMA = Path(__file__).resolve().parents[2] / "ragchaos" / "provider" / "openapi.yaml"
 
 
 @pytest.mark.slow

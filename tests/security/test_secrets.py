@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ragchaos.procs import ProcessGroup
-from ragchaos.stack import app_env, start_app, start_provider
+from ragchaos.core.procs import ProcessGroup
+from ragchaos.stack.local import app_env, start_app, start_provider
 
 PROVIDER_SECRET = "sk-prov-Zq8vT3kWm5Ls0Xr2Nd7"
 TENANT_SECRET = "tk-acme-Hj4pQ9cVb6Yw1Ge8Ru3"
@@ -97,7 +97,7 @@ def test_run_folder_holds_no_secret(tmp_path: Path) -> None:
     """A whole scenario run with auth on and secrets in its environment: none reaches the run folder.
 
     The keys file configures both sides: the reference app authenticates with it, and the runner
-    (scenarios/tenantkeys.py) sends each tenant's key, so a run that got through proves the hook."""
+    (ragchaos/scenarios/tenantkeys.py) sends each tenant's key, so a run that got through proves the hook."""
     keys = tmp_path / "keys"
     keys.write_text(f"{TENANT_SECRET}=acme\n{TENANT_SECRET_2}=globex\n")
     out = tmp_path / "runs"
@@ -127,7 +127,7 @@ def test_leak_scan_finds_a_planted_secret(tmp_path: Path) -> None:
 
 
 def test_runner_sends_each_tenants_key_from_the_apps_keys_file(tmp_path: Path) -> None:
-    from scenarios.tenantkeys import tenant_headers
+    from ragchaos.scenarios.tenantkeys import tenant_headers
 
     keys = tmp_path / "keys"
     keys.write_text(f"{TENANT_SECRET}=acme\n")

@@ -13,9 +13,9 @@ import os
 import httpx
 import pytest
 
-from ragchaos.chunking import chunk_id, chunk_text
-from scenarios.loader import find_scenario, load_scenario
-from scenarios.requests import Workbench
+from ragchaos.kit.chunking import chunk_id, chunk_text
+from ragchaos.scenarios.loader import find_scenario, load_scenario
+from ragchaos.scenarios.requests import Workbench
 from tests.security.isolation import Auditor, attack, probes, seed_documents
 
 QUERIES = {"reference": int(os.environ.get("RAGCHAOS_ISOLATION_QUERIES", "10000")),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from scenarios.context import RunContext
-from scenarios.loader import load_scenario
-from scenarios.options import RunOptions, prepare_scenario
-from scenarios.requests import RequestSource, RequestSpec, Workbench
+from ragchaos.scenarios.context import RunContext
+from ragchaos.scenarios.loader import load_scenario
+from ragchaos.scenarios.options import RunOptions, prepare_scenario
+from ragchaos.scenarios.requests import RequestSource, RequestSpec, Workbench
 
 ROOT = Path(__file__).resolve().parents[2]
 

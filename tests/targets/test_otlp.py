@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from ragchaos.otlp import OtlpReceiver, SpanRules, decode_traces
+from ragchaos.stack.otlp import OtlpReceiver, SpanRules, decode_traces
 
 
 def _spans(names_us: list[tuple[str, int]], service: str = "mine") -> list:  # ReadableSpan
@@ -83,7 +83,7 @@ def test_the_receiver_takes_the_sdk_exporters_posts_and_phases_spans_by_end_time
 
 
 def test_a_stage_recorder_with_a_tracer_mirrors_each_stage_as_a_span() -> None:
-    from ragchaos.stages import StageRecorder
+    from ragchaos.measure.stages import StageRecorder
 
     memory = InMemorySpanExporter()
     provider = TracerProvider()

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from ragchaos.otlp import OtlpReceiver
-from ragchaos.targets import dependency_env
+from ragchaos.stack.otlp import OtlpReceiver
+from ragchaos.stack.targets import dependency_env
 
 pytestmark = pytest.mark.slow
 

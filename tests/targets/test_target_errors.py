@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.loader import ScenarioError, load_scenario
-from scenarios.options import RunOptions, prepare_scenario
+from ragchaos.scenarios.loader import ScenarioError, load_scenario
+from ragchaos.scenarios.options import RunOptions, prepare_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 MYRAG = (ROOT / "examples" / "myrag" / "ragchaos.yaml").read_text()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ragchaos.targets import BUILTIN_TARGETS, Target, TargetError, parse_target_arg
-from ragchaos.templates import (
+from ragchaos.scenarios.requests import RequestSpec
+from ragchaos.stack.targets import BUILTIN_TARGETS, Target, TargetError, parse_target_arg
+from ragchaos.stack.templates import (
     INGEST_PLACEHOLDERS,
     QUERY_PLACEHOLDERS,
     JsonPathError,
@@ -13,7 +14,6 @@ from ragchaos.templates import (
     extract,
     parse_json_path,
 )
-from scenarios.requests import RequestSpec
 
 
 def test_a_whole_placeholder_keeps_its_type_and_a_partial_one_is_formatted() -> None:
@@ -64,7 +64,7 @@ def test_sources_and_degraded_from_an_answer() -> None:
 
 
 def test_our_apps_are_described_by_templates_that_render_their_api() -> None:
-    from ragchaos.corpus import Corpus
+    from ragchaos.scenarios.corpus import Corpus
 
     corpus = Corpus.generate(1, ["acme"], 2, 30)
     doc = corpus.documents[0]

@@ -56,7 +56,7 @@ def test_smoke_and_429_storm_against_a_users_service(tmp_path: Path) -> None:
     assert limited > 0 and injected > 0, fault["provider"]
     assert [f["target"] for f in storm["faults"]] == ["myrag"] and storm["faults"][0]["error"] is None
     # the scenario's gate and checks about our reference app hold myrag to the same bar
-    from scenarios.loader import load_scenario
+    from ragchaos.scenarios.loader import load_scenario
 
     # (a line comparing with another app, "<= 0.5x naive", cannot hold without that app in the run)
     ours = [g for g in load_scenario("provider-429-storm").gate if g.startswith("reference.") and "naive" not in g]

@@ -1,0 +1,64 @@
+"""The mechanism metrics both apps expose at ``GET /metrics`` (names in docs/contracts.md).
+
+Each app builds its own ``AppMetrics`` in ``create_app`` (no module-level registry), so two
+apps in one process, or one app per test, never share counters. The naive app exposes the
+same names and leaves them at zero where it lacks the mechanism.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["AppMetrics", "BREAKER_STATE_VALUE", "PROMETHEUS_CONTENT_TYPE"]
+
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# ragchaos_breaker_state{dependency} takes these values
+BREAKER_STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
+
+
+class AppMetrics:
+    """The mechanism metric set on a private registry."""
+
+    def __init__(self, app_name: str) -> None:
+        self.app_name = app_name
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.cache_requests = Counter(
+            "ragchaos_cache_requests", "Cache lookups by layer and result", ["layer", "result"], registry=r
+        )
+        # re-checked when the tenant's corpus changed: kept (re-keyed) or dropped (revalidation.py)
+        self.cache_carried = Counter(
+            "ragchaos_cache_carried", "Cached entries re-checked on a corpus change, by layer and result",
+            ["layer", "result"], registry=r,
+        )
+        self.retries = Counter(
+            "ragchaos_retries", "Retries of dependency calls by reason", ["dependency", "reason"], registry=r
+        )
+        self.breaker_state = Gauge(
+            "ragchaos_breaker_state", "Breaker state: 0 closed, 1 half-open, 2 open", ["dependency"], registry=r
+        )
+        self.breaker_transitions = Counter(
+            "ragchaos_breaker_transitions", "Breaker state changes", ["dependency", "to"], registry=r
+        )
+        self.shed = Counter("ragchaos_shed", "Requests shed fast, by reason", ["reason"], registry=r)
+        self.embed_batch_size = Histogram(
+            "ragchaos_embed_batch_size",
+            "Inputs per provider embeddings call",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048),
+            registry=r,
+        )
+        self.quota_rejections = Counter(
+            "ragchaos_quota_rejections", "Requests refused by a tenant quota", ["tenant"], registry=r
+        )
+        self.fallbacks = Counter("ragchaos_fallback", "Fallback answers served, by kind", ["kind"], registry=r)
+        self.provider_tokens = Counter(
+            "ragchaos_provider_tokens", "Tokens spent at the provider, by kind", ["kind"], registry=r
+        )
+        self.provider_calls = Counter(
+            "ragchaos_provider_calls", "Calls made to the provider, by endpoint", ["endpoint"], registry=r
+        )
+
+    def render(self) -> bytes:
+        """Prometheus text exposition of this app's registry."""
+        return generate_latest(self.registry)

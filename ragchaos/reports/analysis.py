@@ -1,0 +1,265 @@
+"""Figures per app and phase, computed from a ``RunResult`` (pure functions, no I/O).
+
+``figures(result, app, phase)`` returns a ``Figures``; ``phase=ALL`` merges every phase except
+warm-up (histograms add exactly, counters and provider stats sum). Definitions:
+
+- latency: client response time (from the intended send; equals service time in closed-model
+  runs), over every request that got an outcome, errors included.
+- error rate: non-ok outcomes / requests, overall and per class (``ERROR_CLASSES``).
+- throughput: requests completed per second of the phase.
+- goodput: ok answers per second; when the scenario gives an SLO for a kind
+  (``scenario.slo_ms``), only ok answers whose response time is within it count.
+- cache hit ratio per layer: ``ragchaos_cache_requests_total{result="hit"}`` / all lookups.
+- per answered query: provider calls, tokens and cost (from the provider's own ``/_stats`` for
+  the app's key; ingest traffic in the same phase is included) / ok queries.
+- batch size: ``ragchaos_embed_batch_size`` sum / count = inputs per provider embeddings call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ragchaos.measure.hdr import Histogram
+from ragchaos.reports.counters import Counters
+from ragchaos.reports.results import (
+    ERROR_CLASSES,
+    ClientStats,
+    KindStats,
+    Latency,
+    PhaseResult,
+    ProviderEndpointStats,
+    RunResult,
+    Summary,
+)
+
+__all__ = ["ALL", "Figures", "figures", "merge_phases", "phase_duration_s", "phase_names", "phase_result"]
+
+ALL = "all"
+
+
+def phase_names(result: RunResult, app: str) -> list[str]:
+    """The app's phases in timeline order (phases not in the timeline last, by name)."""
+    present = result.apps[app].phases
+    ordered = [p.name for p in result.phases if p.name in present]
+    return ordered + sorted(n for n in present if n not in ordered)
+
+
+def _counted_phases(result: RunResult, app: str) -> list[str]:
+    kinds = {p.name: p.kind for p in result.phases}
+    return [n for n in phase_names(result, app) if kinds.get(n) != "warmup"]
+
+
+def phase_duration_s(result: RunResult, app: str, phase: str) -> float:
+    if phase == ALL:
+        names = _counted_phases(result, app)
+        spans = [result.phase(n) for n in names]
+        if spans and all(s is not None for s in spans):
+            return sum(max(0.0, s.end_s - s.start_s) for s in spans if s is not None)
+        return result.duration_s
+    span = result.phase(phase)
+    return max(0.0, span.end_s - span.start_s) if span else result.duration_s
+
+
+def _merge_summary(parts: list[Summary | None]) -> Summary | None:
+    present = [p for p in parts if p is not None and p.count]
+    if not present:
+        return None if all(p is None for p in parts) else Summary()
+    h = Histogram()
+    for p in present:
+        h.add(p.histogram())
+    return Summary.of(h)
+
+
+def _merge_kind(parts: list[KindStats]) -> dict:
+    errors = {k: sum(p.errors.get(k, 0) for p in parts) for k in ERROR_CLASSES}
+    return {
+        "requests": sum(p.requests for p in parts),
+        "ok": sum(p.ok for p in parts),
+        "errors": errors,
+        "latency": Latency(
+            response_time=_merge_summary([p.latency.response_time for p in parts]) or Summary(),
+            service_time=_merge_summary([p.latency.service_time for p in parts]) or Summary(),
+            ttft=_merge_summary([p.latency.ttft for p in parts]),
+            ok_response_time=_merge_summary([p.latency.ok_response_time for p in parts]),
+        ),
+    }
+
+
+def merge_phases(parts: list[PhaseResult]) -> PhaseResult:
+    """One PhaseResult holding several phases together (exact for histograms and sums)."""
+    kinds = sorted({k for p in parts for k in p.client.by_kind})
+    client = ClientStats(
+        **_merge_kind([p.client for p in parts]),
+        by_kind={k: KindStats(**_merge_kind([p.client.by_kind[k] for p in parts if k in p.client.by_kind])) for k in kinds},
+    )
+    stage_names = sorted({s for p in parts for s in p.stages})
+    stages = {s: _merge_summary([p.stages.get(s) for p in parts]) or Summary() for s in stage_names}
+    counters: dict[str, float] = {}
+    for p in parts:
+        for key, value in p.counters.items():
+            counters[key] = counters.get(key, 0.0) + value
+    provider: dict[str, ProviderEndpointStats] = {}
+    for p in parts:
+        for endpoint, st in p.provider.items():
+            acc = provider.setdefault(endpoint, ProviderEndpointStats())
+            for name in ("requests", "inputs", "tokens_in", "tokens_out", "rate_limited", "faults_injected",
+                         "retries_seen", "errors"):
+                setattr(acc, name, getattr(acc, name) + getattr(st, name))
+            acc.cost_usd += st.cost_usd
+    return PhaseResult(client=client, stages=stages, counters=counters, provider=provider)
+
+
+def phase_result(result: RunResult, app: str, phase: str) -> PhaseResult:
+    phases = result.apps[app].phases
+    if phase == ALL:
+        key = ("merged", app)
+        if key not in result._memo:
+            result._memo[key] = merge_phases([phases[n] for n in _counted_phases(result, app)])
+        return result._memo[key]
+    if phase not in phases:
+        raise KeyError(f"app {app!r} has no phase {phase!r}; it has {', '.join(phase_names(result, app)) or 'none'}")
+    return phases[phase]
+
+
+@dataclass
+class Figures:
+    app: str
+    phase: str
+    duration_s: float
+    requests: int
+    ok: int
+    errors: dict[str, int]
+    response: dict[str, Summary]  # by kind, plus "all"
+    service: dict[str, Summary]
+    ttft: Summary | None
+    stages: dict[str, Summary]
+    goodput_ok: int  # ok answers that count as goodput (within the SLO where one is given)
+    goodput_ok_by_kind: dict[str, int]
+    answered_queries: int
+    provider_calls: float | None
+    provider_tokens: float | None
+    provider_cost_usd: float | None
+    provider_rate_limited: float | None
+    cache_hit_ratio: dict[str, float] = field(default_factory=dict)
+    retries_by_reason: dict[str, float] = field(default_factory=dict)
+    breaker_transitions: dict[str, float] = field(default_factory=dict)  # "dependency->state"
+    embed_batch_mean: float | None = None
+    counters: Counters | None = None
+
+    @property
+    def error_rate(self) -> float:
+        return (self.requests - self.ok) / self.requests if self.requests else 0.0
+
+    def error_rate_of(self, cls: str) -> float:
+        return self.errors.get(cls, 0) / self.requests if self.requests else 0.0
+
+    @property
+    def throughput_rps(self) -> float:
+        return self.requests / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def goodput_rps(self) -> float:
+        return self.goodput_ok / self.duration_s if self.duration_s > 0 else 0.0
+
+    def kind_throughput_rps(self, kind: str) -> float:
+        s = self.response.get(kind)
+        return s.count / self.duration_s if s is not None and self.duration_s > 0 else 0.0
+
+    def kind_goodput_rps(self, kind: str) -> float:
+        n = self.goodput_ok_by_kind.get(kind, self.goodput_ok if kind == "all" else 0)
+        return n / self.duration_s if self.duration_s > 0 else 0.0
+
+    def per_answer(self, value: float | None) -> float | None:
+        if value is None or not self.answered_queries:
+            return None
+        return value / self.answered_queries
+
+    @property
+    def freshness(self) -> Summary | None:
+        return self.stages.get("ingest.freshness")
+
+
+def _goodput_by_kind(result: RunResult, client: ClientStats) -> dict[str, int]:
+    """Ok answers that count as goodput, per kind (within the kind's SLO when there is one)."""
+    slo = result.scenario.slo_ms
+    out = {}
+    kinds = client.by_kind or {"all": client}
+    for kind, stats in kinds.items():
+        if kind in slo:
+            ok_rt = stats.latency.ok_response_time
+            out[kind] = ok_rt.histogram().count_at_or_below_us(slo[kind] * 1000.0) if ok_rt is not None else 0
+        else:
+            out[kind] = stats.ok
+    return out
+
+
+def _provider_sum(pr: PhaseResult, attr: str) -> float | None:
+    if not pr.provider:
+        return None
+    return float(sum(getattr(st, attr) for st in pr.provider.values()))
+
+
+def figures(result: RunResult, app: str, phase: str = ALL) -> Figures:
+    key = ("figures", app, phase)
+    if key not in result._memo:
+        result._memo[key] = _figures(result, app, phase)
+    return result._memo[key]
+
+
+def _figures(result: RunResult, app: str, phase: str) -> Figures:
+    pr = phase_result(result, app, phase)
+    c = pr.client
+    counters = Counters(pr.counters)
+    response = {k: s.latency.response_time for k, s in c.by_kind.items()}
+    service = {k: s.latency.service_time for k, s in c.by_kind.items()}
+    response["all"] = c.latency.response_time
+    service["all"] = c.latency.service_time
+    answered = c.by_kind["query"].ok if "query" in c.by_kind else c.ok
+    goodput = _goodput_by_kind(result, c)
+
+    hit_ratio: dict[str, float] = {}
+    for layer, lookups in counters.by("ragchaos_cache_requests_total", "layer").items():
+        if lookups:
+            hit_ratio[layer] = (counters.total("ragchaos_cache_requests_total", layer=layer, result="hit") or 0.0) / lookups
+
+    calls = _provider_sum(pr, "requests")
+    if calls is None:
+        calls = counters.total("ragchaos_provider_calls_total")
+    tokens = None
+    if pr.provider:
+        tokens = float(sum(st.tokens_in + st.tokens_out for st in pr.provider.values()))
+    else:
+        tokens = counters.total("ragchaos_provider_tokens_total")
+
+    batch_sum = counters.total("ragchaos_embed_batch_size_sum")
+    batch_count = counters.total("ragchaos_embed_batch_size_count")
+    batch_mean = batch_sum / batch_count if batch_sum is not None and batch_count else None
+
+    transitions = {
+        f"{dep}->{to}": v
+        for (dep, to), v in counters.by_labels("ragchaos_breaker_transitions_total", "dependency", "to").items()
+    }
+    return Figures(
+        app=app,
+        phase=phase,
+        duration_s=phase_duration_s(result, app, phase),
+        requests=c.requests,
+        ok=c.ok,
+        errors=dict(c.errors),
+        response=response,
+        service=service,
+        ttft=c.latency.ttft,
+        stages=dict(pr.stages),
+        goodput_ok=sum(goodput.values()),
+        goodput_ok_by_kind=goodput,
+        answered_queries=answered,
+        provider_calls=calls,
+        provider_tokens=tokens,
+        provider_cost_usd=_provider_sum(pr, "cost_usd"),
+        provider_rate_limited=_provider_sum(pr, "rate_limited"),
+        cache_hit_ratio=hit_ratio,
+        retries_by_reason=counters.by("ragchaos_retries_total", "reason"),
+        breaker_transitions=transitions,
+        embed_batch_mean=batch_mean,
+        counters=counters,
+    )

@@ -1,0 +1,77 @@
+"""Writing a run folder's reports: ``write_reports(run_dir, result)``.
+
+Also what the runner calls at the end of a run: ``finalize(result)`` fills each app's mechanism
+verdicts and the scenario's gate (thresholds + mechanisms, no baseline) into the result, then
+``write_reports`` saves ``results.json`` and renders ``report.html``, ``summary.md``,
+``junit.xml``, ``plots/*.png`` and ``hdr/*.hlog``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ragchaos.reports import mechanisms
+from ragchaos.reports.gate import run_gate
+from ragchaos.reports.hlog import write_hlogs
+from ragchaos.reports.junit import render_junit
+from ragchaos.reports.plots import plot, to_png
+from ragchaos.reports.render import render_html, render_markdown
+from ragchaos.reports.results import RunResult
+from ragchaos.reports.sections import build_sections
+
+__all__ = ["finalize", "write_reports"]
+
+
+def finalize(result: RunResult, *, regate: bool = False) -> RunResult:
+    for app, verdicts in mechanisms.evaluate(result).items():
+        if app in result.apps:
+            result.apps[app].mechanisms = verdicts
+    if result.gate is None or regate:
+        result.gate = run_gate([result])
+    return result
+
+
+def _title(result: RunResult) -> tuple[str, str]:
+    when = datetime.fromtimestamp(result.run.started_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    sub = (f"{when} · {result.duration_s:.0f} s · {result.scenario.load_model} model · seed {result.scenario.seed}"
+           f" · apps: {', '.join(result.apps)}")
+    return f"ragchaos: {result.scenario.name}", sub
+
+
+def write_reports(run_dir: str | Path, result: RunResult, *, plots: bool = True) -> dict[str, Path]:
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    finalize(result)
+    written = {"results": result.save(run_dir / "results.json")}
+    sections = build_sections(result)
+    title, subtitle = _title(result)
+
+    md_sections = build_sections(result, only=["headline", "gate", "mechanisms", "latency", "errors"])
+    summary = run_dir / "summary.md"
+    summary.write_text(render_markdown(title, md_sections))
+    written["summary"] = summary
+
+    junit = run_dir / "junit.xml"
+    junit.write_text(render_junit(result, result.gate))
+    written["junit"] = junit
+
+    for path in write_hlogs(result, run_dir / "hdr"):
+        written[f"hdr/{path.name}"] = path
+
+    pngs: dict[str, bytes] = {}
+    if plots:
+        plot_dir = run_dir / "plots"
+        plot_dir.mkdir(exist_ok=True)
+        for s in sections:
+            for name in s.plots:
+                if name in pngs:
+                    continue
+                pngs[name] = to_png(plot(result, name))
+                path = plot_dir / f"{name}.png"
+                path.write_bytes(pngs[name])
+                written[f"plots/{path.name}"] = path
+    report = run_dir / "report.html"
+    report.write_text(render_html(title, subtitle, sections, pngs))
+    written["report"] = report
+    return written

@@ -1,0 +1,40 @@
+"""Mechanism verdicts: one module per mechanism, registered by name (see ``base``)."""
+
+from ragchaos.reports.mechanisms import (  # noqa: F401  (importing registers them)
+    batching,
+    breaker,
+    cache,
+    correctness,
+    fallback,
+    pacing,
+    quotas,
+    retries,
+    revalidation,
+    semantic_cache,
+    shedding,
+)
+from ragchaos.reports.mechanisms.base import (
+    Context,
+    Measurement,
+    Mechanism,
+    evaluate,
+    evaluate_app,
+    format_value,
+    get,
+    names,
+    register,
+    verdict_line,
+)
+
+__all__ = [
+    "Context",
+    "Measurement",
+    "Mechanism",
+    "evaluate",
+    "evaluate_app",
+    "format_value",
+    "get",
+    "names",
+    "register",
+    "verdict_line",
+]

@@ -1,0 +1,367 @@
+"""The schema of ``results.json``: the machine-readable truth of one run (``schema_version`` 1).
+
+The runner writes it through these models and every report, the gate and ``compare`` read it
+back through them, so a figure in a report can always be recomputed: each latency ``Summary``
+carries its encoded HDR histogram (``hdr``), which merges losslessly.
+
+Shape (see docs/contracts.md "results.json")::
+
+    RunResult
+      scenario: ScenarioInfo    name, seed, load model, SLOs, mechanism expectations, gate exprs
+      run: RunInfo              timestamps (epoch s), versions, workers
+      phases: [Phase]           steady / fault / recovery / spike / warmup, seconds from run start
+      faults: [FaultRecord]     what the timeline applied and when
+      apps: {app: AppResult}
+        phases: {phase: PhaseResult}
+          client: ClientStats   requests, ok, errors by class, latency (response/service/ttft),
+                                by_kind {"query": KindStats, "ingest": KindStats}
+          stages: {stage: Summary}          the app's own /_stats/hdr per stage
+          counters: {'name{l="v"}': delta}   the app's /metrics deltas over the phase
+          provider: {endpoint: ProviderEndpointStats}   /_stats deltas for this app's key
+        intervals: [Interval]   1 s buckets (seconds from run start) per kind
+        counter_samples: [CounterSample]   optional /metrics samples over time (breaker timeline)
+        correctness: Correctness | None
+        mechanisms: [MechanismVerdict]
+      gate: GateResult | None
+
+Times: ``*_s`` are seconds from ``run.started_at`` unless named ``*_at`` (epoch seconds).
+Latencies: integer microseconds (``*_us``). Error classes: ``ERROR_CLASSES``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
+
+from ragchaos.measure.hdr import Histogram
+
+__all__ = [
+    "ERROR_CLASSES",
+    "OUTCOMES",
+    "SCHEMA_VERSION",
+    "AppResult",
+    "ClientStats",
+    "Correctness",
+    "CounterSample",
+    "Expectation",
+    "FaultRecord",
+    "GateCheck",
+    "GateResult",
+    "Interval",
+    "KindStats",
+    "Latency",
+    "MechanismVerdict",
+    "Phase",
+    "PhaseResult",
+    "ProviderEndpointStats",
+    "ResultsError",
+    "RunInfo",
+    "RunResult",
+    "ScenarioInfo",
+    "Summary",
+    "load_results",
+]
+
+SCHEMA_VERSION = 1
+
+# error classes a client request can end in (ok is not an error); see reports.recorder.classify_*
+ERROR_CLASSES = ("429", "5xx", "timeout", "reset", "shed", "quota", "other")
+OUTCOMES = ("ok", *ERROR_CLASSES)
+
+
+class ResultsError(ValueError):
+    """A results.json that cannot be read: the message names the file and the problem."""
+
+
+class _Model(BaseModel):
+    # unknown fields are kept, so a newer writer's extras survive a read-modify-write
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class Summary(_Model):
+    """Percentiles of one HDR histogram plus the histogram itself (encoded), in microseconds."""
+
+    count: int = 0
+    p50_us: int = 0
+    p90_us: int = 0
+    p99_us: int = 0
+    p999_us: int = 0
+    max_us: int = 0
+    mean_us: float = 0.0
+    clamped: int = 0
+    hdr: str | None = None
+
+    @classmethod
+    def of(cls, hist: Histogram) -> Summary:
+        ps = hist.percentiles_us([50.0, 90.0, 99.0, 99.9])
+        return cls(
+            count=hist.count,
+            p50_us=ps[50.0],
+            p90_us=ps[90.0],
+            p99_us=ps[99.0],
+            p999_us=ps[99.9],
+            max_us=hist.max_us,
+            mean_us=round(hist.mean_us, 1),
+            clamped=hist.clamped,
+            hdr=hist.encode() if hist.count else None,
+        )
+
+    def histogram(self) -> Histogram:
+        """The encoded histogram back (an empty one if there was none)."""
+        if not self.hdr:
+            return Histogram()
+        h = Histogram.decode(self.hdr)
+        h.clamped = self.clamped
+        return h
+
+    def percentile_us(self, p: float) -> int:
+        known = {50.0: self.p50_us, 90.0: self.p90_us, 99.0: self.p99_us, 99.9: self.p999_us, 100.0: self.max_us}
+        if float(p) in known:
+            return known[float(p)]
+        return self.histogram().percentile_us(p)
+
+
+def _errors_dict(value: Any) -> dict[str, int]:
+    errors = {k: 0 for k in ERROR_CLASSES}
+    for k, v in (value or {}).items():
+        if k not in errors:
+            raise ValueError(f"unknown error class {k!r}; expected one of {', '.join(ERROR_CLASSES)}")
+        errors[k] = int(v)
+    return errors
+
+
+class Latency(_Model):
+    """``response_time`` is measured from the intended send (open model: coordinated omission
+    corrected); ``service_time`` from the actual send. In a closed-model run they are equal."""
+
+    response_time: Summary = Field(default_factory=Summary)
+    service_time: Summary = Field(default_factory=Summary)
+    ttft: Summary | None = None
+    # response time of ok answers only: goodput within an SLO is counted from it
+    ok_response_time: Summary | None = None
+
+
+class KindStats(_Model):
+    requests: int = 0
+    ok: int = 0
+    errors: dict[str, int] = Field(default_factory=lambda: _errors_dict(None))
+    latency: Latency = Field(default_factory=Latency)
+
+    @field_validator("errors", mode="before")
+    @classmethod
+    def _known_error_classes(cls, value: Any) -> dict[str, int]:
+        return _errors_dict(value)
+
+
+class ClientStats(KindStats):
+    """What the load generator saw for one app in one phase; the top level sums every kind."""
+
+    by_kind: dict[str, KindStats] = Field(default_factory=dict)
+
+
+class ProviderEndpointStats(_Model):
+    requests: int = 0
+    inputs: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    rate_limited: int = 0
+    faults_injected: int = 0
+    retries_seen: int = 0
+    errors: int = 0
+    cost_usd: float = 0.0
+    service_time: dict[str, Any] | None = None  # {"count", "hdr"} as the provider reports it
+
+
+class PhaseResult(_Model):
+    client: ClientStats = Field(default_factory=ClientStats)
+    stages: dict[str, Summary] = Field(default_factory=dict)
+    counters: dict[str, float] = Field(default_factory=dict)
+    provider: dict[str, ProviderEndpointStats] = Field(default_factory=dict)
+
+
+class Interval(_Model):
+    """One second of one kind of request, by completion time; ``t_s`` from run start."""
+
+    t_s: float
+    kind: str = "query"
+    requests: int = 0
+    ok: int = 0
+    errors: int = 0
+    p50_us: int = 0
+    p99_us: int = 0
+    hdr: str | None = None  # response-time histogram of the second (2 significant figures)
+
+
+class CounterSample(_Model):
+    t_s: float
+    counters: dict[str, float] = Field(default_factory=dict)
+
+
+class Correctness(_Model):
+    """Retrieval correctness: answered queries whose known source document was in the top k."""
+
+    scored: int = 0
+    hit_at_k: int = 0
+    k: int | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        return self.hit_at_k / self.scored if self.scored else None
+
+
+class MechanismVerdict(_Model):
+    mechanism: str
+    expected: str = ""
+    measured: float | None = None
+    unit: str = ""
+    verdict: Literal["PASS", "FAIL", "N/A"] = "N/A"
+    detail: str = ""
+
+
+class AppResult(_Model):
+    phases: dict[str, PhaseResult] = Field(default_factory=dict)
+    intervals: list[Interval] = Field(default_factory=list)
+    counter_samples: list[CounterSample] = Field(default_factory=list)
+    correctness: Correctness | None = None
+    mechanisms: list[MechanismVerdict] = Field(default_factory=list)
+
+
+def _number_or_percent(value: Any) -> Any:
+    """``16`` stays 16; ``"30%"`` becomes 0.3 (ratio mechanisms are measured as fractions)."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number or a percentage like '30%'") from None
+    return value
+
+
+class Expectation(_Model):
+    """``{mechanism: batching, min: 16}``: the scenario's claim about one mechanism of one app.
+    ``min``/``max`` are numbers in the mechanism's unit; ratios also take ``"30%"``."""
+
+    mechanism: str
+    min: Annotated[float | None, BeforeValidator(_number_or_percent)] = None
+    max: Annotated[float | None, BeforeValidator(_number_or_percent)] = None
+    phase: str | None = None  # None: the mechanism's own default (usually all phases together)
+
+
+class ScenarioInfo(_Model):
+    name: str
+    description: str = ""
+    seed: int | None = None
+    file: str | None = None
+    duration_s: float | None = None
+    load_model: Literal["closed", "open"] = "closed"
+    # per request kind, the latency an ok answer must meet to count as goodput, e.g. {"query": 2000}
+    slo_ms: dict[str, float] = Field(default_factory=dict)
+    expect: dict[str, list[Expectation]] = Field(default_factory=dict)
+    gate: list[str] = Field(default_factory=list)
+
+
+class RunInfo(_Model):
+    started_at: float
+    ended_at: float
+    versions: dict[str, str] = Field(default_factory=dict)
+    toxiproxy: Literal["builtin", "real"] | None = None
+    workers: int = 1
+    quick: bool = False
+
+
+class Phase(_Model):
+    name: str
+    kind: Literal["steady", "fault", "recovery", "spike", "warmup"] = "steady"
+    start_s: float
+    end_s: float
+
+
+class FaultRecord(_Model):
+    name: str
+    target: str | None = None
+    dependency: str | None = None
+    what: str = ""
+    applied_at_s: float | None = None
+    reverted_at_s: float | None = None
+    error: str | None = None
+
+
+class GateCheck(_Model):
+    name: str
+    expr: str = ""
+    measured: str = ""
+    passed: bool
+    reason: str = ""
+
+
+class GateResult(_Model):
+    passed: bool
+    checks: list[GateCheck] = Field(default_factory=list)
+
+
+class RunResult(_Model):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    scenario: ScenarioInfo
+    run: RunInfo
+    phases: list[Phase] = Field(default_factory=list)
+    faults: list[FaultRecord] = Field(default_factory=list)
+    apps: dict[str, AppResult] = Field(default_factory=dict)
+    gate: GateResult | None = None
+    # derived figures memoised by reports.analysis (a loaded result is treated as read-only)
+    _memo: dict[Any, Any] = PrivateAttr(default_factory=dict)
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> RunResult:
+        copy = super().model_copy(update=update, deep=deep)
+        copy._memo = {}  # a copy is made to be changed: never reuse figures of the original
+        return copy
+
+    def forget(self) -> None:
+        """Drop memoised figures after changing this result in place."""
+        self._memo.clear()
+
+    @property
+    def duration_s(self) -> float:
+        return max(0.0, self.run.ended_at - self.run.started_at)
+
+    def phase(self, name: str) -> Phase | None:
+        return next((p for p in self.phases if p.name == name), None)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(self.model_dump_json(indent=1, exclude_none=False) + "\n")
+        return path
+
+
+def load_results(path: str | Path) -> RunResult:
+    """Read a results.json (or a run folder holding one); errors name the file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such file") from None
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    if not isinstance(raw, dict):
+        raise ResultsError(f"{path}: expected a JSON object")
+    version = raw.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ResultsError(f"{path}: schema_version {version!r} is not supported (expected {SCHEMA_VERSION})")
+    try:
+        return RunResult.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ResultsError(f"{path}: {where}: {first['msg']} ({exc.error_count()} problem(s))") from None

@@ -1,0 +1,34 @@
+"""Report sections: each a pure function ``RunResult -> Section``, rendered by ``reports.render``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ragchaos.reports.results import RunResult
+from ragchaos.reports.sections.base import Line, Section, Table
+from ragchaos.reports.sections.errors import errors
+from ragchaos.reports.sections.gate import gate
+from ragchaos.reports.sections.headline import headline
+from ragchaos.reports.sections.latency import latency
+from ragchaos.reports.sections.provider import provider
+from ragchaos.reports.sections.stages import stages
+from ragchaos.reports.sections.timeline import timeline
+from ragchaos.reports.sections.verdicts import verdicts
+
+__all__ = ["SECTIONS", "Line", "Section", "Table", "build_sections"]
+
+# report order
+SECTIONS: dict[str, Callable[[RunResult], Section]] = {
+    "headline": headline,
+    "gate": gate,
+    "mechanisms": verdicts,
+    "latency": latency,
+    "timeline": timeline,
+    "errors": errors,
+    "stages": stages,
+    "provider": provider,
+}
+
+
+def build_sections(result: RunResult, only: list[str] | None = None) -> list[Section]:
+    return [fn(result) for key, fn in SECTIONS.items() if only is None or key in only]

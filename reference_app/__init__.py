@@ -1,1 +1,0 @@
-"""reference_app: see shared/DESIGN.md."""

@@ -1,6 +1,0 @@
-import sys
-
-from ragchaos.appkit.server import part_main
-from reference_app.cli import register
-
-sys.exit(part_main(register))
