@@ -48,9 +48,12 @@ EXIT_HARNESS = 3  # the run could not be carried out (a process, the baseline bu
 GateError = CheckError
 
 DEFAULT_APPS = ("reference",)
-# end to end (the client's response time of queries) and each server stage of a query
-DEFAULT_METRICS = ("response.query.p99", "query.total.p99", "query.embed.p99", "query.retrieve.p99",
-                   "query.generate.p99")
+# end to end (the client's response time of queries) and the server's whole query. A stage
+# that runs only on a cache miss (query.generate: ~8% of the ci scenario's queries) or is mostly
+# cache hits (query.embed) has too few slow samples to resolve +20% in a 3-minute run
+# (BENCHMARKS.md), and every gated metric raises the bar for all the others (Holm): add them
+# with --metrics when the run is long enough.
+DEFAULT_METRICS = ("response.query.p99", "query.total.p99")
 
 
 def parse_metrics(text: str | None) -> list[str]:

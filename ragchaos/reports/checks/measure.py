@@ -88,7 +88,7 @@ def format_measure(value: float | None, kind: str) -> str:
     if value is None:
         return "no data"
     if kind == "latency":
-        if value >= 1_000_000:
+        if value >= 999_500:  # 999.6 ms would print as "1e+03 ms"
             return f"{value / 1_000_000:.3g} s"
         if value >= 1_000:
             return f"{value / 1_000:.3g} ms"

@@ -30,11 +30,11 @@ from ragchaos.reports.checks.grammar import ALL, Check, CheckError
 from ragchaos.reports.checks.measure import format_measure, measure
 from ragchaos.reports.checks.spec import CheckSpec
 from ragchaos.reports.results import GateCheck, RunResult, Summary
-from ragchaos.reports.stats import Sample, compare_quantiles, holm, min_samples, prediction_bound
+from ragchaos.reports.stats import Difference, Sample, compare_quantiles, holm, min_samples, prediction_bound
 from ragchaos.reports.stats.multiple import holm_adjusted
 from ragchaos.reports.stats.runs import MIN_RUNS
 
-__all__ = ["BASELINE_KIND", "RegressionPolicy", "StoredBaseline", "judge_against_baseline", "load_stored"]
+__all__ = ["BASELINE_KIND", "RegressionPolicy", "StoredBaseline", "decide", "judge_against_baseline", "load_stored"]
 
 BASELINE_KIND = "ragchaos-baseline"
 
@@ -144,13 +144,8 @@ def _same_run(result: RunResult, items: Sequence[tuple[CheckSpec, Check, str]], 
         rows.append((spec, check, app, diff))
     if not rows:
         return out
-    p_values = [d.p_value for *_, d in rows]
-    rejected = holm(p_values, policy.alpha)
-    adjusted = holm_adjusted(p_values)
-    m = len(rows)
-    for (spec, check, app, d), reject, p_adj in zip(rows, rejected, adjusted, strict=True):
-        tolerance = (check.factor or 1.0) - 1.0
-        res = d.resolution(policy.alpha / m, policy.power, tolerance)
+    decisions = decide([d for *_, d in rows], [(c.factor or 1.0) - 1.0 for _, c, _, _ in rows], policy)
+    for (spec, check, app, d), (reject, p_adj, res) in zip(rows, decisions, strict=True):
         measured = (f"{_pct(d.ratio)} [{_pct(d.low)}, {_pct(d.high)}] (95% CI, n={d.cand.n:,} vs {d.base.n:,}); "
                     f"{format_measure(d.cand.value, 'latency')} vs {format_measure(d.base.value, 'latency')}; "
                     f"resolution {res * 100:+.0f}%")
@@ -168,6 +163,20 @@ def _same_run(result: RunResult, items: Sequence[tuple[CheckSpec, Check, str]], 
                              passed=status != "fail", measured=measured, reason=reason, n=d.cand.n,
                              n_baseline=d.base.n, value=d.cand.value, ratio=d.ratio, low=d.low, high=d.high,
                              p_value=p_adj, resolution=res))
+    return out
+
+
+def decide(diffs: Sequence[Difference], tolerances: Sequence[float],
+           policy: RegressionPolicy) -> list[tuple[bool, float, float]]:
+    """The whole gate's decision over its metrics: for each, (regressed, Holm-adjusted p-value,
+    resolution at level alpha / m). The benchmark's simulation calls this same function."""
+    p_values = [d.p_value if d.p_value is not None else 1.0 for d in diffs]
+    m = len(diffs)
+    out = []
+    for d, tol, reject, p_adj in zip(diffs, tolerances, holm(p_values, policy.alpha), holm_adjusted(p_values),
+                                     strict=True):
+        res = d.resolution(policy.alpha / m, policy.power, tol)
+        out.append((reject, p_adj, res if res is not None else float("inf")))
     return out
 
 
