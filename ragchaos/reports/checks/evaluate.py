@@ -108,7 +108,10 @@ def _judge_one(result: RunResult, spec: CheckSpec, check: Check, app: str) -> Ga
         where = f"phase {check.other_phase}" if check.other_phase else str(check.other_app)
         return _insufficient(check, app, other_est, where)
     value = measured.value
-    text = format_measure(value, check.kind) + _ci_text(est)
+    if check.metric[0] == "mechanism":  # in the mechanism's own unit: "23 chunks per provider call"
+        text = mechanisms.format_value(value, mechanisms.get(check.metric[1]).unit)
+    else:
+        text = format_measure(value, check.kind) + _ci_text(est)
     extra: dict[str, object] = {"value": value, "n": est.n if est else None, "detail": measured.detail,
                                 "low": est.low if est else None, "high": est.high if est else None}
     if value is None:
