@@ -107,6 +107,8 @@ def narrow_to_apps(scenario: Scenario, gate_as: str | None) -> Scenario:
             checks.append(spec)  # validation names it
             continue
         if gate_as and check.app == gate_as and gate_as not in apps:
+            if check.metric[0] == "mechanism":
+                continue  # read from our apps' /metrics: not carried over to a target
             head = re.compile(rf"^\s*{re.escape(gate_as)}\.")
             checks += [spec.model_copy(update={"check": head.sub(f"{t}.", spec.check)}) for t in theirs]
         elif (check.app == "*" or check.app in apps) and check.other_app not in others - {BASELINE}:
