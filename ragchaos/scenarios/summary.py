@@ -25,10 +25,13 @@ def summary_lines(result: RunResult) -> list[str]:
                          f"{lat.p50_us / 1000:>7.0f}ms "
                          f"{lat.p99_us / 1000:>7.0f}ms  {classes}")
     if result.gate is not None:
-        failed = [c for c in result.gate.checks if not c.passed]
-        lines.append(f"gate: {'PASSED' if result.gate.passed else 'FAILED'} "
-                     f"({len(result.gate.checks) - len(failed)}/{len(result.gate.checks)} checks)")
-        lines += [f"  FAIL {c.name}: {c.reason or c.measured}" for c in failed]
+        g = result.gate
+        others = ", ".join(f"{n} {word}" for word, n in (("failed", g.count("fail")), ("warnings", g.count("warn")),
+                                                         ("insufficient data", g.count("insufficient"))) if n)
+        lines.append(f"checks: {'PASSED' if g.passed else 'FAILED'} "
+                     f"({g.count('pass')}/{len(g.checks)} passed{'; ' + others if others else ''})")
+        word = {"fail": "FAIL", "warn": "WARN", "insufficient": "INSUFFICIENT DATA"}
+        lines += [f"  {word[c.state]} {c.name}: {c.reason or c.measured}" for c in g.checks if c.state != "pass"]
     return lines
 
 
