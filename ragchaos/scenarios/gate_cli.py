@@ -69,7 +69,9 @@ def _run_ab(args: argparse.Namespace, source: Any) -> Path:
     try:
         scenario = load_scenario(args.scenario)
         file = str(find_scenario(args.scenario))
-        opts = RunOptions(apps=None, quick=args.quick, seed=args.seed, out=Path(args.out), file=file)
+        # the report is rendered below without plots: matplotlib costs 10-25 s of a 3-minute
+        # budget on a busy 2-core machine ('ragchaos report RUN_DIR' adds them later)
+        opts = RunOptions(apps=None, quick=args.quick, seed=args.seed, out=Path(args.out), file=file, render=False)
         scenario = prepare_scenario(scenario, opts)
     except ScenarioError as exc:
         raise CliError("\n".join(exc.problems)) from None
@@ -82,9 +84,14 @@ def _run_ab(args: argparse.Namespace, source: Any) -> Path:
             raise _Harness(f"baseline build: {exc}") from None
         print(f"ragchaos gate: baseline = {what}; candidate = this tree's {candidate}")
     try:
-        return run_scenario(scenario, opts)
+        run_dir = run_scenario(scenario, opts)
     except (ProcessStartError, SeedError, RunFailed) as exc:
         raise _Harness(str(exc)) from None
+    from ragchaos.reports.build import write_reports
+    from ragchaos.reports.results import load_results
+
+    write_reports(run_dir, load_results(run_dir), plots=False)
+    return run_dir
 
 
 class _Harness(RuntimeError):
