@@ -37,6 +37,7 @@ __all__ = [
     "make_stored",
     "parse_metrics",
     "render_gate_markdown",
+    "shared_failures",
     "write_gate_files",
 ]
 
@@ -120,6 +121,34 @@ def make_stored(results: Sequence[RunResult], apps: Sequence[str], metrics: Sequ
             if values:
                 out[check.path_for(app)] = values
     return StoredBaseline(results[0].scenario.name, len(results), time.time() if now is None else now, out)
+
+
+def shared_failures(result: RunResult, gate: GateResult, baseline_app: str) -> GateResult:
+    """In a same-run A/B, a check the candidate fails and the baseline build fails too, in the
+    same run, under the same load and faults, says nothing about the change: it is the machine
+    or the scenario (measured: a 10 s stall of a shared machine made both apps shed 8% of a
+    phase). Such a failure becomes a warning that says so; the candidate's own failures stay."""
+    from ragchaos.reports.checks.evaluate import evaluate
+
+    out = []
+    for c in gate.checks:
+        if c.state != "fail" or not c.app or c.app == baseline_app or c.n_baseline is not None or not c.expr:
+            out.append(c)
+            continue
+        head = f"{c.app}."
+        if not c.expr.startswith((head, "*.")):
+            out.append(c)
+            continue
+        expr = baseline_app + "." + c.expr.split(".", 1)[1]
+        mirror = evaluate(result, [CheckSpec(check=expr)], apps=[baseline_app]).checks
+        if mirror and mirror[0].state == "fail":
+            out.append(c.model_copy(update={
+                "status": "warn", "passed": True,
+                "reason": f"{c.reason}; the baseline build fails it too in this run ({mirror[0].measured}): "
+                          "the environment or the scenario, not this change"}))
+        else:
+            out.append(c)
+    return GateResult(passed=all(c.passed for c in out), checks=out)
 
 
 def _state_word(state: str) -> str:

@@ -23,7 +23,8 @@ __all__ = ["register"]
 
 EPILOG = """\
 exit status:
-  0  every check passed (warnings and "insufficient data" are printed, and do not fail)
+  0  every check passed (warnings and "insufficient data" are printed, and do not fail
+     unless --strict)
   1  a check failed or a regression against the baseline was detected
   2  a usage or configuration error (a bad option, scenario, check or file), nothing judged
   3  a harness failure: the run or the baseline build could not be carried out
@@ -125,6 +126,7 @@ def _gate(args: argparse.Namespace) -> int:
         gate_specs,
         parse_metrics,
         render_gate_markdown,
+        shared_failures,
         summary_line,
         write_gate_files,
     )
@@ -161,6 +163,8 @@ def _gate(args: argparse.Namespace) -> int:
     except CheckError as exc:
         raise CliError(str(exc)) from None
     gate = evaluate(result, specs, apps=apps, baseline_app=baseline_app, stored=stored, policy=policy)
+    if baseline_app is not None:
+        gate = shared_failures(result, gate, baseline_app)
     meta = {"run": str(run_dir), "scenario": result.scenario.name, "apps": ", ".join(apps),
             "baseline": (source.describe() if source else ("same run" if baseline_app else
                          (args.baseline_file or "none"))),
@@ -182,6 +186,9 @@ def _gate(args: argparse.Namespace) -> int:
             print(verdict_line(c))
     print(f"ragchaos gate: files {written['json']}, {written['junit'].name}, {written['markdown'].name}")
     print(summary_line(gate))
+    if args.strict and gate.passed and any(c.state in ("warn", "insufficient") for c in gate.checks):
+        print("ragchaos gate: --strict: a warning or insufficient data counts as a failure")
+        return EXIT_FAILED
     return EXIT_PASS if gate.passed else EXIT_FAILED
 
 
@@ -216,5 +223,7 @@ def register(sub: Any) -> None:
                    help="append the Markdown to FILE (default: $GITHUB_STEP_SUMMARY)")
     p.add_argument("--quick", action="store_true", help="the scenario's times scaled down (fewer samples)")
     p.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 on a warning or insufficient data too (a gate that could not see is not a pass)")
     p.add_argument("-v", "--verbose", action="store_true", help="print passing checks too")
     p.set_defaults(func=cmd_gate)

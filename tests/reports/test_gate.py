@@ -160,3 +160,36 @@ def test_gate_help_documents_the_exit_codes(capsys) -> None:
     out = capsys.readouterr().out
     for line in ("0  every check passed", "1  a check failed", "2  a usage", "3  a harness failure"):
         assert line in out
+
+
+def test_sides_that_did_not_measure_the_same_requests_are_not_compared(run_result: RunResult) -> None:
+    """One schedule drives both sides: sample counts far apart mean their windows differ (a
+    stalled machine delaying one app's phase snapshot), and the ratio would be spurious."""
+    r = ab_result(run_result, shift=1.0)
+    rng = np.random.default_rng(12)
+    r.apps["baseline"].phases["steady"].stages["query.total"] = _summary(rng, 4000, 1.0)
+    r.forget()
+    gate = evaluate(r, _specs("query.total.p99"), apps=["reference"], baseline_app="baseline")
+    c = gate.checks[0]
+    assert gate.passed and c.state == "insufficient" and "not comparable" in c.reason and "5,000 vs 4,000" in c.reason
+
+
+def test_a_failure_the_baseline_shares_is_the_environment_not_the_change(run_result: RunResult) -> None:
+    from ragchaos.reports.gate import shared_failures
+
+    r = ab_result(run_result, shift=1.0)
+    specs = [CheckSpec(check="reference.query.total.p99 <= 1ms"), CheckSpec(check="reference.query.total.p99 <= 1s")]
+    gate = evaluate(r, specs, apps=["reference"], baseline_app="baseline")
+    assert not gate.passed  # 1 ms: failed by both builds
+    excused = shared_failures(r, gate, "baseline")
+    assert excused.passed and excused.checks[0].state == "warn"
+    assert "the baseline build fails it too" in excused.checks[0].reason
+    slower = ab_result(run_result, shift=8.0)  # the candidate alone breaks the 1 s bound: it stays a failure
+    gate = shared_failures(slower, evaluate(slower, specs[1:], apps=["reference"], baseline_app="baseline"), "baseline")
+    assert not gate.passed and gate.checks[0].state == "fail"
+
+
+def test_strict_turns_a_warning_into_a_failure(tmp_path: Path, run_result: RunResult) -> None:
+    few = _save(ab_result(run_result, shift=1.0, n=400), tmp_path / "few")
+    assert main(["gate", str(few), "--metrics", "query.total.p99"]) == EXIT_PASS
+    assert main(["gate", str(few), "--metrics", "query.total.p99", "--strict"]) == EXIT_FAILED

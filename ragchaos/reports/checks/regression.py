@@ -45,6 +45,8 @@ class RegressionPolicy:
     power: float = 0.95
     want: float = 0.20  # the increase the gate must be able to see
     confidence: float = 0.95  # of the intervals printed
+    # the largest relative difference of the two sides' sample counts still compared (same-run A/B)
+    max_count_gap: float = 0.05
 
 
 @dataclass
@@ -139,6 +141,19 @@ def _same_run(result: RunResult, items: Sequence[tuple[CheckSpec, Check, str]], 
                                  measured=f"n={n_c:,} vs {n_b:,}",
                                  reason=f"insufficient data: {check.metric[-1].replace('_', '.')} needs at least "
                                         f"{need} samples per side, this run has {n_c:,} vs {n_b:,}"))
+            continue
+        if abs(n_c - n_b) > policy.max_count_gap * max(n_c, n_b):
+            # both sides ran one schedule: their samples must cover the same requests. A server
+            # stage's phases are snapshots taken at phase changes; on a stalled machine one app's
+            # snapshot lands seconds after the other's and the two "whole run" windows differ
+            # (measured: 2,679 vs 2,372 samples, a spurious +94%). Not comparable, not judged.
+            out.append(GateCheck(name=name, expr=check.expr, app=app, metric=".".join(check.metric),
+                                 status="insufficient", passed=True, n=n_c, n_baseline=n_b,
+                                 measured=f"n={n_c:,} vs {n_b:,}",
+                                 reason=f"not comparable: the two sides have {n_c:,} vs {n_b:,} samples of one "
+                                        f"schedule (more than {policy.max_count_gap:.0%} apart: their "
+                                        "measurement windows differ, e.g. a stalled machine delayed one "
+                                        "app's phase snapshot)"))
             continue
         diff = compare_quantiles(base, cand, p, tolerance=(check.factor or 1.0) - 1.0, confidence=policy.confidence)
         rows.append((spec, check, app, diff))
