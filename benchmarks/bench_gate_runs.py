@@ -10,7 +10,8 @@ is measured, not assumed.
 Per run: exit status, wall time, the load average at the start, and each baseline verdict.
 One JSON line per run goes to ``--log``.
 
-    .venv/bin/python benchmarks/bench_gate_runs.py --aa 10 --ab 10 --toxic-ms 60 --out /tmp/gate-runs
+    .venv/bin/python benchmarks/bench_gate_runs.py --aa 10 --ab 10 --toxic-ms 40 --out /tmp/gate-runs
+    .venv/bin/python benchmarks/bench_gate_runs.py --out /tmp/gate-runs --rejudge   # the table
 """
 
 from __future__ import annotations
@@ -56,6 +57,32 @@ def one(kind: str, scenario: str, out: Path) -> dict:
             "verdicts": verdicts, "tail": proc.stdout.splitlines()[-1:] + proc.stderr.splitlines()[-3:]}
 
 
+def rejudge(log: Path, out: Path) -> None:
+    """Judge every logged run again with this tree's gate (``ragchaos gate RUN_DIR``: the verdict
+    is recomputed from results.json) and print one Markdown row per run."""
+    print("| # | kind | load avg (1 min) | wall | exit (live) | exit (now) | response.query p99 | query.total p99 |")
+    print("|---|---|---|---|---|---|---|---|")
+    for i, line in enumerate(log.read_text().splitlines(), 1):
+        row = json.loads(line)
+        if not row["run"]:
+            print(f"| {i} | {row['kind']} | {row['loadavg'][0]} | {row['wall_s']:.0f} s | {row['exit']} | - | - | - |")
+            continue
+        gate_out = out / "rejudged" / Path(row["run"]).name
+        proc = subprocess.run([str(REPO / ".venv/bin/ragchaos"), "gate", row["run"], "--gate-out", str(gate_out)],
+                              cwd=REPO, capture_output=True, text=True, timeout=300)
+        doc = json.loads((gate_out / "gate.json").read_text())
+        cells = []
+        for metric in ("response.query.p99", "query.total.p99"):
+            c = next((c for c in doc["checks"] if c.get("metric") == metric and c.get("n_baseline")), None)
+            if c is None or c.get("ratio") is None:
+                cells.append(c["status"] if c else "-")
+                continue
+            cells.append(f"{c['status']} {(c['ratio'] - 1) * 100:+.0f}% [{(c['low'] - 1) * 100:+.0f}%, "
+                         f"{(c['high'] - 1) * 100:+.0f}%], res. {c['resolution'] * 100:+.0f}%")
+        print(f"| {i} | {row['kind']} | {row['loadavg'][0]} | {row['wall_s']:.0f} s | {row['exit']} | "
+              f"{proc.returncode} | {cells[0]} | {cells[1]} |")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--aa", type=int, default=10)
@@ -63,9 +90,13 @@ def main() -> int:
     ap.add_argument("--toxic-ms", type=int, default=60)
     ap.add_argument("--out", type=Path, default=Path("/tmp/gate-runs"))
     ap.add_argument("--log", type=Path, default=None)
+    ap.add_argument("--rejudge", action="store_true", help="judge the logged runs again; print a table")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.log or args.out / "runs.jsonl"
+    if args.rejudge:
+        rejudge(log, args.out)
+        return 0
     slower = slower_scenario(args.out, args.toxic_ms)
     plan = [("A/A", "ci")] * args.aa + [(f"A/B +{args.toxic_ms}ms", str(slower))] * args.ab
     for kind, scenario in plan:
