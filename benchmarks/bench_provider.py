@@ -1,6 +1,7 @@
 """Provider throughput: embeddings requests per second on one server process, latency model off.
 
     .venv/bin/python benchmarks/bench_provider.py [--duration 10] [--clients 2] [--connections 32]
+    .venv/bin/python benchmarks/bench_provider.py --quick --json provider.json   # make bench: ~15 s
 
 Starts ``python -m ragchaos.provider`` (one process, one event loop: one core at most) with the latency
 model off and limits out of reach, then drives POST /v1/embeddings from ``--clients`` load
@@ -24,6 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import figures
 
 from ragchaos.core.ports import free_port
 from ragchaos.core.procs import ManagedProcess, python_module_argv
@@ -126,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=2, help="load-generator processes")
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections per client")
     parser.add_argument("--inputs", type=int, nargs="+", default=[1, 64], help="inputs per request, one case each")
-    args = parser.parse_args(argv)
+    args = figures.parse(parser, {"duration": 2.0, "warmup": 0.5}, argv)
 
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.json"
@@ -150,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {r['inputs']} | {r['requests_per_s']:,.0f} | {r['server_cpu_share']:.2f} | "
               f"{r['requests_per_cpu_s']:,.0f} | {r['errors']} |")
     print(json.dumps(rows))
+    headline = {f"{r['inputs']}-input requests per server CPU-second": f"{r['requests_per_cpu_s']:,.0f}" for r in rows}
+    figures.write(args, {"cases": rows, "clients": args.clients, "connections": args.connections,
+                         "duration_s": args.duration, "headline": headline})
     return 0
 
 
