@@ -41,7 +41,7 @@ What is recorded, per (app, phase, kind):
 Per (app, kind, second of completion): requests, ok, errors and a 2-significant-figure
 response-time histogram, for timelines and the ``.hlog`` files.
 
-Latencies are integer microseconds in ``ragchaos.hdr.Histogram`` (1 us..10 min, 3 significant
+Latencies are integer microseconds in ``ragchaos.measure.hdr.Histogram`` (1 us..10 min, 3 significant
 figures, out-of-range values clamped and counted).
 
 Cost: ``record`` appends one tuple to a deque (no lock); every ``batch`` rows (2,048) and

@@ -181,7 +181,7 @@ class Scenario(_Strict):
     app_env: dict[str, dict[str, str]] = Field(default_factory=dict)
     # the provider's configuration (ragchaos/provider/config.py): the same budget for every app's key
     provider: dict[str, Any] = Field(default_factory=dict)
-    # services beyond (or instead of) ours: name -> how to reach it and speak to it (ragchaos.targets)
+    # services beyond (or instead of) ours: name -> how to reach it and speak to it (ragchaos.stack.targets)
     targets: dict[str, Target] = Field(default_factory=dict)
     faults: list[FaultStep] = Field(default_factory=list)
     checks: list[SteadyStateCheck] = Field(default_factory=list)
