@@ -16,6 +16,10 @@ def _add_serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-remote", action="store_true", help="allow a non-loopback --host and proxy listen addresses"
     )
+    parser.add_argument(
+        "--no-call-timing", action="store_true",
+        help="do not time the calls each proxy carries (GET /ragchaos/calls is then 404, as on a real Toxiproxy)",
+    )
     parser.set_defaults(func=run_serve)
 
 
@@ -46,6 +50,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     return serve(
         ServerSettings(
-            host=args.host, port=args.port, config=args.config, seed=args.seed, allow_remote=args.allow_remote
+            host=args.host, port=args.port, config=args.config, seed=args.seed, allow_remote=args.allow_remote,
+            call_timing=not args.no_call_timing,
         )
     )

@@ -6,8 +6,10 @@ import asyncio
 import random
 import socket
 import struct
+import time
 from typing import TYPE_CHECKING
 
+from ragchaos.faults.server.calls import ConnectionTap
 from ragchaos.faults.server.link import Link
 from ragchaos.faults.toxics.base import NeedsLinger
 
@@ -95,6 +97,8 @@ class ClientSide(_Side):
             _, upstream = await self.proxy.loop.create_connection(UpstreamSide, host, port)
         except (OSError, ValueError):
             self.transport.close()  # as Toxiproxy: the client sees EOF at once
+            if self.proxy.calls is not None:
+                ConnectionTap.refused(self.proxy.calls, self.proxy.name, time.time())
             return
         if self.lost or not self.proxy.running:
             if upstream.transport is not None:  # set in connection_made, before create_connection returns
@@ -124,6 +128,11 @@ class Connection:
             "upstream": Link(self, "upstream", ct, ut, chains["upstream"], rng),
             "downstream": Link(self, "downstream", ut, ct, chains["downstream"], rng),
         }
+        # the call timing sees what the client sent (before toxics) and what it got (after them)
+        self.tap = ConnectionTap(proxy.name, proxy.calls) if proxy.calls is not None else None
+        if self.tap is not None:
+            self.links["upstream"].on_read = self.tap.client_bytes
+            self.links["downstream"].sink.on_write = self.tap.server_bytes
         proxy.connections.add(self)
         client.attach(self, self.links["upstream"], self.links["downstream"])
         upstream.attach(self, self.links["downstream"], self.links["upstream"])
@@ -137,6 +146,8 @@ class Connection:
             for link in self.links.values():
                 link.stop()
             self.proxy.connections.discard(self)
+            if self.tap is not None:
+                self.tap.closed()
 
     def close(self) -> None:
         """Disable, delete, or a listen/upstream change: both sockets closed now, as Toxiproxy does."""
@@ -146,6 +157,8 @@ class Connection:
         for link in self.links.values():
             link.stop()
         self.proxy.connections.discard(self)
+        if self.tap is not None:
+            self.tap.closed()
 
 
 def _linger_zero(transport: asyncio.Transport) -> None:
