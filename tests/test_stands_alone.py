@@ -84,6 +84,8 @@ def resolves(dotted: str, root: Path = ROOT) -> bool:
 def test_every_ragchaos_path_and_dotted_name_exists() -> None:
     missing = []
     for path in _tracked():
+        if path == Path(__file__).resolve():
+            continue  # its own examples of what it catches
         text = path.read_text(encoding="utf-8", errors="replace")
         for n, line in enumerate(text.splitlines(), start=1):
             where = f"{path.relative_to(ROOT)}:{n}"
