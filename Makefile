@@ -31,7 +31,8 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 ## make bench: every benchmark, quick settings (a few minutes); make bench FULL=1: the settings
-## BENCHMARKS.md quotes (~30 min, the 10-minute soak included). Prints where each figure went.
+## BENCHMARKS.md quotes (hours: the 10-minute soak, 20 whole gates of the ci scenario). Prints
+## where each figure went.
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py $(if $(filter 1 yes true,$(FULL)),--full)
 

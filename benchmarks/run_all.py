@@ -6,7 +6,9 @@
     .venv/bin/python benchmarks/run_all.py --list
 
 Each benchmark runs as its own process, ``python benchmarks/bench_<name>.py --json <file>``
-(plus ``--quick``, or the full settings below), with a time limit; its figures go to
+(plus ``--quick``, or the full settings below, where ``{out}`` is the output folder and an
+argument ``glob:PATTERN`` stands for the paths that match it, so one benchmark can read what an
+earlier one recorded), with a time limit; its figures go to
 ``<out>/<name>.json`` (with the command, the date and the load average: see figures.py) and
 what it printed to ``<out>/<name>.log``. ``<out>`` is ``runs/bench/<UTC time>-quick`` or
 ``-full``. A benchmark that takes a fixed long time (the soak) is listed and skipped by the
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import glob
 import json
 import os
 import signal
@@ -45,14 +48,24 @@ class Benchmark:
     quick_skip: str | None = None  # why the quick settings leave it out (None: they run it)
     full_limit_s: float = 1800.0
     folder: Path = HERE
+    needs: str | None = None  # a benchmark whose recorded output this one reads (it must have run)
 
     @property
     def script(self) -> Path:
         return self.folder / f"bench_{self.name}.py"
 
     def argv(self, full: bool, json_path: Path) -> list[str]:
-        settings = list(self.full_args) if full else ["--quick"]
+        settings = expand(self.full_args, json_path.parent) if full else ["--quick"]
         return [sys.executable, str(self.script), *settings, "--json", str(json_path)]
+
+
+def expand(args: Sequence[str], out: Path) -> list[str]:
+    """``{out}`` -> the output folder; ``glob:PATTERN`` -> the matching paths, sorted."""
+    expanded: list[str] = []
+    for arg in args:
+        arg = arg.replace("{out}", str(out))
+        expanded += sorted(glob.glob(arg.removeprefix("glob:"))) if arg.startswith("glob:") else [arg]
+    return expanded
 
 
 BENCHMARKS: tuple[Benchmark, ...] = (
@@ -70,6 +83,14 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("soak", "the reference app's resident memory over the 10-minute soak scenario",
               quick_skip="fixed length: ten minutes of load plus seeding and the report",
               full_limit_s=1500.0),
+    Benchmark("gate_runs", "real gate runs of the ci scenario: A/A (unchanged) and A/B (candidate slowed)",
+              ("--aa", "10", "--ab", "10", "--toxic-ms", "60", "--out", "{out}/gate-runs"),
+              quick_skip="each run is a whole gate of the ci scenario, a few minutes with the baseline build",
+              full_limit_s=4 * 3600.0),
+    Benchmark("gate_stats", "the gate's false-alarm rate and power, simulated on the runs gate_runs recorded",
+              ("glob:{out}/gate-runs/runs/*/", "--metric", "response.query.p99"),
+              quick_skip="it reads run folders of the ci scenario, which only gate_runs (FULL=1) records",
+              needs="gate_runs"),
 )
 QUICK_LIMIT_S = 300.0  # per benchmark; the quick settings need well under a minute each on 2 cores
 
@@ -97,6 +118,8 @@ def run_one(bench: Benchmark, full: bool, out: Path, limit_s: float) -> Outcome:
     """Run one benchmark as its own process group, bounded by ``limit_s``."""
     if not full and bench.quick_skip:
         return Outcome(bench.name, f"skipped: {bench.quick_skip}; make bench FULL=1 runs it")
+    if bench.needs and not (out / f"{bench.needs}.json").exists():
+        return Outcome(bench.name, f"failed (needs the output of {bench.needs}, which did not run or failed)")
     figures, log = out / f"{bench.name}.json", out / f"{bench.name}.log"
     started = time.monotonic()
     with log.open("w") as sink:

@@ -52,10 +52,21 @@ def test_a_script_nobody_registered_is_found(tmp_path: Path) -> None:
     assert run_all.unregistered(tmp_path, known) == ["bench_new.py"]
 
 
-def test_only_a_fixed_length_benchmark_is_skipped_by_quick_and_says_why() -> None:
+def test_quick_skips_only_what_takes_a_fixed_long_time_or_needs_recorded_runs_and_says_why() -> None:
     skipped = {b.name: b.quick_skip for b in run_all.BENCHMARKS if b.quick_skip}
-    assert set(skipped) == {"soak"}
-    assert "ten minutes" in skipped["soak"]
+    assert set(skipped) == {"soak", "gate_runs", "gate_stats"}
+    assert "ten minutes" in skipped["soak"] and "whole gate" in skipped["gate_runs"]
+    assert "gate_runs" in skipped["gate_stats"]
+
+
+def test_full_settings_name_the_output_folder_and_what_an_earlier_benchmark_recorded(tmp_path: Path) -> None:
+    for name in ("b", "a"):
+        (tmp_path / "gate-runs" / "runs" / name).mkdir(parents=True)
+    assert run_all.expand(["--out", "{out}/gate-runs", "glob:{out}/gate-runs/runs/*/", "-x"], tmp_path) == [
+        "--out", f"{tmp_path}/gate-runs", f"{tmp_path}/gate-runs/runs/a/", f"{tmp_path}/gate-runs/runs/b/", "-x"]
+    reader = run_all.Benchmark("reader", "reads", needs="writer", folder=tmp_path)
+    outcome = run_all.run_one(reader, True, tmp_path, 60.0)
+    assert outcome.failed and "needs the output of writer" in outcome.status
 
 
 @pytest.mark.slow
