@@ -56,7 +56,7 @@ def _requests(seed: int, inputs: int, count: int) -> list[bytes]:
 
 
 def _client(port: int, seed: int, inputs: int, connections: int, start_at: float, stop_at: float,
-            queue: mp.Queue) -> None:  # type: ignore[type-arg]
+            queue: mp.Queue) -> None:
     try:
         import uvloop
 

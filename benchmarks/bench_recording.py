@@ -40,7 +40,7 @@ def serve(port: int) -> None:
             self.buf += data
             while b"\r\n\r\n" in self.buf:  # GETs without bodies
                 _, self.buf = self.buf.split(b"\r\n\r\n", 1)
-                self.t.write(response)  # type: ignore[attr-defined]
+                self.t.write(response)
 
     async def main() -> None:
         server = await asyncio.get_running_loop().create_server(Proto, "127.0.0.1", port)

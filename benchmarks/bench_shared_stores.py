@@ -74,7 +74,7 @@ async def build(url: str, data: Path) -> dict[str, dict[str, Op]]:
     local_pacer = Pacer(1e9, 1e12, **kw)
     red_pacer = RedisPacer(ns, "embeddings", writes, 1e9, 1e12, **kw)
     jobs = JobStore(data / "q.sqlite3")
-    stream = StreamIngestQueue(ns, None, StageRecorder(), workers=0)  # type: ignore[arg-type]
+    stream = StreamIngestQueue(ns, None, StageRecorder(), workers=0)
     await stream.start()
 
     async def resp(cache: LayerCache, versions: CorpusVersions, _: int) -> object:
