@@ -239,7 +239,7 @@ class Scenario(_Strict):
         out += _provider_problems(self.provider)
         return out
 
-    def validate(self) -> list[str]:  # type: ignore[override]
+    def validate(self) -> list[str]:  # type: ignore[override]  # not pydantic's deprecated classmethod
         return [f"{'.'.join(str(p) for p in path)}: {msg}" for path, msg in self.problems()]
 
     # ---- describing and planning -------------------------------------------------------
