@@ -7,10 +7,10 @@ A target is one of
   ``{port}``) and stops, with the addresses of its dependencies in its environment;
 - ``url: http://127.0.0.1:8000``: a service already running; the addresses are printed.
 
-Each has a health path, request templates (``ragchaos.templates``) for queries and ingests,
+Each has a health path, request templates (``ragchaos.stack.templates``) for queries and ingests,
 named dependencies (``provider``, ``chroma`` or a loopback ``host:port``), each reached
 through a fault proxy ``<target>_<dependency>``, and optional span rules that map the
-service's OpenTelemetry span names to stage names (``ragchaos.otlp``).
+service's OpenTelemetry span names to stage names (``ragchaos.stack.otlp``).
 """
 
 from __future__ import annotations
@@ -58,13 +58,13 @@ class Target(BaseModel):
     start_timeout: float = Field(default=60.0, gt=0, le=600)
     env: dict[str, str] = Field(default_factory=dict)
     # for a builtin target, left out: our apps' templates
-    query: RequestTemplate = None  # type: ignore[assignment]
-    ingest: RequestTemplate = None  # type: ignore[assignment]
+    query: RequestTemplate = None  # type: ignore[assignment]  # None only until the validator below fills it
+    ingest: RequestTemplate = None  # type: ignore[assignment]  # None only until the validator below fills it
     # dependency name -> upstream: "provider", "chroma" or "127.0.0.1:6379"
     dependencies: dict[str, str] = Field(default_factory=lambda: {"provider": "provider"})
     # span name glob -> stage name, e.g. {"embed*": "query.embed"}
     spans: dict[str, str] = Field(default_factory=dict)
-    # the target serves GET /_stats/hdr + POST /_stats/reset (ragchaos.stages) / Prometheus /metrics
+    # the target serves GET /_stats/hdr + POST /_stats/reset (ragchaos.measure.stages) / Prometheus /metrics
     stats: bool = False
     metrics: bool = False
 
