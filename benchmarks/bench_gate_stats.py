@@ -111,6 +111,8 @@ def main() -> int:
     ap.add_argument("--alpha", type=float, default=0.01)
     ap.add_argument("--apps", default="reference,baseline")
     ap.add_argument("--seed", type=int, default=20261206)
+    ap.add_argument("--per-run", type=int, default=0, metavar="TRIALS",
+                    help="also each run's own detection rate, with this many trials per run")
     args = figures.parse(ap, {"trials": 2000})
     metrics = [m for m in args.metrics.split(",") if m]
     apps = tuple(args.apps.split(","))
@@ -133,6 +135,13 @@ def main() -> int:
         print(f"{what}: gate failed in {res['gate_failed']} of {res['trials']} trials = {res['rate']:.2%} "
               f"[{low:.2%}, {high:.2%}] ({res['seconds']} s); median resolution "
               + ", ".join(f"{m} +{v * 100:.0f}%" for m, v in res["median_resolution"].items()))
+    for d, run in zip(args.runs, runs, strict=True) if args.per_run else ():
+        parts = []
+        for metric in args.metric or []:
+            res = simulate([run], args.per_run, args.shift, metric, policy, args.seed + 2)
+            parts.append(f"{metric} x{args.shift}: {res['rate']:.1%} (resolution "
+                         f"+{res['median_resolution'][metric] * 100:.0f}%)")
+        print(f"  {d.name}: " + "; ".join(parts))
     headline = {("false alarms, unchanged" if not r["shifted_metric"] else f"detected, {r['shifted_metric']} x{r['shift']}"):
                 f"{r['rate']:.2%} of {r['trials']} trials" for r in out}
     figures.write(args, {"simulations": out, "runs": [str(d) for d in args.runs], "headline": headline})
