@@ -65,6 +65,7 @@ def main() -> int:
     jobs = workflow(REPO / "docs/ci.md")["jobs"]
     (job,) = jobs.values()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="verify-ci-"))
+    work.mkdir(parents=True, exist_ok=True)
     clone = work / "clone"
     branch = subprocess.run(["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=REPO, capture_output=True,
                             text=True, check=True).stdout.strip()
