@@ -78,7 +78,10 @@ def baseline_target(source: BaselineSource, candidate: str, out: Path) -> tuple[
         if ours is None or ours.builtin is None:
             raise BaselineError(f"--baseline-ref builds our apps; {candidate!r} is not one (use --baseline-command)")
         folder, commit = export_ref(source.value, out)
-        target = Target(builtin=ours.builtin, env={"PYTHONPATH": str(folder.resolve())})
+        # PYTHONSAFEPATH: `python -m` would put the working directory first on sys.path, and
+        # run from a checkout that is this tree's own ragchaos, not the baseline's (measured:
+        # both sides ran the candidate's code until this was set)
+        target = Target(builtin=ours.builtin, env={"PYTHONPATH": str(folder.resolve()), "PYTHONSAFEPATH": "1"})
         return target, f"git {source.value} ({commit[:12]}) in {folder}"
     template = (ours or BUILTIN_TARGETS["reference"]).model_dump(exclude={"builtin"}, exclude_none=True)
     if source.kind == "command":
