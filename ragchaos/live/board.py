@@ -19,13 +19,10 @@ from typing import Any
 
 from ragchaos.faults.appliers import Applier
 from ragchaos.faults.step import FaultStep
+from ragchaos.live.errors import FaultError
 from ragchaos.live.presets import get_preset
 
 __all__ = ["BandRecord", "FaultBoard", "FaultError"]
-
-
-class FaultError(ValueError):
-    """A press the board cannot honour (its message is shown to the presenter)."""
 
 
 @dataclass

@@ -26,15 +26,12 @@ from gevent.queue import Queue
 from locust import User
 from locust.env import Environment
 
+from ragchaos.live.errors import LoadError
 from ragchaos.scenarios.context import RunContext
 from ragchaos.scenarios.requests import RequestSource
 from ragchaos.scenarios.users import closed_user_class, open_user_class
 
 __all__ = ["ArrivalRateLoad", "ClosedUsersLoad", "LoadControl", "LoadError", "LoadEvent", "LoadStrategy"]
-
-
-class LoadError(ValueError):
-    """A load request the page cannot honour (its message is shown to the presenter)."""
 
 
 class LoadStrategy(Protocol):

@@ -135,7 +135,7 @@ class MechanismNotes:
         elif rate > 0:
             notes.append(Note(app, f"errors low, {_pct(rate)} ({causes})", evidence, "info", self.name))
         else:
-            notes.append(Note(app, f"every request answered", evidence, "good", self.name))
+            notes.append(Note(app, "every request answered", evidence, "good", self.name))
         limited = self._measure("pacing", result, app, phase, figs)
         if limited.value:
             notes.append(Note(app, f"the provider answered {int(limited.value)} calls with 429",

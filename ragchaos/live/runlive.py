@@ -19,7 +19,7 @@ from ragchaos.live.board import FaultBoard
 from ragchaos.live.server import LiveServer
 from ragchaos.live.session import Attachment, LiveSession
 from ragchaos.live.settings import LiveSettings
-from ragchaos.live.up import feeds_for
+from ragchaos.live.wiring import feeds_for
 
 __all__ = ["LiveRunObserver"]
 

@@ -33,8 +33,7 @@ from gevent.pywsgi import WSGIServer
 from werkzeug.exceptions import HTTPException
 
 from ragchaos.live import guard
-from ragchaos.live.board import FaultError
-from ragchaos.live.load import LoadError
+from ragchaos.live.errors import ControlError, FaultError, LoadError
 from ragchaos.live.presets import PRESETS
 from ragchaos.live.session import LiveSession
 from ragchaos.live.settings import LiveSettings
@@ -74,8 +73,7 @@ def create_app(settings: LiveSettings, session: LiveSession) -> Flask:
     def _http_error(exc: HTTPException) -> Any:
         return _error(exc.code or 500, exc.description or exc.name)
 
-    @app.errorhandler(LoadError)
-    @app.errorhandler(FaultError)
+    @app.errorhandler(ControlError)
     def _refused(exc: Exception) -> Any:
         return _error(400, str(exc))
 

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gevent
 from gevent.event import Event
@@ -33,12 +33,14 @@ from gevent.event import Event
 from ragchaos.live.board import FaultBoard
 from ragchaos.live.feeds import Deltas, ServerFeeds, breaker_states
 from ragchaos.live.frames import FrameBuilder, SecondCounter
-from ragchaos.live.load import LoadControl
 from ragchaos.live.notes import LIVE_PHASE, NoteSource, WindowResult, note_sources, timestamped
 from ragchaos.live.settings import LiveSettings
 from ragchaos.reports.counters import Counters
 from ragchaos.reports.recorder import Recorder
 from ragchaos.scenarios.context import FinishedRequest, RunContext
+
+if TYPE_CHECKING:  # the load imports Locust, which patches the process with gevent
+    from ragchaos.live.load import LoadControl
 
 __all__ = ["Attachment", "LiveSession"]
 

@@ -22,14 +22,12 @@ import gevent
 import yaml
 
 from ragchaos.core.procs import ProcessGroup
-from ragchaos.faults.appliers import Applier, NetworkApplier, ProviderApplier
-from ragchaos.faults.client import ToxiproxyClient
 from ragchaos.live.board import FaultBoard
-from ragchaos.live.feeds import ServerFeeds
 from ragchaos.live.load import ArrivalRateLoad, ClosedUsersLoad, LoadControl
 from ragchaos.live.server import LiveServer
 from ragchaos.live.session import Attachment, LiveSession
 from ragchaos.live.settings import LiveSettings
+from ragchaos.live.wiring import appliers_for, feeds_for
 from ragchaos.reports.recorder import Recorder
 from ragchaos.scenarios.context import RunContext
 from ragchaos.scenarios.requests import Workbench
@@ -37,7 +35,7 @@ from ragchaos.scenarios.runner import _seed, run_dir_for
 from ragchaos.scenarios.schema import Scenario
 from ragchaos.stack.local import Stack, StackConfig
 
-__all__ = ["REFERENCE_DEADLINE_S", "appliers_for", "client_timeout", "feeds_for", "run_up"]
+__all__ = ["REFERENCE_DEADLINE_S", "client_timeout", "run_up"]
 
 # the reference app's request deadline (ragchaos/reference_app/deadline.py, RAGCHAOS_DEADLINE__REQUEST_S);
 # the harness does not import the app, so the default is written here and read from app_env when set
@@ -51,20 +49,6 @@ def client_timeout(scenario: Scenario, asked: float | None) -> float:
         return asked
     deadline = float(scenario.app_env.get("reference", {}).get(_DEADLINE_ENV, REFERENCE_DEADLINE_S))
     return max(scenario.request_timeout, deadline + 5.0)
-
-
-def appliers_for(stack: Stack) -> dict[str, Applier]:
-    appliers: dict[str, Applier] = {}
-    if stack.toxiproxy is not None:
-        appliers["network"] = NetworkApplier(ToxiproxyClient(stack.toxiproxy.url))
-    if stack.provider is not None:
-        appliers["provider"] = ProviderApplier(stack.provider.url)
-    return appliers
-
-
-def feeds_for(stack: Stack, apps: list[str]) -> ServerFeeds:
-    return ServerFeeds(stack.provider.url if stack.provider else None,
-                       {a: stack.apps[a].url if stack.target(a).metrics else None for a in apps})
 
 
 def run_up(scenario: Scenario, *, out: Path, settings: LiveSettings, level: float = 0.0, mode: str = "rate",

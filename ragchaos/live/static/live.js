@@ -216,7 +216,9 @@
       latency.push(column(frames, app, "p99_ms", 0.001), column(frames, app, "p50_ms", 0.001));
       goodput.push(column(frames, app, "goodput"), column(frames, app, "rps"));
     }
-    const scale = { min: end - WINDOW_S, max: end };
+    // a young session is drawn over at least a minute, not squeezed into the right edge
+    const first = live.frames.length ? live.frames[0].t : end;
+    const scale = { min: Math.max(end - WINDOW_S, Math.min(first, end - 60)), max: end };
     for (const [name, data] of [["errors", errors], ["latency", latency], ["goodput", goodput]]) {
       const c = live.charts[name];
       c.batch(() => { c.setData(data, false); c.setScale("x", scale); });

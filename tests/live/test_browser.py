@@ -1,0 +1,169 @@
+"""The acceptance test of the live view: ``ragchaos up`` in a real headless Chromium.
+
+One ``ragchaos up`` for the module (the stack takes a while to start on a busy machine):
+1. another page on loopback (another port: same site, not same origin) and a DNS-rebinding
+   name both try to press a fault; nothing is applied;
+2. the presenter presses "429 storm": within 10 s the naive app's error line rises (at least
+   20% of its requests fail) while the reference app's stays under 1%; "Clear all faults"
+   and both recover. Screenshots at each step.
+The fault is strong with a wide margin on purpose (80% of chat calls answered 429): the SDK's
+three attempts fail half the time at that rate, the reference app's four attempts and its
+retrieval-only fallback none, so the thresholds hold on a busy machine, not by luck.
+When ``up`` gets SIGTERM every process it started is gone (the stack, and the page's server).
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ragchaos.core.ports import free_port
+from tests.live.browser import VIEWPORT, chromium, screenshot_dir
+from tests.scenarios.procwatch import MARK, listening, marked_pids
+
+pytestmark = pytest.mark.slow
+
+RATE = 6  # requests per second per app: ~50 requests per app in the 10 s the test watches
+
+
+class Up:
+    def __init__(self, proc: subprocess.Popen[str], port: int, mark: str, log: Path) -> None:
+        self.proc, self.port, self.mark, self.log = proc, port, mark, log
+        self.url = f"http://127.0.0.1:{port}/"
+
+    def state(self) -> dict:
+        with urllib.request.urlopen(self.url + "api/state", timeout=10) as resp:
+            return json.loads(resp.read())
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    tmp = tmp_path_factory.mktemp("live-up")
+    port, mark = free_port(), uuid.uuid4().hex
+    log = tmp / "up.log"
+    env = {**os.environ, MARK: mark, "PYTHONUNBUFFERED": "1"}
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "ragchaos", "up", "--rate", str(RATE), "--web-port", str(port),
+                                 "--out", str(tmp / "runs")], stdout=out, stderr=subprocess.STDOUT, text=True, env=env)
+    handle = Up(proc, port, mark, log)
+    try:
+        deadline = time.monotonic() + 180
+        while "(load, faults, notes" not in log.read_text():
+            assert proc.poll() is None, f"ragchaos up exited early:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"ragchaos up not ready in 180 s:\n{log.read_text()}"
+            time.sleep(0.5)
+        yield handle
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        assert proc.returncode == 0, log.read_text()[-3000:]
+        # every process up started (and the page's server) stops with it
+        deadline = time.monotonic() + 20
+        while marked_pids(mark) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert marked_pids(mark) == [], log.read_text()[-3000:]
+        assert listening({port}) == set()
+
+
+def _attacker_page(target: str) -> str:
+    press = json.dumps({"preset": "provider_429_storm"})
+    return f"""<!doctype html><html><body>
+<iframe name="sink"></iframe>
+<form id="f" method="POST" action="{target}api/faults" target="sink" enctype="text/plain">
+  <input name='{press[:-1]}, "x": "' value='"}}'>
+</form>
+<script>
+  document.getElementById("f").submit();
+  fetch("{target}api/faults", {{method: "POST", mode: "no-cors", headers: {{"Content-Type": "text/plain"}},
+        body: '{press}'}}).catch(() => {{}});
+  fetch("{target}api/faults", {{method: "POST", headers: {{"Content-Type": "application/json", "X-Ragchaos-Live": "1"}},
+        body: '{press}'}}).then(() => document.title = "sent", () => document.title = "blocked");
+</script></body></html>"""
+
+
+def test_another_page_cannot_press_a_fault(up: Up, tmp_path: Path) -> None:
+    page_dir = tmp_path / "attacker"
+    page_dir.mkdir()
+    (page_dir / "index.html").write_text(_attacker_page(up.url))
+    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(page_dir), **kw)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with chromium(f"--host-resolver-rules=MAP rebind.test 127.0.0.1") as browser:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+            page.wait_for_function("document.title === 'blocked' || document.title === 'sent'", timeout=15000)
+            assert page.title() == "blocked"  # the JSON request's preflight got no CORS answer
+            page.wait_for_timeout(1500)  # the form post and the no-cors fetch arrive and are refused
+            # a DNS-rebinding name reaches 127.0.0.1 but is refused by its Host header
+            resp = page.goto(f"http://rebind.test:{up.port}/")
+            assert resp is not None and resp.status == 403
+    finally:
+        server.shutdown()
+    state = up.state()
+    assert state["bands"] == [], state["bands"]
+
+
+def _wait(page, expression: str, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_function(expression, timeout=timeout_s * 1000)
+
+
+def _shares(page, start: float, end: float) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    return page.evaluate("([s, e]) => ({naive: ragchaosLive.errorShare('naive', s, e), "
+                         "reference: ragchaosLive.errorShare('reference', s, e)})", [start, end])
+
+
+def test_the_429_storm_button_shows_naive_failing_and_reference_holding(up: Up, tmp_path: Path) -> None:
+    shots = screenshot_dir(tmp_path)
+    with chromium() as browser:
+        page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(up.url)
+        # steady: frames arrive and both apps answer
+        _wait(page, "ragchaosLive.frames.filter(f => f.apps.naive && f.apps.naive.rps > 0 && "
+                    "f.apps.reference.rps > 0).length >= 5", 60)
+        page.screenshot(path=str(shots / "live-1-steady.png"))
+
+        pressed = page.evaluate("Date.now() / 1000")
+        page.click("#fault-provider_429_storm")
+        _wait(page, "ragchaosLive.bands.some(b => b.preset === 'provider_429_storm' && b.end === null)", 5)
+        page.wait_for_timeout(10_000)
+        last = page.evaluate("ragchaosLive.frames[ragchaosLive.frames.length - 1].t")
+        storm = _shares(page, pressed, last + 1)
+        page.screenshot(path=str(shots / "live-2-storm.png"))
+        naive, ref = storm["naive"], storm["reference"]
+        assert naive["requests"] >= 20 and ref["requests"] >= 20, storm
+        assert naive["share"] >= 0.20, storm  # the naive error line rose
+        assert ref["share"] < 0.01, storm  # the reference's stayed under 1%
+        # the page shows it: the naive error tile is marked bad, the band is drawn
+        assert page.locator('.value[data-app="naive"][data-metric="error_share"]').count() == 1
+
+        page.click("#fault-clear")
+        _wait(page, "ragchaosLive.bands.every(b => b.end !== null)", 5)
+        cleared = page.evaluate("Date.now() / 1000")
+        # requests already inside their retries when the fault went are allowed 5 s to finish
+        _wait(page, f"ragchaosLive.frames.length && ragchaosLive.frames[ragchaosLive.frames.length - 1].t >= "
+                    f"{cleared + 15}", 30)
+        after = _shares(page, cleared + 5, cleared + 15)
+        page.screenshot(path=str(shots / "live-3-recovered.png"))
+        assert after["naive"]["requests"] >= 20 and after["naive"]["share"] < 0.05, after
+        assert after["reference"]["share"] < 0.01, after
+        assert errors == []
+    print(f"screenshots in {shots}")
