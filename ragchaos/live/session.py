@@ -84,7 +84,7 @@ class LiveSession:
         self._recent_server: collections.deque[tuple[Deltas, dict[str, int]]] = collections.deque(maxlen=_ROLLING_S)
         self._loop: gevent.Greenlet | None = None
         self._stopped = False
-        self.frame_cost_s: collections.deque[float] = collections.deque(maxlen=600)  # CPU per frame
+        self.frame_cost_s: collections.deque[float] = collections.deque(maxlen=600)  # CPU per frame, polls aside
 
     # -- wiring ------------------------------------------------------------------------------
 
@@ -141,9 +141,7 @@ class LiveSession:
             # wake just after the second ends: its completions are in, nothing of the next is framed
             self.sleep(math.floor(now) + 1.05 - now)
             if self.attached is not None:
-                started = time.process_time()
                 self.tick(math.floor(self.clock()) - 1)
-                self.frame_cost_s.append(time.process_time() - started)
 
     def _poll(self) -> None:
         a = self.attached
@@ -157,7 +155,8 @@ class LiveSession:
         """Frame ``second`` (an epoch second that has ended) and publish it."""
         a = self.attached
         assert a is not None
-        self._poll()
+        self._poll()  # waits on the network: other greenlets run meanwhile, so it is not timed here
+        started = time.process_time()  # the rest does not yield: its CPU time is the view's own
         deltas = a.feeds.take()
         client = self.builder.client(second)
         ok = {app: sum(n for o, n in c["outcomes"].items() if o == "ok") for app, c in client.items()}
@@ -182,6 +181,7 @@ class LiveSession:
                 self.say(f"{band.label} cleared after {self.settings.max_fault_s:g}s, the limit")
         if self.clock() - self._window_started >= self.settings.note_window_s:
             self._notes()
+        self.frame_cost_s.append(time.process_time() - started)
         self.publish()
         return frame
 
@@ -259,7 +259,16 @@ class LiveSession:
             "plan": a.plan if a else None,
             "report": self.report,
             "now": self.clock(),
+            "tick_cpu_ms": self._tick_cpu_ms(),
         }
+
+    def _tick_cpu_ms(self) -> dict[str, float] | None:
+        """CPU time of the per-second work (poll, frame, notes) in this process: what the view costs."""
+        costs = sorted(self.frame_cost_s)
+        if not costs:
+            return None
+        return {"n": len(costs), "p50": round(costs[len(costs) // 2] * 1000, 3),
+                "max": round(costs[-1] * 1000, 3), "mean": round(sum(costs) / len(costs) * 1000, 3)}
 
     def publish(self) -> None:
         """Wake every open event stream (a frame, a note, a press): each waits on the event of
