@@ -16,10 +16,14 @@ def _add_serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-remote", action="store_true", help="allow a non-loopback --host and proxy listen addresses"
     )
+    parser.add_argument(
+        "--no-call-timing", action="store_true",
+        help="do not time the calls each proxy carries (GET /ragchaos/calls is then 404, as on a real Toxiproxy)",
+    )
     parser.set_defaults(func=run_serve)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("toxiproxy", help="the built-in Toxiproxy-compatible fault proxy")
     sub = parser.add_subparsers(dest="toxiproxy_command", metavar="SUBCOMMAND")
     serve = sub.add_parser("serve", help="serve the Toxiproxy 2.12.0 HTTP API and the proxies it creates")
@@ -46,6 +50,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     return serve(
         ServerSettings(
-            host=args.host, port=args.port, config=args.config, seed=args.seed, allow_remote=args.allow_remote
+            host=args.host, port=args.port, config=args.config, seed=args.seed, allow_remote=args.allow_remote,
+            call_timing=not args.no_call_timing,
         )
     )

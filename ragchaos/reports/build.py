@@ -53,6 +53,7 @@ def write_reports(run_dir: str | Path, result: RunResult, *, plots: bool = True)
     written["summary"] = summary
 
     junit = run_dir / "junit.xml"
+    assert result.gate is not None  # finalize() above gates every result it has not gated yet
     junit.write_text(render_junit(result, result.gate))
     written["junit"] = junit
 

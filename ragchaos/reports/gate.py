@@ -395,7 +395,7 @@ class Baseline:
 
 def _p99_paths(result: RunResult) -> list[tuple[str, tuple[str, ...]]]:
     """The (app, metric) pairs a baseline keeps: client response p99 per kind, and stage p99s."""
-    out = []
+    out: list[tuple[str, tuple[str, ...]]] = []
     for app in sorted(result.apps):
         f = figures(result, app, ALL)
         for kind in sorted(k for k in f.response if k != "all"):

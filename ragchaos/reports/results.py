@@ -31,8 +31,9 @@ Latencies: integer microseconds (``*_us``). Error classes: ``ERROR_CLASSES``.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     BaseModel,
@@ -73,7 +74,7 @@ __all__ = [
     "load_results",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 # error classes a client request can end in (ok is not an error); see reports.recorder.classify_*
 ERROR_CLASSES = ("429", "5xx", "timeout", "reset", "shed", "quota", "other")
@@ -321,7 +322,7 @@ class RunResult(_Model):
     # derived figures memoised by reports.analysis (a loaded result is treated as read-only)
     _memo: dict[Any, Any] = PrivateAttr(default_factory=dict)
 
-    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> RunResult:
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> RunResult:
         copy = super().model_copy(update=update, deep=deep)
         copy._memo = {}  # a copy is made to be changed: never reuse figures of the original
         return copy

@@ -413,7 +413,7 @@ def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: Phase
               started_at: float, ended_at: float, run_dir: Path) -> RunResult:
     info = ScenarioInfo(
         name=scenario.name, description=scenario.description.strip(), seed=scenario.seed,
-        file=opts.file, duration_s=scenario.total_s, load_model=scenario.load_model,  # type: ignore[arg-type]
+        file=opts.file, duration_s=scenario.total_s, load_model=scenario.load_model,
         slo_ms={k: v * 1000.0 for k, v in scenario.slo.items()},
         expect={app: [ResultExpectation(**e.model_dump()) for e in exps] for app, exps in scenario.expect.items()},
         gate=_gate_for(scenario),
@@ -425,7 +425,7 @@ def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: Phase
         "load": scenario.load.model_dump(),
     }
     run = RunInfo(started_at=started_at, ended_at=ended_at, versions=_versions(),
-                  toxiproxy=(stack.toxiproxy.kind if stack.toxiproxy else None),  # type: ignore[arg-type]
+                  toxiproxy=(stack.toxiproxy.kind if stack.toxiproxy else None),
                   workers=max(1, opts.workers), quick=opts.quick)
     first = legs[0] if legs else None
     phases = [Phase(name=p.name, kind=p.kind, start_s=round(p.start_s, 3), end_s=round(p.end_s, 3))
@@ -440,8 +440,8 @@ def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: Phase
             apps[app] = _app_result(app, leg, acc)
     result = RunResult(scenario=info, run=run, phases=phases, faults=faults, apps=apps)
     # extras the schema keeps (extra="allow"): the scenario as run, dispatcher counts
-    result.scenario.__pydantic_extra__.update(info_extra)  # type: ignore[union-attr]
-    result.run.__pydantic_extra__.update({  # type: ignore[union-attr]
+    result.scenario.__pydantic_extra__.update(info_extra)  # type: ignore[union-attr]  # a dict: the model has extra="allow"
+    result.run.__pydantic_extra__.update({  # type: ignore[union-attr]  # a dict: the model has extra="allow"
         "run_dir": str(run_dir),
         "sequential": opts.sequential,
         "legs": [{"apps": leg.apps, "t0": leg.t0, "end": leg.end, "dispatch": leg.dispatch} for leg in legs],

@@ -296,16 +296,16 @@ class Scenario(_Strict):
                 if exp.phase is not None and not _known_phase(exp.phase, phases):
                     out.append((("expect", app, i, "phase"), f"unknown phase {exp.phase!r}"))
         for i, expr in enumerate(self.gate):
-            msg = _gate_problem(expr)
-            if msg:
-                out.append((("gate", i), msg))
+            gate_problem = _gate_problem(expr)
+            if gate_problem:
+                out.append((("gate", i), gate_problem))
         for app in self.app_env:
             if app not in known:
                 out.append((("app_env", app), f"unknown app {app!r}"))
         out += _provider_problems(self.provider)
         return out
 
-    def validate(self) -> list[str]:  # type: ignore[override]
+    def validate(self) -> list[str]:  # type: ignore[override]  # not pydantic's deprecated classmethod
         return [f"{'.'.join(str(p) for p in path)}: {msg}" for path, msg in self.problems()]
 
     # ---- describing and planning -------------------------------------------------------

@@ -34,7 +34,7 @@ def load_targets(path: Path) -> tuple[dict[str, Target], list[str]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         raise ScenarioError([f"{path}:{mark.line + 1 if mark else '?'}: not valid YAML: {exc.problem}"]) from None
-    if not isinstance(data, dict) or not isinstance(data.get("targets"), dict):
+    if root is None or not isinstance(data, dict) or not isinstance(data.get("targets"), dict):
         raise ScenarioError([f"{path}: a targets file is a mapping with a targets: block"])
     unknown = set(data) - {"targets", "gate"}
     if unknown:

@@ -8,10 +8,13 @@ import json
 import random
 import signal
 import sys
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 
 from ragchaos.faults.server.api import VERSION, Api
+from ragchaos.faults.server.calls import CallLog
+from ragchaos.faults.server.calls_api import add_call_routes
 from ragchaos.faults.server.http import serve_http
 from ragchaos.faults.server.proxy import ApiError, ProxyCollection, ServerFailure
 
@@ -26,13 +29,18 @@ class ServerSettings:
     seed: int | None = None  # unlike Toxiproxy's no-op -seed, this one makes toxicity rolls repeatable
     allow_remote: bool = False
     version: str = VERSION
+    # time every call each proxy carries (GET /ragchaos/calls); off: the proxy only forwards
+    call_timing: bool = True
 
 
 class FaultServer:
     def __init__(self, settings: ServerSettings, loop: asyncio.AbstractEventLoop) -> None:
         self.settings = settings
-        self.proxies = ProxyCollection(loop, random.Random(settings.seed), settings.allow_remote)
+        self.calls = CallLog() if settings.call_timing else None
+        self.proxies = ProxyCollection(loop, random.Random(settings.seed), settings.allow_remote, self.calls)
         self.api = Api(self.proxies, settings.version)
+        if self.calls is not None:
+            add_call_routes(self.api, self.proxies, self.calls)
         self.http: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -72,6 +80,7 @@ async def _main(settings: ServerSettings) -> None:
     await server.start()
     print(
         json.dumps({"level": "info", "host": settings.host, "port": settings.port, "version": settings.version,
+                    "call_timing": settings.call_timing,
                     "message": "Starting Toxiproxy HTTP server (ragchaos built-in)"}),
         flush=True,
     )
@@ -85,6 +94,7 @@ async def _main(settings: ServerSettings) -> None:
 
 def serve(settings: ServerSettings) -> int:
     """Run until SIGINT/SIGTERM, on uvloop when it is installed (a faster event loop)."""
+    runner: Callable[[Coroutine[None, None, None]], None]
     try:
         import uvloop
 

@@ -6,8 +6,10 @@ import asyncio
 import random
 import socket
 import struct
+import time
 from typing import TYPE_CHECKING
 
+from ragchaos.faults.server.calls import ConnectionTap
 from ragchaos.faults.server.link import Link
 from ragchaos.faults.toxics.base import NeedsLinger
 
@@ -31,7 +33,7 @@ class _Side(asyncio.Protocol):
         self.early_eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport  # type: ignore[assignment]  # TCP: asyncio and uvloop hand a Transport
 
     def data_received(self, data: bytes) -> None:
         if self.reads is not None:
@@ -85,7 +87,7 @@ class ClientSide(_Side):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        transport.pause_reading()  # type: ignore[attr-defined]
+        transport.pause_reading()  # type: ignore[attr-defined]  # TCP: a Transport (see connection_made above)
         self.proxy.loop.create_task(self._connect_upstream())
 
     async def _connect_upstream(self) -> None:
@@ -95,13 +97,16 @@ class ClientSide(_Side):
             _, upstream = await self.proxy.loop.create_connection(UpstreamSide, host, port)
         except (OSError, ValueError):
             self.transport.close()  # as Toxiproxy: the client sees EOF at once
+            if self.proxy.calls is not None:
+                ConnectionTap.refused(self.proxy.calls, self.proxy.name, time.time())
             return
         if self.lost or not self.proxy.running:
-            upstream.transport.close()  # type: ignore[union-attr]
+            if upstream.transport is not None:  # set in connection_made, before create_connection returns
+                upstream.transport.close()
             if not self.lost:
                 self.transport.close()
             return
-        Connection(self.proxy, self, upstream)  # type: ignore[arg-type]
+        Connection(self.proxy, self, upstream)
         self.transport.resume_reading()
 
 
@@ -123,6 +128,11 @@ class Connection:
             "upstream": Link(self, "upstream", ct, ut, chains["upstream"], rng),
             "downstream": Link(self, "downstream", ut, ct, chains["downstream"], rng),
         }
+        # the call timing sees what the client sent (before toxics) and what it got (after them)
+        self.tap = ConnectionTap(proxy.name, proxy.calls) if proxy.calls is not None else None
+        if self.tap is not None:
+            self.links["upstream"].on_read = self.tap.client_bytes
+            self.links["downstream"].sink.on_write = self.tap.server_bytes
         proxy.connections.add(self)
         client.attach(self, self.links["upstream"], self.links["downstream"])
         upstream.attach(self, self.links["downstream"], self.links["upstream"])
@@ -136,6 +146,8 @@ class Connection:
             for link in self.links.values():
                 link.stop()
             self.proxy.connections.discard(self)
+            if self.tap is not None:
+                self.tap.closed()
 
     def close(self) -> None:
         """Disable, delete, or a listen/upstream change: both sockets closed now, as Toxiproxy does."""
@@ -145,6 +157,8 @@ class Connection:
         for link in self.links.values():
             link.stop()
         self.proxy.connections.discard(self)
+        if self.tap is not None:
+            self.tap.closed()
 
 
 def _linger_zero(transport: asyncio.Transport) -> None:

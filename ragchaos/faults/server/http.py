@@ -29,6 +29,7 @@ class Request:
     path: str  # percent-decoded, as gorilla/mux matches it
     headers: dict[str, str]
     body: bytes
+    query: str = ""  # the raw query string (the Toxiproxy API itself reads none)
 
 
 @dataclass
@@ -97,8 +98,8 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
         if length < 0 or length > MAX_BODY:
             raise _BadRequest("bad Content-Length")
         body = await reader.readexactly(length)
-    path = urllib.parse.unquote(urllib.parse.urlsplit(target).path)
-    return Request(method.upper(), path, headers, body)
+    split = urllib.parse.urlsplit(target)
+    return Request(method.upper(), urllib.parse.unquote(split.path), headers, body, split.query)
 
 
 def _encode(resp: Response, keep_alive: bool) -> bytes:

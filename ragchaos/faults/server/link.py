@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import random
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ragchaos.faults.toxics.base import Channel, Chunk, ToxicStub, ToxicWrapper
@@ -26,9 +27,12 @@ SINK_HIGH = 1 << 20  # bytes waiting for a slow destination
 
 
 class Sink:
-    """The end of a chain: writes to the destination transport; EOF closes it."""
+    """The end of a chain: writes to the destination transport; EOF closes it.
 
-    __slots__ = ("link", "transport", "queue", "queued_bytes", "paused", "closed")
+    ``on_write``, when set, is shown every byte as it is written (the call timing's tap on the
+    bytes a client receives, after every toxic)."""
+
+    __slots__ = ("link", "transport", "queue", "queued_bytes", "paused", "closed", "on_write")
 
     def __init__(self, link: Link, transport: asyncio.Transport) -> None:
         self.link = link
@@ -37,6 +41,12 @@ class Sink:
         self.queued_bytes = 0
         self.paused = False  # the destination's write buffer is full
         self.closed = False
+        self.on_write: Callable[[bytes], None] | None = None
+
+    def write(self, data: bytes) -> None:
+        self.transport.write(data)
+        if self.on_write is not None:
+            self.on_write(data)
 
     def put(self, item: Chunk | None) -> None:
         if self.closed:
@@ -49,7 +59,7 @@ class Sink:
         if item is None:
             self._close()
         elif item.data:
-            self.transport.write(item.data)
+            self.write(item.data)
 
     def pause(self) -> None:
         self.paused = True
@@ -64,7 +74,7 @@ class Sink:
                 break
             self.queued_bytes -= len(item.data)
             if item.data:
-                self.transport.write(item.data)
+                self.write(item.data)
         self.link.flow()
 
     def _close(self) -> None:
@@ -94,14 +104,19 @@ class Link:
         self.eof = False
         self.finished = False
         self.reading_paused = False
+        # shown every byte read from the source (the call timing's tap on what a client sends,
+        # before any toxic)
+        self.on_read: Callable[[bytes], None] | None = None
         for wrapper in wrappers:
             self.add(wrapper)
 
     # -- data in ----------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
+        if self.on_read is not None:
+            self.on_read(data)
         head = self.head
         if head is self.sink and not head.queue and not head.paused and not head.closed:
-            head.transport.write(data)  # the fast path: no toxics, nothing queued
+            head.write(data)  # the fast path: no toxics, nothing queued
             return
         head.put(Chunk(data, self.conn.loop.time()))
         self.flow()

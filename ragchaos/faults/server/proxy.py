@@ -14,6 +14,7 @@ import random
 import socket
 from typing import Any
 
+from ragchaos.faults.server.calls import CallLog
 from ragchaos.faults.server.connection import ClientSide, Connection
 from ragchaos.faults.toxics import UnknownToxic, new_toxic
 from ragchaos.faults.toxics.base import AttributeTypeError, ToxicWrapper
@@ -184,9 +185,10 @@ class ToxicCollection:
 class ProxyServer:
     def __init__(
         self, name: str, listen: str, upstream: str, *, loop: asyncio.AbstractEventLoop, rng: random.Random,
-        allow_remote: bool = False,
+        allow_remote: bool = False, calls: CallLog | None = None,
     ) -> None:
         self.name = name
+        self.calls = calls  # where its connections' call timing goes (None: not timed)
         self.listen = listen
         self.upstream = upstream
         self.loop = loop
@@ -255,15 +257,18 @@ class ProxyServer:
 
 
 class ProxyCollection:
-    def __init__(self, loop: asyncio.AbstractEventLoop, rng: random.Random, allow_remote: bool = False) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, rng: random.Random, allow_remote: bool = False,
+                 calls: CallLog | None = None) -> None:
         self.loop = loop
         self.rng = rng
         self.allow_remote = allow_remote
+        self.calls = calls
         self.proxies: dict[str, ProxyServer] = {}
         self.lock = asyncio.Lock()
 
     def new(self, name: str, listen: str, upstream: str) -> ProxyServer:
-        return ProxyServer(name, listen, upstream, loop=self.loop, rng=self.rng, allow_remote=self.allow_remote)
+        return ProxyServer(name, listen, upstream, loop=self.loop, rng=self.rng, allow_remote=self.allow_remote,
+                           calls=self.calls)
 
     def get(self, name: str) -> ProxyServer:
         try:
