@@ -18,8 +18,9 @@ Starts ``ragchaos up --rate RATE`` on loopback, opens the page in headless Chrom
    server polls are network waits and appear in the process figure only). Compare as ratios:
    the load's own cost is in every window.
 
-With ``--screenshot`` it also doubles the load (Spike ×2) and presses the 429 storm, waits
-20 s and saves the page at 1280x720 (the picture in docs/live.md and the README).
+With ``--screenshot PATH`` it measures nothing: one page, a minute of steady load, Spike ×2,
+then the 429 storm for 25 s, and the page saved at 1280x720 (the picture in docs/live.md and
+the README).
 """
 
 from __future__ import annotations
@@ -63,12 +64,29 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def screenshot(url: str, path: Path) -> None:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
+        page = browser.new_page(viewport={"width": 1280, "height": 720}, device_scale_factor=1)
+        page.goto(url)
+        time.sleep(60)
+        page.click("#load-spike")
+        time.sleep(8)
+        page.click("#fault-provider_429_storm")
+        time.sleep(25)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path))
+        print(f"screenshot: {path} (load average {loadavg()})")
+        page.click("#fault-clear")
+        browser.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rate", type=float, default=4.0)
     ap.add_argument("--window", type=float, default=60.0)
     ap.add_argument("--presses", type=int, default=10)
-    ap.add_argument("--screenshot", type=Path, default=None)
+    ap.add_argument("--screenshot", type=Path, default=None, help="take the docs picture instead of measuring")
     args = ap.parse_args()
 
     port = free_port()
@@ -93,6 +111,9 @@ def main() -> int:
             print(f"harness CPU, {label}: {used * 100:.1f}% of a core")
             return used
 
+        if args.screenshot is not None:
+            screenshot(url, args.screenshot)
+            return 0
         results: dict[str, object] = {"rate": args.rate, "window_s": args.window}
         results["cpu_no_page"] = window("no page open")
         with sync_playwright() as p:
@@ -136,16 +157,6 @@ def main() -> int:
             results["tick_cpu_ms"] = state(url)["tick_cpu_ms"]
             print(f"view's per-second work in the harness: {results['tick_cpu_ms']}")
 
-            if args.screenshot is not None:
-                page.select_option("#fault-target", "both")
-                time.sleep(20)
-                page.click("#load-spike")
-                time.sleep(10)
-                page.click("#fault-provider_429_storm")
-                time.sleep(25)
-                args.screenshot.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(args.screenshot))
-                print(f"screenshot: {args.screenshot}")
             browser.close()
         print(f"load average at end: {loadavg()}")
         print(json.dumps(results))

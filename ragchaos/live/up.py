@@ -13,6 +13,7 @@ sees, not a client timeout; the scenario's SLO is drawn on the latency chart.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 import gevent
 import yaml
+from gevent.event import Event
 
 from ragchaos.core.procs import ProcessGroup
 from ragchaos.live.board import FaultBoard
@@ -49,6 +51,18 @@ def client_timeout(scenario: Scenario, asked: float | None) -> float:
         return asked
     deadline = float(scenario.app_env.get("reference", {}).get(_DEADLINE_ENV, REFERENCE_DEADLINE_S))
     return max(scenario.request_timeout, deadline + 5.0)
+
+
+def _wait_for_a_stop_signal() -> None:
+    """Until SIGINT or SIGTERM. gevent runs the handlers in a greenlet of their own: a signal
+    raised as KeyboardInterrupt while the hub runs would be printed as a traceback first."""
+    stopping = Event()
+    handlers = [gevent.signal_handler(sig, stopping.set) for sig in (signal.SIGINT, signal.SIGTERM)]
+    try:
+        stopping.wait()
+    finally:
+        for handler in handlers:
+            handler.cancel()
 
 
 def run_up(scenario: Scenario, *, out: Path, settings: LiveSettings, level: float = 0.0, mode: str = "rate",
@@ -95,8 +109,8 @@ def run_up(scenario: Scenario, *, out: Path, settings: LiveSettings, level: floa
             if d["toxiproxy"]:
                 print_fn(f"ragchaos up: toxiproxy  {d['toxiproxy']['url']}   (proxies: {', '.join(d['proxies'])})")
             print_fn(f"ragchaos up: logs in {run_dir / 'logs'}; Ctrl-C stops everything")
-            while True:
-                gevent.sleep(1.0)
+            _wait_for_a_stop_signal()
+            print_fn("ragchaos up: stopping")
         except KeyboardInterrupt:
             print_fn("ragchaos up: stopping")
         finally:

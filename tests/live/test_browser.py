@@ -73,6 +73,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
             proc.kill()
             proc.wait()
         assert proc.returncode == 0, log.read_text()[-3000:]
+        assert "Traceback" not in log.read_text() and "ragchaos up: stopping" in log.read_text()
         # every process up started (and the page's server) stops with it
         deadline = time.monotonic() + 20
         while marked_pids(mark) and time.monotonic() < deadline:

@@ -114,7 +114,7 @@
     const now = live.frames.length ? live.frames[live.frames.length - 1].t + 1 : Date.now() / 1000;
     ctx.save();
     ctx.font = `bold ${Math.round(14 * devicePixelRatio)}px DejaVu Sans, Arial, sans-serif`;
-    let row = 0;
+    const rowEnds = [-Infinity, -Infinity];  // two rows of labels; a label that would overlap is left out
     for (const b of live.bands) {
       const x0 = Math.max(left, u.valToPos(b.start, "x", true));
       const x1 = Math.min(right, u.valToPos(b.end || now, "x", true));
@@ -123,7 +123,12 @@
       ctx.fillRect(x0, top, Math.max(x1 - x0, 2), height);
       ctx.fillStyle = "#7a4d00";
       const who = b.targets.length === live.apps.length ? "" : " (" + b.targets.join(", ") + ")";
-      ctx.fillText(b.label + who, x0 + 4, top + 14 * devicePixelRatio * (1 + (row++ % 2)));
+      const text = b.label + who, w = ctx.measureText(text).width;
+      const row = rowEnds.findIndex((end) => x0 > end + 6);
+      if (row >= 0 && x0 + w < right) {
+        ctx.fillText(text, x0 + 4, top + 14 * devicePixelRatio * (1 + row));
+        rowEnds[row] = x0 + 4 + w;
+      }
     }
     ctx.strokeStyle = "#555"; ctx.lineWidth = 1;
     for (const e of live.loadEvents) {
@@ -260,6 +265,10 @@
     const on = live.controls;
     $("load-controls").hidden = !on;
     $("fault-bar").hidden = !on;
+    if (live.load && live.load.running && document.activeElement !== $("load-level")) {
+      $("load-level").value = live.load.level;  // after a spike, the box says what runs
+      $("load-mode").value = live.load.mode;
+    }
     if (live.load) {
       $("load-now").textContent = live.load.running
         ? `running ${fmt(live.load.level, live.load.level % 1 ? 1 : 0)} ${live.load.mode === "rate" ? "req/s" : "users"}`
