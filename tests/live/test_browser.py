@@ -167,5 +167,19 @@ def test_the_429_storm_button_shows_naive_failing_and_reference_holding(up: Up, 
         page.screenshot(path=str(shots / "live-3-recovered.png"))
         assert after["naive"]["requests"] >= 20 and after["naive"]["share"] < 0.05, after
         assert after["reference"]["share"] < 0.01, after
+
+        # the load controls: the closed model at 2 users per app, a spike doubles it, stop stops it
+        page.select_option("#load-mode", "users")
+        page.fill("#load-level", "2")
+        page.click("#load-start")
+        _wait(page, "ragchaosLive.load.mode === 'users' && ragchaosLive.load.level === 2", 10)
+        started = page.evaluate("Date.now() / 1000")
+        _wait(page, f"ragchaosLive.frames.some(f => f.t > {started} + 1 && f.apps.naive.rps > 0 && "
+                    "f.apps.reference.rps > 0)", 30)
+        page.click("#load-spike")
+        _wait(page, "ragchaosLive.load.level === 4 && ragchaosLive.load.running", 10)
+        page.click("#load-stop")
+        _wait(page, "!ragchaosLive.load.running", 10)
+        assert page.locator("#load-now").inner_text() == "stopped"
         assert errors == []
     print(f"screenshots in {shots}")
