@@ -154,8 +154,14 @@ def main() -> int:
             results["press_to_band_ms"] = {"n": len(presses), "p50": round(statistics.median(presses)),
                                            "max": round(max(presses))}
             print(f"press to band painted: {results['press_to_band_ms']}")
-            results["tick_cpu_ms"] = state(url)["tick_cpu_ms"]
+            snap = state(url)
+            results["tick_cpu_ms"] = snap["tick_cpu_ms"]
             print(f"view's per-second work in the harness: {results['tick_cpu_ms']}")
+            # what the load really was (the page's own frames, the same figures the windows above ran at)
+            frames = snap["frames"][-int(3 * args.window):]
+            results["answered_per_s"] = {app: round(sum(f["apps"][app]["rps"] for f in frames) / max(len(frames), 1), 1)
+                                         for app in snap["apps"]}
+            print(f"requests completed per second per app: {results['answered_per_s']}")
 
             browser.close()
         print(f"load average at end: {loadavg()}")

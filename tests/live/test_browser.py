@@ -182,4 +182,4 @@ def test_the_429_storm_button_shows_naive_failing_and_reference_holding(up: Up, 
         _wait(page, "!ragchaosLive.load.running", 10)
         assert page.locator("#load-now").inner_text() == "stopped"
         assert errors == []
-    print(f"screenshots in {shots}")
+    print(f"storm: {storm}\nafter: {after}\nscreenshots in {shots}")
