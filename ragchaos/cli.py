@@ -20,6 +20,7 @@ __all__ = ["CliError", "main"]
 PART_CLIS = (
     "ragchaos.scenarios.cli",
     "ragchaos.live.cli",  # after scenarios: it adds --live to their run
+    "ragchaos.scenarios.gate_cli",
     "ragchaos.reports.cli",
     "ragchaos.provider.cli",
     "ragchaos.faults.cli",

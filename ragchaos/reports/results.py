@@ -46,6 +46,7 @@ from pydantic import (
 )
 
 from ragchaos.measure.hdr import Histogram
+from ragchaos.reports.checks.spec import CheckSpec
 
 __all__ = [
     "ERROR_CLASSES",
@@ -236,6 +237,8 @@ class AppResult(_Model):
     counter_samples: list[CounterSample] = Field(default_factory=list)
     correctness: Correctness | None = None
     mechanisms: list[MechanismVerdict] = Field(default_factory=list)
+    # mechanisms the app reported switched off (GET /_stats/mechanisms); None: it does not say
+    mechanisms_off: list[str] | None = None
 
 
 def _number_or_percent(value: Any) -> Any:
@@ -268,6 +271,8 @@ class ScenarioInfo(_Model):
     load_model: Literal["closed", "open"] = "closed"
     # per request kind, the latency an ok answer must meet to count as goodput, e.g. {"query": 2000}
     slo_ms: dict[str, float] = Field(default_factory=dict)
+    # the scenario's checks (reports.checks); ``expect`` and ``gate`` are read from older results
+    checks: list[CheckSpec] = Field(default_factory=list)
     expect: dict[str, list[Expectation]] = Field(default_factory=dict)
     gate: list[str] = Field(default_factory=list)
 
@@ -298,17 +303,43 @@ class FaultRecord(_Model):
     error: str | None = None
 
 
+VerdictStatus = Literal["pass", "fail", "warn", "insufficient"]
+
+
 class GateCheck(_Model):
+    """One verdict of the one evaluator (``reports.checks``). ``passed`` is False only for a
+    failed check of severity ``fail``; a warning and "insufficient data" pass, and say so."""
+
     name: str
     expr: str = ""
     measured: str = ""
     passed: bool
     reason: str = ""
+    status: VerdictStatus | None = None  # None: written before statuses existed (pass/fail by ``passed``)
+    severity: Literal["fail", "warn"] = "fail"
+    app: str | None = None
+    metric: str | None = None
+    n: int | None = None  # samples behind a percentile
+    n_baseline: int | None = None
+    value: float | None = None
+    low: float | None = None  # confidence interval of the value (or of the ratio, against a baseline)
+    high: float | None = None
+    ratio: float | None = None  # candidate / baseline
+    p_value: float | None = None  # Holm-adjusted, against a baseline
+    resolution: float | None = None  # smallest increase detectable with 95% power (0.2 = +20%)
+    detail: str = ""  # what the measurement says about itself (a mechanism's breakdown)
+
+    @property
+    def state(self) -> str:
+        return self.status or ("pass" if self.passed else "fail")
 
 
 class GateResult(_Model):
     passed: bool
     checks: list[GateCheck] = Field(default_factory=list)
+
+    def count(self, state: str) -> int:
+        return sum(c.state == state for c in self.checks)
 
 
 class RunResult(_Model):

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import platform
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -46,7 +45,6 @@ from ragchaos.reports.results import (
     ScenarioInfo,
     Summary,
 )
-from ragchaos.reports.results import Expectation as ResultExpectation
 from ragchaos.scenarios.collect import PhaseAccumulator, Probe, provider_take
 from ragchaos.scenarios.context import RunContext
 from ragchaos.scenarios.distributed import DistributedDriver
@@ -121,6 +119,7 @@ class _Leg:
     fault_records: list[Any] = field(default_factory=list)
     dispatch: dict[str, Any] = field(default_factory=dict)
     phases: list[Any] = field(default_factory=list)
+    mechanisms_off: dict[str, list[str] | None] = field(default_factory=dict)
 
 
 def run_scenario(scenario: Scenario, opts: RunOptions) -> Path:
@@ -310,6 +309,7 @@ def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str]
         raise RunFailed(str(exc)) from None
     for p in probes:
         p.baseline()
+        leg.mechanisms_off[p.app] = p.mechanisms_off()
     if provider_url:
         provider_take(provider_url, probe_errors)
     duration = scenario.total_s
@@ -415,11 +415,9 @@ def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: Phase
         name=scenario.name, description=scenario.description.strip(), seed=scenario.seed,
         file=opts.file, duration_s=scenario.total_s, load_model=scenario.load_model,
         slo_ms={k: v * 1000.0 for k, v in scenario.slo.items()},
-        expect={app: [ResultExpectation(**e.model_dump()) for e in exps] for app, exps in scenario.expect.items()},
-        gate=_gate_for(scenario),
+        checks=list(scenario.checks),
     )
     info_extra = {
-        "checks": [c.model_dump() for c in scenario.checks],
         "corpus": scenario.corpus.model_dump(),
         "workload": scenario.workload.model_dump(),
         "load": scenario.load.model_dump(),
@@ -450,12 +448,6 @@ def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: Phase
     return result
 
 
-def _gate_for(scenario: Scenario) -> list[str]:
-    """The gate expressions about the apps of this run (``--apps reference`` drops the naive ones)."""
-    others = set(scenario.known_apps) - set(scenario.apps)
-    return [g for g in scenario.gate if not (set(re.findall(r"[a-z_]+", g)) & others)]
-
-
 def _app_result(app: str, leg: _Leg, acc: PhaseAccumulator) -> AppResult:
     rec = leg.ctx.recorder
     names = [p.name for p in leg.phases]
@@ -474,19 +466,16 @@ def _app_result(app: str, leg: _Leg, acc: PhaseAccumulator) -> AppResult:
         phases=phases,
         intervals=rec.intervals(app, t0=leg.t0),
         correctness=Correctness(scored=tally.scored, hit_at_k=tally.hits, k=leg.ctx.top_k),
+        mechanisms_off=leg.mechanisms_off.get(app),
     )
 
 
 def _judge(result: RunResult, scenario: Scenario, out: Callable[[str], None]) -> None:
-    """Mechanism verdicts and the gate (the reports part's rules), plus the steady-state checks."""
+    """The scenario's checks and the mechanism verdicts, by the reports part's one evaluator."""
     from ragchaos.reports.build import finalize
-    from ragchaos.reports.results import GateResult
-    from ragchaos.scenarios.checks import evaluate_checks
 
     try:
         finalize(result)
-        checks = list(result.gate.checks if result.gate else []) + evaluate_checks(result, scenario.checks)
-        result.gate = GateResult(passed=all(c.passed for c in checks), checks=checks)
     except Exception as exc:  # judging is the reports part's; a bug there must not lose the run
         out(f"ragchaos: judging the run failed: {exc}")
 
