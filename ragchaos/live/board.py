@@ -53,6 +53,9 @@ class FaultBoard:
         self.max_fault_s = max_fault_s
         self.clock = clock
         self.bands: list[BandRecord] = []
+        # told (name, "applied" | "reverted", epoch seconds) when a button's fault is really in
+        # place and really gone: ``ragchaos up`` labels phases from it as a scenario run does
+        self.listeners: list[Callable[[str, str, float], None]] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -83,7 +86,12 @@ class FaultBoard:
         band.start = self.clock()
         with self._lock:
             self.bands.append(band)
+        self._tell(band.id, "applied", band.start)
         return band
+
+    def _tell(self, name: str, event: str, t: float) -> None:
+        for listener in self.listeners:
+            listener(name, event, t)
 
     def _revert(self, band: BandRecord, applier: Applier) -> None:
         errors = []
@@ -105,6 +113,8 @@ class FaultBoard:
             if band.source == "button":
                 self._revert(band, self.appliers[band._step.fault.channel])
             band.end = self.clock()
+            if band.source == "button":
+                self._tell(band.id, "reverted", band.end)
         return band
 
     def clear_all(self) -> list[BandRecord]:

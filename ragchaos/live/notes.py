@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ragchaos.live.feeds import Deltas
-from ragchaos.reports.analysis import Figures, figures
+from ragchaos.reports.analysis import ALL, Figures, figures
+from ragchaos.reports.checks.grammar import CheckError, parse_check
+from ragchaos.reports.checks.spec import CheckSpec
 from ragchaos.reports.mechanisms import Context, get
 from ragchaos.reports.recorder import Recorder
 from ragchaos.reports.results import (
@@ -35,6 +37,7 @@ from ragchaos.reports.results import (
     RunResult,
     ScenarioInfo,
 )
+from ragchaos.scenarios.phases import phase_kind
 
 __all__ = ["LIVE_PHASE", "MechanismNotes", "Note", "NoteSource", "WindowResult", "note_sources",
            "register_note_source"]
@@ -78,19 +81,29 @@ class WindowResult:
         self.slo_ms = dict(slo_ms)
         self.load_model = load_model
 
-    def build(self, recorder: Recorder, deltas: Deltas, started_at: float, ended_at: float) -> RunResult:
+    def build(self, recorder: Recorder, deltas: Deltas, started_at: float, ended_at: float,
+              phases: Sequence[str] = (LIVE_PHASE,)) -> RunResult:
+        """``phases``: the phase labels the window's requests carry, in order (the last is the one
+        the window ended in). The server-side deltas cannot be split by phase: they go to the last."""
         duration = max(ended_at - started_at, 1e-3)
         info = ScenarioInfo(name="live", duration_s=duration, load_model=self.load_model,
                             slo_ms=self.slo_ms)
+        names = list(dict.fromkeys(phases)) or [LIVE_PHASE]
         apps = {}
         for app in self.apps:
             provider = {ep: ProviderEndpointStats(**{k: int(v) for k, v in counts.items()})
                         for ep, counts in deltas.provider.get(app, {}).items()}
             counters = {**deltas.counters.get(app, {}), **deltas.gauges.get(app, {})}
-            phase = PhaseResult(client=recorder.client_stats(app, LIVE_PHASE), counters=counters, provider=provider)
-            apps[app] = AppResult(phases={LIVE_PHASE: phase})
-        return RunResult(scenario=info, run=RunInfo(started_at=started_at, ended_at=ended_at),
-                         phases=[Phase(name=LIVE_PHASE, start_s=0.0, end_s=duration)], apps=apps)
+            apps[app] = AppResult(phases={
+                name: PhaseResult(client=recorder.client_stats(app, name), counters=counters if last else {},
+                                  provider=provider if last else {})
+                for name, last in ((n, i == len(names) - 1) for i, n in enumerate(names))})
+        # each phase spans the whole window: a rate (per second of the phase) is then per second
+        # of the window, an understatement for a phase that began inside it
+        spans = [Phase(name=n, kind=phase_kind(n), start_s=0.0, end_s=duration)
+                 for n in names]
+        return RunResult(scenario=info, run=RunInfo(started_at=started_at, ended_at=ended_at), phases=spans,
+                         apps=apps)
 
 
 def _pct(x: float) -> str:
@@ -116,7 +129,7 @@ class MechanismNotes:
     def notes(self, result: RunResult, phase: str) -> list[Note]:
         out: list[Note] = []
         for app in result.apps:
-            figs = figures(result, app, phase)
+            figs = figures(result, app, ALL if len(result.phases) > 1 else phase)
             if figs.requests < self.min_requests:
                 out.append(Note(app, f"insufficient data ({figs.requests} requests in the window, "
                                      f"{self.min_requests} needed)", level="quiet", source=self.name))
@@ -164,6 +177,50 @@ class MechanismNotes:
 
 
 register_note_source(MechanismNotes.name, MechanismNotes)
+
+
+_STATUS = {"pass": ("holds", "good"), "fail": ("fails", "bad"), "warn": ("fails (a warning)", "info"),
+           "insufficient": ("cannot be judged yet", "quiet")}
+
+
+class CheckNotes:
+    """The scenario's checks, judged over the window by the report's one evaluator
+    (``reports.checks.evaluate``): a check about the phase the window is in (or about no phase)
+    becomes "reference.fault.error_rate <= 10% holds (0.0%)" (over the window). Checks
+    against a baseline build, or about a phase the window did not see, are left to the report."""
+
+    name = "checks"
+
+    def __init__(self, specs: Sequence[CheckSpec]) -> None:
+        self.specs = []
+        for spec in specs:
+            try:
+                check = parse_check(spec.check)
+            except CheckError:
+                continue  # the scenario's validation reports it
+            if not check.against_baseline:
+                self.specs.append((spec, check))
+
+    def notes(self, result: RunResult, phase: str) -> list[Note]:
+        from ragchaos.reports.checks.evaluate import evaluate
+
+        seen = {p.name for p in result.phases}
+        specs = [spec for spec, check in self.specs if (check.phase == ALL or check.phase in seen)
+                 and (check.other_phase is None or check.other_phase in seen)]
+        if not specs:
+            return []
+        window = f"{result.duration_s:.0f} s"
+        out = []
+        for verdict in evaluate(result, specs).checks:
+            if verdict.measured == "no data":
+                continue  # the app sent nothing in that phase of the window: nothing to say
+            word, level = _STATUS.get(verdict.status or ("pass" if verdict.passed else "fail"), ("?", "info"))
+            measured = verdict.reason if verdict.status == "insufficient" else verdict.measured
+            who = f"{verdict.app}: " if verdict.app and not verdict.expr.startswith(f"{verdict.app}.") else ""
+            out.append(Note(verdict.app, f"{who}{verdict.expr} {word} ({measured})",
+                            f"over the last {window}; {verdict.reason or verdict.detail}".rstrip("; "), level,
+                            self.name))
+        return out
 
 
 def timestamped(notes: Sequence[Note], t: float | None = None) -> list[dict[str, Any]]:

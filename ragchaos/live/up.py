@@ -26,12 +26,14 @@ from gevent.event import Event
 from ragchaos.core.procs import ProcessGroup
 from ragchaos.live.board import FaultBoard
 from ragchaos.live.load import ArrivalRateLoad, ClosedUsersLoad, LoadControl
+from ragchaos.live.notes import CheckNotes, MechanismNotes
 from ragchaos.live.server import LiveServer
 from ragchaos.live.session import Attachment, LiveSession
 from ragchaos.live.settings import LiveSettings
 from ragchaos.live.wiring import appliers_for, feeds_for
 from ragchaos.reports.recorder import Recorder
 from ragchaos.scenarios.context import RunContext
+from ragchaos.scenarios.phases import PhaseClock
 from ragchaos.scenarios.requests import Workbench
 from ragchaos.scenarios.runner import _seed, run_dir_for
 from ragchaos.scenarios.schema import Scenario
@@ -75,7 +77,7 @@ def run_up(scenario: Scenario, *, out: Path, settings: LiveSettings, level: floa
         provider_config.write_text(yaml.safe_dump(scenario.provider, sort_keys=False))
     stack = Stack(StackConfig(run_dir=run_dir, apps=scenario.apps, provider_config=provider_config,
                               app_env=scenario.app_env, targets=scenario.targets))
-    session = LiveSession(settings)
+    session = LiveSession(settings, sources=[MechanismNotes(settings.min_requests), CheckNotes(scenario.checks)])
     server = LiveServer(settings, session)
     board: FaultBoard | None = None
     load: LoadControl | None = None
@@ -88,15 +90,20 @@ def run_up(scenario: Scenario, *, out: Path, settings: LiveSettings, level: floa
             session.say("loading the corpus")
             bench = Workbench(scenario)
             _seed(stack, bench, scenario, print_fn)
-            ctx = RunContext(bench, {a: stack.apps[a].url for a in scenario.apps}, recorder=Recorder())
+            # phases as a scenario run has them (steady, fault, recovery), from the buttons' faults
+            phases = PhaseClock([], 0.0)
+            ctx = RunContext(bench, {a: stack.apps[a].url for a in scenario.apps}, recorder=Recorder(), phases=phases)
             ctx.timeout_s = client_timeout(scenario, timeout_s)
             board = FaultBoard(appliers_for(stack), scenario.apps, max_fault_s=settings.max_fault_s)
+            board.listeners.append(lambda name, event, t: (phases.applied if event == "applied" else phases.reverted)(
+                name, t - ctx.t0))
             load = LoadControl(
                 {"rate": lambda: ArrivalRateLoad(ctx, max_in_flight=max_in_flight),
                  "users": lambda: ClosedUsersLoad(ctx)},
                 max_level={"rate": settings.max_rate, "users": float(settings.max_users)},
                 max_load_s=settings.max_load_s)
-            session.attach(Attachment(ctx, feeds_for(stack, scenario.apps), board=board, load=load))
+            session.attach(Attachment(ctx, feeds_for(stack, scenario.apps), board=board, load=load,
+                                      phase_of=lambda t: phases.at(max(0.0, t - ctx.t0))))
             session.start()
             if level > 0:
                 load.set(level, mode)

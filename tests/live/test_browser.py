@@ -5,7 +5,8 @@ One ``ragchaos up`` for the module (the stack takes a while to start on a busy m
    name both try to press a fault; nothing is applied;
 2. the presenter presses "429 storm": within 10 s the naive app's error line rises (at least
    20% of its requests fail) while the reference app's stays under 1%; "Clear all faults"
-   and both recover. Screenshots at each step.
+   and the naive app recovers (under 5% errors over 5 s, within 90 s: it has a queue to
+   drain) while the reference stays under 1%. Screenshots at each step.
 The fault is strong with a wide margin on purpose (80% of chat calls answered 429): the SDK's
 three attempts fail half the time at that rate, the reference app's four attempts and its
 retrieval-only fallback none, so the thresholds hold on a busy machine, not by luck.
@@ -35,7 +36,11 @@ from tests.scenarios.procwatch import MARK, listening, marked_pids
 
 pytestmark = pytest.mark.slow
 
-RATE = 6  # requests per second per app: ~50 requests per app in the 10 s the test watches
+# requests per second per app: ~35 requests per app in the 10 s the test watches. Not more: at
+# 6/s on this machine the naive app, once a storm has queued work in it, does not recover at all
+# (it goes on working for clients that timed out: 291 timeouts of 353 requests in the 90 s after
+# the clear, measured 2026-12-06), which is a lesson for the room but not a test of the page
+RATE = 4
 
 
 class Up:
@@ -154,19 +159,28 @@ def test_the_429_storm_button_shows_naive_failing_and_reference_holding(up: Up, 
         assert naive["requests"] >= 15 and ref["requests"] >= 20, storm
         assert naive["share"] >= 0.20, storm  # the naive error line rose
         assert ref["share"] < 0.01, storm  # the reference's stayed under 1%
-        # the page shows it: the naive error tile is marked bad, the band is drawn
-        assert page.locator('.value[data-app="naive"][data-metric="error_share"]').count() == 1
+        # the run's phases follow the buttons, as a scenario's follow its timeline
+        assert "fault" in page.evaluate(f"ragchaosLive.frames.filter(f => f.t > {pressed} + 2).map(f => f.phase)")
+        assert page.evaluate("ragchaosLive.notes.length") > 0
 
         page.click("#fault-clear")
         _wait(page, "ragchaosLive.bands.every(b => b.end !== null)", 5)
         cleared = page.evaluate("Date.now() / 1000")
-        # requests already inside their retries when the fault went are allowed 5 s to finish
-        _wait(page, f"ragchaosLive.frames.length && ragchaosLive.frames[ragchaosLive.frames.length - 1].t >= "
-                    f"{cleared + 15}", 30)
-        after = _shares(page, cleared + 5, cleared + 15)
+        # recovery: the naive app has a queue to drain (no admission control: requests it took
+        # during the storm still wait, some past the client's timeout), so it is given up to 90 s
+        # to get back under 5% errors over 5 s; the reference must stay under 1% all along
+        recovered_at = None
+        while recovered_at is None and page.evaluate("Date.now() / 1000") < cleared + 90:
+            page.wait_for_timeout(1000)
+            last = page.evaluate("ragchaosLive.frames[ragchaosLive.frames.length - 1].t")
+            recent = _shares(page, last - 4, last + 1)
+            if recent["naive"]["requests"] >= 10 and recent["naive"]["share"] < 0.05 and last - 4 > cleared:
+                recovered_at = last - 4
+        after = _shares(page, cleared, (recovered_at or cleared + 90) + 5)
         page.screenshot(path=str(shots / "live-3-recovered.png"))
-        assert after["naive"]["requests"] >= 20 and after["naive"]["share"] < 0.05, after
-        assert after["reference"]["share"] < 0.01, after
+        assert recovered_at is not None, after
+        assert after["reference"]["requests"] >= 20 and after["reference"]["share"] < 0.01, after
+        assert "recovery" in page.evaluate(f"ragchaosLive.frames.filter(f => f.t > {cleared} + 2).map(f => f.phase)")
 
         # the load controls: the closed model at 2 users per app, a spike doubles it, stop stops it
         page.select_option("#load-mode", "users")
@@ -182,4 +196,5 @@ def test_the_429_storm_button_shows_naive_failing_and_reference_holding(up: Up, 
         _wait(page, "!ragchaosLive.load.running", 10)
         assert page.locator("#load-now").inner_text() == "stopped"
         assert errors == []
-    print(f"storm: {storm}\nafter: {after}\nscreenshots in {shots}")
+    print(f"storm: {storm}\nafter: {after}\nnaive recovered {recovered_at - cleared:.0f} s after the clear"
+          f"\nscreenshots in {shots}")

@@ -182,3 +182,32 @@ def test_the_note_sources_are_pluggable_and_a_broken_one_does_not_stop_the_page(
     session.tick(int(T0) + 1)
     assert [n["source"] for n in session.notes] == ["broken"]
     assert "note source broken failed: rule bug" in session.notes[0]["text"]
+
+
+def test_the_scenarios_checks_are_judged_over_the_window_by_the_reports_evaluator() -> None:
+    from ragchaos.live.notes import CheckNotes
+    from ragchaos.reports.checks.spec import CheckSpec
+
+    rec = Recorder()
+    for app, errors in (("naive", 15), ("reference", 0)):
+        for i in range(40):
+            phase = "steady" if i < 10 else "fault"
+            rec.record(app, "query", phase, intended_start=None, actual_start=T0 + i * 0.2, end=T0 + i * 0.2 + 0.05,
+                       outcome="5xx" if 10 <= i < 10 + errors else "ok")
+    result = WindowResult(["naive", "reference"], {}).build(rec, Deltas(), T0, T0 + 10, ["steady", "fault"])
+    specs = [CheckSpec(check="*.fault.error_rate <= 10%"), CheckSpec(check="*.recovery.error_rate <= 10%"),
+             CheckSpec(check="reference.fault.response.p99 < 1s")]
+    found = CheckNotes(specs).notes(result, "fault")
+
+    def note(app: str, expr: str):  # type: ignore[no-untyped-def]
+        return next(n for n in found if n.app == app and expr in n.text)
+
+    naive = note("naive", "*.fault.error_rate <= 10%")
+    assert naive.level == "bad" and naive.text.startswith("naive: *.fault.error_rate <= 10% fails (50")  # 15 of 30
+    assert naive.evidence.startswith("over the last 10 s")
+    assert note("reference", "*.fault.error_rate <= 10%").level == "good"
+    # 30 samples cannot bound a p99: not a verdict
+    p99 = note("reference", "reference.fault.response.p99 < 1s")
+    assert p99.level == "quiet" and "insufficient data" in p99.text
+    # the window saw no recovery phase: that check is left to the report
+    assert not any("recovery" in n.text for n in found) and len(found) == 3

@@ -62,13 +62,15 @@
   // error share of an app over [from, to) epoch seconds, from the frames the page holds
   live.errorShare = function (app, from, to) {
     let req = 0, err = 0;
+    const outcomes = {};
     for (const f of live.frames) {
       if (f.t < from || f.t >= to) continue;
       const a = f.apps[app];
       if (!a || a.error_share === null) continue;
       req += a.check; err += Math.round(a.error_share * a.check);
+      for (const [o, n] of Object.entries(a.outcomes || {})) outcomes[o] = (outcomes[o] || 0) + n;
     }
-    return { requests: req, errors: err, share: req ? err / req : null };
+    return { requests: req, errors: err, share: req ? err / req : null, outcomes };
   };
 
   // ---- drawing ------------------------------------------------------------------------------
@@ -137,14 +139,17 @@
       ctx.setLineDash([2, 3]); ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + height); ctx.stroke();
     }
     ctx.setLineDash([]);
-    let phase = null;
+    let phase = null, labelEnd = -Infinity;
     ctx.fillStyle = "#333";
     for (const f of live.frames) {
       if (f.phase && f.phase !== phase) {
         const x = u.valToPos(f.t, "x", true);
         if (x >= left && x <= right) {
           ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + height); ctx.stroke();
-          ctx.fillText(f.phase, x + 3, top + height - 4);
+          if (x > labelEnd + 6) {  // a phase too short for its name keeps its line only
+            ctx.fillText(f.phase, x + 3, top + height - 4);
+            labelEnd = x + 3 + ctx.measureText(f.phase).width;
+          }
         }
         phase = f.phase;
       }
@@ -236,13 +241,20 @@
     el.innerHTML = "";
     const newest = live.notes.length ? live.notes[live.notes.length - 1].t : null;
     const lines = [];
+    const latest = live.notes.filter((n) => n.t === newest);
     for (const app of live.apps) {
-      const mine = live.notes.filter((n) => n.t === newest && n.app === app);
+      const mine = latest.filter((n) => n.app === app && n.source !== "checks");
       if (!mine.length) continue;
       const level = mine.some((n) => n.level === "bad") ? "bad" : mine.every((n) => n.level === "quiet") ? "quiet" : "good";
       lines.push({ t: newest, app, level, text: mine.map((n) => n.text).join(" · "), evidence: mine.map((n) => n.evidence).join("; ") });
     }
-    for (const e of live.log.slice(-2).reverse()) lines.push({ t: e.t, app: null, level: "event", text: e.text, evidence: "" });
+    const checks = latest.filter((n) => n.source === "checks");
+    if (checks.length) {
+      const level = checks.some((n) => n.level === "bad") ? "bad" : checks.every((n) => n.level === "good") ? "good" : "quiet";
+      lines.push({ t: newest, app: null, level, text: "checks: " + checks.map((n) => n.text).join(" · "),
+                   evidence: checks.map((n) => n.evidence).join("; ") });
+    }
+    for (const e of live.log.slice(-(checks.length ? 1 : 2)).reverse()) lines.push({ t: e.t, app: null, level: "event", text: e.text, evidence: "" });
     for (const n of lines) {
       const li = document.createElement("li");
       li.className = n.level;
