@@ -155,9 +155,12 @@ def test_the_429_storm_button_shows_naive_failing_and_reference_holding(up: Up, 
         storm = _shares(page, pressed, last + 1)
         page.screenshot(path=str(shots / "live-2-storm.png"))
         naive, ref = storm["naive"], storm["reference"]
-        # enough answers behind each share (naive falls behind under the storm on a busy machine)
-        assert naive["requests"] >= 15 and ref["requests"] >= 20, storm
-        assert naive["share"] >= 0.20, storm  # the naive error line rose
+        # the naive error line rose: at least 5 errors and a fifth of its answers (it answers slowly
+        # on a busy machine: 11 in the 10 s at a load average of 15, all of them errors; 5 errors
+        # out of a 1% error rate would be a one-in-a-hundred-million accident)
+        assert naive["errors"] >= 5 and naive["share"] >= 0.20, storm
+        # "under 1%" from 15-40 answers (4/s for 10 s, fewer on a busy machine) means every one ok
+        assert ref["requests"] >= 15, storm
         assert ref["share"] < 0.01, storm  # the reference's stayed under 1%
         # the run's phases follow the buttons, as a scenario's follow its timeline
         assert "fault" in page.evaluate(f"ragchaosLive.frames.filter(f => f.t > {pressed} + 2).map(f => f.phase)")
@@ -176,7 +179,9 @@ def test_the_429_storm_button_shows_naive_failing_and_reference_holding(up: Up, 
             recent = _shares(page, last - 4, last + 1)
             if recent["naive"]["requests"] >= 10 and recent["naive"]["share"] < 0.05 and last - 4 > cleared:
                 recovered_at = last - 4
-        after = _shares(page, cleared, (recovered_at or cleared + 90) + 5)
+        end = max((recovered_at or cleared + 90) + 5, cleared + 12)
+        _wait(page, f"ragchaosLive.frames[ragchaosLive.frames.length - 1].t >= {end}", 30)
+        after = _shares(page, cleared, end)
         page.screenshot(path=str(shots / "live-3-recovered.png"))
         assert recovered_at is not None, after
         assert after["reference"]["requests"] >= 20 and after["reference"]["share"] < 0.01, after
