@@ -37,9 +37,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import figures  # noqa: E402
+
 from ragchaos.core.ports import free_port  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -65,6 +65,8 @@ def pct(values: list[float], p: float) -> float:
 
 
 def screenshot(url: str, path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium")
         page = browser.new_page(viewport={"width": 1280, "height": 720}, device_scale_factor=1)
@@ -87,7 +89,9 @@ def main() -> int:
     ap.add_argument("--window", type=float, default=60.0)
     ap.add_argument("--presses", type=int, default=10)
     ap.add_argument("--screenshot", type=Path, default=None, help="take the docs picture instead of measuring")
-    args = ap.parse_args()
+    ap.add_argument("--warm", type=float, default=10.0, help="seconds of load before measuring")
+    args = figures.parse(ap, {"window": 8.0, "presses": 2, "warm": 3.0})
+    from playwright.sync_api import sync_playwright
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -101,7 +105,7 @@ def main() -> int:
             if up.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"ragchaos up did not start:\n{(tmp / 'up.log').read_text()}")
             time.sleep(0.5)
-        time.sleep(10)  # warm: caches and the first windows
+        time.sleep(args.warm)  # caches and the first windows
         print(f"load average at start: {loadavg()}")
 
         def window(label: str) -> float:
@@ -114,7 +118,7 @@ def main() -> int:
         if args.screenshot is not None:
             screenshot(url, args.screenshot)
             return 0
-        results: dict[str, object] = {"rate": args.rate, "window_s": args.window}
+        results: dict[str, Any] = {"rate": args.rate, "window_s": args.window}
         results["cpu_no_page"] = window("no page open")
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium")
@@ -165,7 +169,15 @@ def main() -> int:
 
             browser.close()
         print(f"load average at end: {loadavg()}")
+        e2p, press = results["event_to_pixel_ms"], results["press_to_band_ms"]
+        results["headline"] = {
+            "event to pixel p50/p99": f"{e2p['p50']} / {e2p['p99']} ms",
+            "press to band p50": f"{press['p50']} ms",
+            "harness CPU, 0/1/3 pages": " / ".join(f"{results[k] * 100:.1f}%" for k in
+                                                   ("cpu_no_page", "cpu_one_page", "cpu_three_pages")),
+        }
         print(json.dumps(results))
+        figures.write(args, results)
     finally:
         up.send_signal(signal.SIGTERM)
         try:

@@ -41,7 +41,7 @@ class RunOptions:
     gate: list[str] = field(default_factory=list)
     gate_as: str | None = "reference"  # whose checks and gate lines a run of only their targets keeps
     allow_remote: bool = False  # --allow-remote: addresses off loopback may be reached (ragchaos/scenarios/safety.py)
-    backend: str = "local"  # --backend: where Toxiproxy, Chroma and Redis run (ragchaos.docker_backend)
+    backend: str = "local"  # --backend: where Toxiproxy, Chroma and Redis run (ragchaos.stack.docker_backend)
     # told as the run goes (run --live: ragchaos.live.runlive); None in a plain run
     observer: RunObserver | None = None
 

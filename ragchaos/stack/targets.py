@@ -7,10 +7,10 @@ A target is one of
   ``{port}``) and stops, with the addresses of its dependencies in its environment;
 - ``url: http://127.0.0.1:8000``: a service already running; the addresses are printed.
 
-Each has a health path, request templates (``ragchaos.templates``) for queries and ingests,
+Each has a health path, request templates (``ragchaos.stack.templates``) for queries and ingests,
 named dependencies (``provider``, ``chroma`` or a loopback ``host:port``), each reached
 through a fault proxy ``<target>_<dependency>``, and optional span rules that map the
-service's OpenTelemetry span names to stage names (``ragchaos.otlp``).
+service's OpenTelemetry span names to stage names (``ragchaos.stack.otlp``).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class Target(BaseModel):
     dependencies: dict[str, str] = Field(default_factory=lambda: {"provider": "provider"})
     # span name glob -> stage name, e.g. {"embed*": "query.embed"}
     spans: dict[str, str] = Field(default_factory=dict)
-    # the target serves GET /_stats/hdr + POST /_stats/reset (ragchaos.stages) / Prometheus /metrics
+    # the target serves GET /_stats/hdr + POST /_stats/reset (ragchaos.measure.stages) / Prometheus /metrics
     stats: bool = False
     metrics: bool = False
 

@@ -126,11 +126,11 @@ def test_another_page_cannot_press_a_fault(up: Up, tmp_path: Path) -> None:
     assert state["bands"] == [], state["bands"]
 
 
-def _wait(page, expression: str, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
+def _wait(page, expression: str, timeout_s: float) -> None:
     page.wait_for_function(expression, timeout=timeout_s * 1000)
 
 
-def _shares(page, start: float, end: float) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+def _shares(page, start: float, end: float) -> dict[str, dict]:
     return page.evaluate("([s, e]) => ({naive: ragchaosLive.errorShare('naive', s, e), "
                          "reference: ragchaosLive.errorShare('reference', s, e)})", [start, end])
 

@@ -54,7 +54,7 @@ def test_anything_else_is_refused(method: str, changes: dict[str, str | None], s
 
 
 @pytest.fixture
-def board_app(provider):  # type: ignore[no-untyped-def]
+def board_app(provider):
     scenario = parse_scenario("name: g\nseed: 1\ncorpus: {tenants: 1, documents_per_tenant: 2}\n"
                               "load: {kind: arrivals, stages: [{duration: 5s, rate: 1}]}\n")
     ctx = RunContext(Workbench(scenario), {"naive": "http://127.0.0.1:9", "reference": "http://127.0.0.1:9"})
@@ -65,7 +65,7 @@ def board_app(provider):  # type: ignore[no-untyped-def]
         def describe(self) -> dict[str, object]:
             return {}
 
-    session.attach(Attachment(ctx, feeds=None, board=board, load=NoLoad()))  # type: ignore[arg-type]
+    session.attach(Attachment(ctx, feeds=None, board=board, load=NoLoad()))
     app = create_app(SETTINGS, session)
     try:
         yield app.test_client(), board, provider
@@ -73,7 +73,7 @@ def board_app(provider):  # type: ignore[no-untyped-def]
         board.close()
 
 
-def _provider_faults(provider) -> list[dict]:  # type: ignore[no-untyped-def]
+def _provider_faults(provider) -> list[dict]:
     with urllib.request.urlopen(f"{provider.url}/_control/faults", timeout=5) as resp:
         body = json.loads(resp.read())
     return body if isinstance(body, list) else body.get("faults", [])
@@ -83,7 +83,7 @@ def _provider_faults(provider) -> list[dict]:  # type: ignore[no-untyped-def]
     {"Origin": "http://127.0.0.1:9999"}, {"Content-Type": "text/plain"}, {"X-Ragchaos-Live": None},
     {"Host": "rebind.example:18123", "Origin": "http://rebind.example:18123"},
 ])
-def test_a_refused_press_applies_nothing(board_app, changes) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_press_applies_nothing(board_app, changes) -> None:
     client, board, provider = board_app
     headers = {k: v for k, v in {**GOOD, **changes}.items() if v is not None}
     resp = client.post("/api/faults", data=json.dumps({"preset": "provider_429_storm"}), headers=headers)
@@ -92,7 +92,7 @@ def test_a_refused_press_applies_nothing(board_app, changes) -> None:  # type: i
     assert board.bands == [] and _provider_faults(provider) == []
 
 
-def test_the_pages_press_reaches_the_provider_and_clear_takes_it_off(board_app) -> None:  # type: ignore[no-untyped-def]
+def test_the_pages_press_reaches_the_provider_and_clear_takes_it_off(board_app) -> None:
     client, board, provider = board_app
     resp = client.post("/api/faults", data=json.dumps({"preset": "provider_429_storm", "target": "reference"}),
                        headers=GOOD)
@@ -113,14 +113,14 @@ def test_the_pages_press_reaches_the_provider_and_clear_takes_it_off(board_app) 
     ("[1, 2]", "JSON object"),
     ("{not json", "not valid JSON"),
 ])
-def test_bad_bodies_get_a_clear_400(board_app, body: str, words: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_bodies_get_a_clear_400(board_app, body: str, words: str) -> None:
     client, board, _ = board_app
     resp = client.post("/api/faults", data=body, headers=GOOD)
     assert resp.status_code == 400 and words in resp.get_json()["error"], resp.get_data(as_text=True)
     assert board.bands == []
 
 
-def test_unknown_paths_and_methods_answer_json(board_app) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_paths_and_methods_answer_json(board_app) -> None:
     client, _, _ = board_app
     for resp in (client.get("/api/nothing", headers=GOOD), client.delete("/api/faults", headers=GOOD),
                  client.get("/report/", headers=GOOD)):

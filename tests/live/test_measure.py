@@ -79,12 +79,12 @@ def test_a_second_without_requests_has_no_figures_not_zeros() -> None:
     assert frame["naive"]["p99_ms"] is None and frame["naive"]["error_share"] is None
 
 
-def _stats(provider) -> dict:  # type: ignore[no-untyped-def]
+def _stats(provider) -> dict:
     with urllib.request.urlopen(f"{provider.url}/_stats", timeout=5) as resp:
         return json.loads(resp.read())["keys"]
 
 
-def test_provider_counts_are_deltas_and_survive_a_reset_by_the_runner(provider) -> None:  # type: ignore[no-untyped-def]
+def test_provider_counts_are_deltas_and_survive_a_reset_by_the_runner(provider) -> None:
     key = "key-187"
     client = openai.OpenAI(base_url=f"{provider.url}/v1", api_key=key, max_retries=0)
     feeds = ServerFeeds(provider.url, {})
@@ -166,13 +166,13 @@ def test_the_note_sources_are_pluggable_and_a_broken_one_does_not_stop_the_page(
     class Quiet:
         name = "quiet"
 
-        def notes(self, result, phase):  # type: ignore[no-untyped-def]
+        def notes(self, result, phase):
             return []
 
     class Broken:
         name = "broken"
 
-        def notes(self, result, phase):  # type: ignore[no-untyped-def]
+        def notes(self, result, phase):
             raise RuntimeError("rule bug")
 
     ctx = _context()
@@ -199,7 +199,7 @@ def test_the_scenarios_checks_are_judged_over_the_window_by_the_reports_evaluato
              CheckSpec(check="reference.fault.response.p99 < 1s")]
     found = CheckNotes(specs).notes(result, "fault")
 
-    def note(app: str, expr: str):  # type: ignore[no-untyped-def]
+    def note(app: str, expr: str):
         return next(n for n in found if n.app == app and expr in n.text)
 
     naive = note("naive", "*.fault.error_rate <= 10%")
