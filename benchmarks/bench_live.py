@@ -1,6 +1,6 @@
 """How fast the live view follows, and what it costs the harness.
 
-    .venv/bin/python benchmarks/bench_live.py [--rate 4] [--window 60] [--screenshot docs/live-spike.png]
+    .venv/bin/python benchmarks/bench_live.py [--rate 4] [--window 60] [--screenshot docs/images/live-spike.png]
 
 Starts ``ragchaos up --rate RATE`` on loopback, opens the page in headless Chromium (Debian's
 ``chromium`` through Playwright) and measures:
