@@ -145,12 +145,22 @@ class LiveSession:
         self.publish()
 
     def _run(self) -> None:
+        last: int | None = None
         while not self._stopped:
             now = self.clock()
             # wake just after the second ends: its completions are in, nothing of the next is framed
             self.sleep(math.floor(now) + 1.05 - now)
-            if self.attached is not None:
-                self.tick(math.floor(self.clock()) - 1)
+            if self.attached is None:
+                continue
+            newest = math.floor(self.clock()) - 1
+            # a tick that took longer than a second (a stalled machine) leaves no hole: the
+            # seconds it missed are framed too, from the recorder (the servers are polled once)
+            for second in range(max(newest - 9, (last or newest - 1) + 1), newest + 1):
+                try:
+                    self.tick(second, poll=second == newest)
+                except Exception as exc:  # the page must keep going; say what went wrong on it
+                    self.say(f"frame of {second} failed: {type(exc).__name__}: {exc}")
+            last = newest
 
     def _poll(self) -> None:
         a = self.attached
@@ -160,11 +170,12 @@ class LiveSession:
         for job in jobs:
             job.kill(block=False)
 
-    def tick(self, second: int) -> dict[str, Any]:
+    def tick(self, second: int, *, poll: bool = True) -> dict[str, Any]:
         """Frame ``second`` (an epoch second that has ended) and publish it."""
         a = self.attached
         assert a is not None
-        self._poll()  # waits on the network: other greenlets run meanwhile, so it is not timed here
+        if poll:
+            self._poll()  # waits on the network: other greenlets run meanwhile, so it is not timed here
         started = time.process_time()  # the rest does not yield: its CPU time is the view's own
         deltas = a.feeds.take()
         client = self.builder.client(second)

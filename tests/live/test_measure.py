@@ -211,3 +211,30 @@ def test_the_scenarios_checks_are_judged_over_the_window_by_the_reports_evaluato
     assert p99.level == "quiet" and "insufficient data" in p99.text
     # the window saw no recovery phase: that check is left to the report
     assert not any("recovery" in n.text for n in found) and len(found) == 3
+
+
+def test_a_stalled_tick_leaves_no_hole_and_a_failing_frame_does_not_stop_the_loop() -> None:
+    ctx = _context()
+    now = [T0 + 0.5]
+    session: LiveSession
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds + (2.5 if len(session.frames) == 3 else 0.0)  # one stall of 2.5 s
+        if len(session.frames) >= 10:
+            session._stopped = True
+
+    session = LiveSession(LiveSettings(), clock=lambda: now[0], sleep=sleep, sources=[])
+    session.attach(Attachment(ctx, ServerFeeds(None, {})))
+    real = session.builder.client
+    broken = int(T0) + 6
+
+    def client(second: int) -> dict:
+        if second == broken:
+            raise RuntimeError("recorder hiccup")
+        return real(second)
+
+    session.builder.client = client  # type: ignore[method-assign]  # one second's frame fails
+    session._run()
+    seconds = [f["t"] for f in session.frames]
+    assert seconds == [s for s in range(seconds[0], seconds[-1] + 1) if s != broken]
+    assert any(f"frame of {broken} failed: RuntimeError: recorder hiccup" in e["text"] for e in session.log)
