@@ -3,14 +3,16 @@
 Every ``note_window_s`` seconds the session hands ``WindowResult`` the window just ended: what the
 live listener recorded into a ``Recorder`` of its own (the same class, outcome classes and
 histograms as the run's), the apps' counter deltas and the provider's counts for each key. It
-builds a ``RunResult`` with one phase, ``live``, exactly as results.json would hold it, and every
-registered ``NoteSource`` reads that:
+builds a ``RunResult`` of the window, its requests under the run's phase labels (``live`` when
+the run has none), exactly as results.json would hold it, and every ``NoteSource`` reads that:
 
-- ``MechanismNotes`` (the default) measures with ``reports.analysis.figures`` and the mechanism
-  registry (``reports.mechanisms``: retries, pacing, cache, shedding, fallback, breaker), the
-  functions the report's verdicts call, and only words the numbers they return;
+- ``MechanismNotes`` measures with ``reports.analysis.figures`` and the mechanism registry
+  (``reports.mechanisms``: retries, pacing, cache, shedding, fallback, breaker), the functions
+  the report's verdicts call, and only words the numbers they return;
+- ``CheckNotes`` judges the scenario's ``checks:`` over the window with the report's one
+  evaluator (``reports.checks.evaluate``);
 - a source built on another registry of rules over a ``RunResult`` is one more class with the
-  same ``notes(result, phase)`` method (``register_note_source``).
+  same ``notes(result, phase)`` method (``register_note_source``, or handed to the session).
 
 A window with fewer than ``min_requests`` requests for an app says "insufficient data" for it.
 """
