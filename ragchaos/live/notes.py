@@ -217,7 +217,10 @@ class CheckNotes:
             if verdict.measured == "no data":
                 continue  # the app sent nothing in that phase of the window: nothing to say
             word, level = _STATUS.get(verdict.status or ("pass" if verdict.passed else "fail"), ("?", "info"))
-            measured = verdict.reason if verdict.status == "insufficient" else verdict.measured
+            if verdict.measured == "not judged":  # e.g. it requires a mechanism the app does not report
+                word, level = "not judged", "quiet"
+            measured = verdict.reason if verdict.status == "insufficient" or verdict.measured == "not judged" \
+                else verdict.measured
             who = f"{verdict.app}: " if verdict.app and not verdict.expr.startswith(f"{verdict.app}.") else ""
             out.append(Note(verdict.app, f"{who}{verdict.expr} {word} ({measured})",
                             f"over the last {window}; {verdict.reason or verdict.detail}".rstrip("; "), level,

@@ -196,7 +196,8 @@ def test_the_scenarios_checks_are_judged_over_the_window_by_the_reports_evaluato
                        outcome="5xx" if 10 <= i < 10 + errors else "ok")
     result = WindowResult(["naive", "reference"], {}).build(rec, Deltas(), T0, T0 + 10, ["steady", "fault"])
     specs = [CheckSpec(check="*.fault.error_rate <= 10%"), CheckSpec(check="*.recovery.error_rate <= 10%"),
-             CheckSpec(check="reference.fault.response.p99 < 1s")]
+             CheckSpec(check="reference.fault.response.p99 < 1s"),
+             CheckSpec(check="reference.fault.error_rate <= 5%", requires=["retries"])]
     found = CheckNotes(specs).notes(result, "fault")
 
     def note(app: str, expr: str):
@@ -210,7 +211,10 @@ def test_the_scenarios_checks_are_judged_over_the_window_by_the_reports_evaluato
     p99 = note("reference", "reference.fault.response.p99 < 1s")
     assert p99.level == "quiet" and "insufficient data" in p99.text
     # the window saw no recovery phase: that check is left to the report
-    assert not any("recovery" in n.text for n in found) and len(found) == 3
+    assert not any("recovery" in n.text for n in found) and len(found) == 4
+    # the window cannot tell which mechanisms were on: "not judged", not "fails"
+    relies = note("reference", "reference.fault.error_rate <= 5%")
+    assert relies.level == "quiet" and "not judged" in relies.text and "fails" not in relies.text
 
 
 def test_a_stalled_tick_leaves_no_hole_and_a_failing_frame_does_not_stop_the_loop() -> None:
