@@ -80,6 +80,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               ("--ops", "2000", "--rounds", "3")),
     Benchmark("overload", "the reference app at ten times its capacity: what it sheds and keeps",
               ("--capacity-queries", "200")),
+    Benchmark("live", "the live view: event to pixel, press to band, and its CPU cost to the harness",
+              ("--rate", "4", "--window", "60")),
     Benchmark("soak", "the reference app's resident memory over the 10-minute soak scenario",
               quick_skip="fixed length: ten minutes of load plus seeding and the report",
               full_limit_s=1500.0),

@@ -29,6 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "reports": {"measure", "core"},
     "stack": {"faults", "kit", "measure", "core"},
     "scenarios": {"stack", "reports", "provider", "faults", "kit", "measure", "core"},
+    "live": {"scenarios", "stack", "reports", "faults", "kit", "measure", "core"},
     "cli": {"core"},  # it finds each part's subcommands by name, without importing the part
 }
 

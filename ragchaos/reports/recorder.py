@@ -492,11 +492,13 @@ class Recorder:
             total = _kind_stats(list(cells.values()))
         return ClientStats(**total.model_dump(), by_kind=by_kind)
 
-    def intervals(self, app: str, t0: float) -> list[Interval]:
-        """The app's 1 s timeline, ``t_s`` = start of the second relative to ``t0``."""
+    def intervals(self, app: str, t0: float, since: int | None = None) -> list[Interval]:
+        """The app's 1 s timeline, ``t_s`` = start of the second relative to ``t0``; ``since``
+        (an epoch second) keeps only that second and later (the live view reads only the newest)."""
         with self._lock:
             self._fold_locked()
-            rows = [(k, s, t) for (a, k, s), t in self._ticks.items() if a == app]
+            rows = [(k, s, t) for (a, k, s), t in self._ticks.items()
+                    if a == app and (since is None or s >= since)]
             out = []
             for kind, second, t in sorted(rows, key=lambda r: (r[1], r[0])):
                 h = t.hist() if t._encoded is None else _dec(t._encoded)  # reading does not re-inflate

@@ -1,4 +1,4 @@
-"""``ragchaos run | demo | list | validate | up``: the scenario commands.
+"""``ragchaos run | demo | list | validate``: the scenario commands (``up`` and ``run --live``: ragchaos.live.cli).
 
 Locust (and so gevent) is imported only by the commands that generate load, and gevent's
 monkey patching is done as early as possible for them: ``register`` runs before the other
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,8 @@ def _options(args: argparse.Namespace, file: str) -> Any:
                       allow_remote=getattr(args, "allow_remote", False), backend=getattr(args, "backend", "local"))
 
 
-def _run(args: argparse.Namespace, name: str) -> int:
+def _run(args: argparse.Namespace, name: str, customize: Callable[[Any], None] | None = None) -> int:
+    """Run scenario ``name``; ``customize`` may change the run's options first (run --live)."""
     from ragchaos.scenarios.loader import ScenarioError, find_scenario
 
     scenario = _load(name)
@@ -72,6 +74,8 @@ def _run(args: argparse.Namespace, name: str) -> int:
     except ScenarioError as exc:
         raise CliError(str(exc)) from None
     opts = _options(args, file)
+    if customize is not None:
+        customize(opts)
     from ragchaos.scenarios.options import prepare_scenario
 
     try:
@@ -161,28 +165,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
-def cmd_up(args: argparse.Namespace) -> int:
-    from ragchaos.scenarios.loader import ScenarioError
-    from ragchaos.scenarios.options import RunOptions, prepare_scenario
-
-    # the same preparation as ``run``: --apps checked, and addresses off loopback refused
-    # unless --allow-remote (the web UI's users flood whatever the scenario points at)
-    opts = RunOptions(apps=_apps(args.apps), out=Path(args.out), file=args.scenario, allow_remote=args.allow_remote)
-    try:
-        scenario = prepare_scenario(_load(args.scenario), opts)
-    except ScenarioError as exc:
-        raise CliError("\n".join(exc.problems)) from None
-    from ragchaos.core.procs import ProcessStartError
-    from ragchaos.scenarios.runner import RunFailed
-    from ragchaos.scenarios.seed import SeedError
-    from ragchaos.scenarios.up import run_up
-
-    try:
-        return run_up(scenario, apps=None, out=Path(args.out), web_port=args.web_port)
-    except (ProcessStartError, SeedError, RunFailed) as exc:
-        raise CliError(str(exc)) from None
-
-
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="every time in the scenario scaled down (quick_scale)")
     p.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
@@ -224,11 +206,3 @@ def register(subparsers: Any) -> None:
     p.add_argument("files", nargs="+")
     p.set_defaults(func=cmd_validate)
 
-    p = subparsers.add_parser("up", help="the stack, kept running, with the Locust web UI (Ctrl-C stops it)")
-    p.add_argument("--scenario", default="smoke", help="scenario whose corpus and workload the UI users send")
-    p.add_argument("--apps", default=None)
-    p.add_argument("--out", default="runs")
-    p.add_argument("--web-port", type=int, default=8089)
-    p.add_argument("--allow-remote", action="store_true",
-                   help="allow addresses off loopback (TOXIPROXY_URL, target urls, app_env hosts)")
-    p.set_defaults(func=cmd_up)

@@ -21,7 +21,19 @@ from ragchaos.scenarios.phases import PhaseClock
 from ragchaos.scenarios.requests import RequestSpec, Workbench
 from ragchaos.stack.templates import RequestTemplate
 
-__all__ = ["AppTally", "RunContext"]
+__all__ = ["AppTally", "FinishedRequest", "RunContext"]
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedRequest:
+    """One finished request, as handed to the context's listeners (the live view)."""
+
+    app: str
+    kind: str
+    outcome: str
+    response_s: float  # from the intended send (open model) or the actual send (closed)
+    end: float  # epoch seconds
+    degraded: bool = False  # an ok answer the target marked degraded (its template's ``degraded`` path)
 
 
 @dataclass
@@ -63,6 +75,9 @@ class RunContext:
         self.tally: dict[str, AppTally] = {app: AppTally() for app in self.apps}
         # how each app is spoken to: ours and the user's alike (ragchaos.stack.targets)
         self.targets = {app: self.scenario.target(app) for app in self.apps}
+        # called with a FinishedRequest after each request is recorded (the live view's counts);
+        # empty in a plain run, so the answer's body is parsed for "degraded" only when watched
+        self.listeners: list[Callable[[FinishedRequest], None]] = []
 
     def request(self, app: str, spec: RequestSpec) -> tuple[str, str, Any, dict[str, str]]:
         """(method, path, JSON body, headers) of ``spec`` for ``app``, from its template."""
@@ -112,7 +127,22 @@ class RunContext:
             if hit is not None:
                 t.scored += 1
                 t.hits += int(hit)
+        if self.listeners:
+            done = FinishedRequest(app, spec.kind, outcome, end - start, end,
+                                   outcome == "ok" and self._degraded(app, spec, body))
+            for listener in self.listeners:
+                listener(done)
         return outcome
+
+    def _degraded(self, app: str, spec: RequestSpec, body: bytes | str | None) -> bool:
+        target = self.targets.get(app)
+        template = None if target is None else (target.query if spec.kind == "query" else target.ingest)
+        if template is None or not body:
+            return False
+        try:
+            return template.is_degraded(json.loads(body))
+        except ValueError:
+            return False  # a streamed answer is not one JSON document: not judged here
 
     def dropped(self, app: str) -> None:
         with self._lock:

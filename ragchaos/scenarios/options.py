@@ -10,12 +10,13 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from ragchaos.scenarios.loader import ScenarioError
 from ragchaos.scenarios.safety import remote_addresses
 from ragchaos.scenarios.schema import Scenario
 
-__all__ = ["RunOptions", "prepare_scenario"]
+__all__ = ["RunObserver", "RunOptions", "prepare_scenario"]
 
 
 def _print(line: str) -> None:
@@ -41,6 +42,21 @@ class RunOptions:
     gate_as: str | None = "reference"  # whose checks and gate lines a run of only their targets keeps
     allow_remote: bool = False  # --allow-remote: addresses off loopback may be reached (ragchaos/scenarios/safety.py)
     backend: str = "local"  # --backend: where Toxiproxy, Chroma and Redis run (ragchaos.stack.docker_backend)
+    # told as the run goes (run --live: ragchaos.live.runlive); None in a plain run
+    observer: RunObserver | None = None
+
+
+class RunObserver(Protocol):
+    """Watches a run from outside the runner: the live view. Called in the runner's process."""
+
+    def leg_started(self, ctx: Any, stack: Any) -> None:
+        """The load starts now (``ctx.t0``): the run context and the stack it runs against."""
+
+    def fault_event(self, name: str, event: str, t_epoch: float) -> None:
+        """A fault step (``step@app``) was ``applied`` or ``reverted`` at ``t_epoch``."""
+
+    def run_finished(self, run_dir: Path) -> None:
+        """The run folder is complete (results.json, and the report when it rendered)."""
 
 
 def prepare_scenario(scenario: Scenario, opts: RunOptions) -> Scenario:

@@ -187,6 +187,8 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> Path:
         (run_dir / "logs" / "runner.log").write_text("\n".join(probe_errors) + "\n")
     if opts.render:
         _render(run_dir, result, out)
+    if opts.observer is not None:
+        opts.observer.run_finished(run_dir)
     return run_dir
 
 
@@ -288,7 +290,14 @@ def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str]
         driver = DistributedDriver(ctx, opts.workers, run_dir / "scenario.yaml", run_dir / "logs")
     else:
         driver = LoadDriver(ctx)
-    timeline = _timeline(stack, scenario, apps, phases, lambda: leg.t0, driver.phase_event)
+    observer = opts.observer
+
+    def forward(name: str, event: str, t: float) -> None:
+        driver.phase_event(name, event, t)
+        if observer is not None:  # the live view draws the fault as a band
+            observer.fault_event(name, event, leg.t0 + t)
+
+    timeline = _timeline(stack, scenario, apps, phases, lambda: leg.t0, forward)
     problems = timeline.validate(scenario.total_s)
     if problems:
         raise RunFailed("fault timeline: " + "; ".join(problems))
@@ -309,6 +318,8 @@ def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str]
         receiver.take()  # spans before the load (seeding, the probe) are not a phase's
         # a span counts in the phase its end falls in, however late it is exported
         receiver.phase_of = lambda t: ctx.phases.at(t - leg.t0) if leg.t0 <= t else None
+    if observer is not None:
+        observer.leg_started(ctx, stack)
     timeline.start(leg.t0)
     out(f"ragchaos: load on {', '.join(apps)} for {duration:g}s ({scenario.load.describe()})")
     tl_greenlet = gevent.spawn(timeline.run, duration)
