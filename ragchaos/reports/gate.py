@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ragchaos.measure.hdr import Histogram
-from ragchaos.measure.stages import STAGES
+from ragchaos.measure.stages import PROXY_STAGE_FAMILY, STAGES
 from ragchaos.reports import mechanisms
 from ragchaos.reports.analysis import ALL, Figures, figures
 from ragchaos.reports.results import ERROR_CLASSES, GateCheck, GateResult, RunResult, Summary
@@ -87,7 +87,7 @@ _SCALAR = {
     "tokens_per_answer": "number",
     "provider_calls_per_answer": "number",
 }
-_STAGE_FAMILIES = {s.split(".")[0] for s in STAGES}
+_STAGE_FAMILIES = {s.split(".")[0] for s in STAGES} | {PROXY_STAGE_FAMILY}
 _METRIC_HEADS = _STAGE_FAMILIES | {"response", "service", "ttft", "error_rate", "cache_hit_ratio", "mechanism"} | set(_SCALAR)
 
 
@@ -121,6 +121,11 @@ def _percentile_of(stat: str) -> float | None:
 
 def _metric_kind(metric: list[str], fail: Callable[[str], GateError]) -> str:
     head = metric[0]
+    if head == PROXY_STAGE_FAMILY:  # proxy.<dependency>.<endpoint>.STAT
+        if len(metric) != 4 or not _STAT.match(metric[3]):
+            raise fail("a dependency call timed at the proxy is proxy.DEPENDENCY.ENDPOINT.STAT, "
+                       "e.g. proxy.vectordb.query.p99")
+        return "latency"
     if head in _STAGE_FAMILIES:
         if len(metric) != 3 or not _STAT.match(metric[2]):
             raise fail(f"a stage metric is STAGE.STAT, e.g. {head}.total.p99")
@@ -251,7 +256,7 @@ def measure(result: RunResult, app: str, phase: str, metric: Sequence[str]) -> f
     f: Figures = figures(result, app, phase)
     head = metric[0]
     if head in _STAGE_FAMILIES:
-        return _stat(f.stages.get(f"{metric[0]}.{metric[1]}"), metric[2])
+        return _stat(f.stages.get(".".join(metric[:-1])), metric[-1])
     if head in ("response", "service"):
         table = f.response if head == "response" else f.service
         kind = metric[1] if len(metric) == 3 else "all"

@@ -30,6 +30,7 @@ import yaml
 
 from ragchaos.core.procs import ProcessGroup, ProcessStartError
 from ragchaos.faults.appliers import NetworkApplier, ProviderApplier
+from ragchaos.faults.calltiming import CallReader
 from ragchaos.faults.client import ToxiproxyClient
 from ragchaos.faults.timeline import Timeline
 from ragchaos.reports.recorder import Recorder
@@ -41,6 +42,7 @@ from ragchaos.reports.results import (
     Phase,
     PhaseResult,
     ProviderEndpointStats,
+    ProxyCallsInfo,
     RunInfo,
     RunResult,
     ScenarioInfo,
@@ -53,6 +55,7 @@ from ragchaos.scenarios.distributed import DistributedDriver
 from ragchaos.scenarios.drive import LoadDriver
 from ragchaos.scenarios.options import RunOptions, prepare_scenario
 from ragchaos.scenarios.phases import PhaseClock
+from ragchaos.scenarios.proxycalls import ProxyCallFiler
 from ragchaos.scenarios.requests import RequestSource, Workbench
 from ragchaos.scenarios.schema import Scenario
 from ragchaos.scenarios.seed import SeedError, _post, enforce_provider_limits, reset_provider_limits, seed_app
@@ -121,6 +124,7 @@ class _Leg:
     fault_records: list[Any] = field(default_factory=list)
     dispatch: dict[str, Any] = field(default_factory=dict)
     phases: list[Any] = field(default_factory=list)
+    calls: ProxyCallFiler | None = None  # the dependencies' calls, timed at the fault proxy
 
 
 def run_scenario(scenario: Scenario, opts: RunOptions) -> Path:
@@ -281,6 +285,7 @@ def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str]
     phases = PhaseClock(scenario.load.stage_bounds(), scenario.warmup)
     ctx = RunContext(bench, {a: stack.apps[a].url for a in apps}, recorder=Recorder(), phases=phases)
     leg = _Leg(apps, ctx)
+    leg.calls = _call_filer(stack, apps)
     probes = [Probe(a, stack.apps[a].url, stats=stack.target(a).stats, metrics=stack.target(a).metrics)
               for a in apps]
     provider_url = stack.provider.url if stack.provider else None
@@ -309,12 +314,15 @@ def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str]
         receiver.take()  # spans before the load (seeding, the probe) are not a phase's
         # a span counts in the phase its end falls in, however late it is exported
         receiver.phase_of = lambda t: ctx.phases.at(t - leg.t0) if leg.t0 <= t else None
+    # a call belongs to the phase it started in, like a request (by its intended send time)
+    # (a call made while the load drains belongs to the last phase, as its request does)
+    leg.calls.start(leg.t0, lambda t: ctx.phases.at(min(t, duration - 1e-6)) if t >= 0 else None)
     timeline.start(leg.t0)
     out(f"ragchaos: load on {', '.join(apps)} for {duration:g}s ({scenario.load.describe()})")
     tl_greenlet = gevent.spawn(timeline.run, duration)
     driver.start(leg.t0)
     try:
-        _watch(ctx, probes, provider_url, acc, probe_errors, duration, opts)
+        _watch(ctx, probes, provider_url, acc, probe_errors, duration, opts, leg.calls)
         driver.drain(scenario.request_timeout)
     finally:
         driver.stop()
@@ -331,10 +339,34 @@ def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str]
                     acc.add(app, phase, {"stages": hists}, {})
         for p in probes:
             probe_errors.extend(p.errors)
+        _collect_calls(leg.calls, probe_errors, final=True)
     leg.fault_records = timeline.records
     leg.dispatch = driver.dispatch_stats()
     leg.phases = phases.phases(duration)
     return leg
+
+
+def _call_filer(stack: Stack, apps: list[str]) -> ProxyCallFiler:
+    """The fault proxy's call records of these apps' dependencies (none from a real Toxiproxy)."""
+    owners = {name: owner for name, owner in stack.proxy_owners.items() if owner[0] in apps}
+    reader = CallReader(stack.toxiproxy.url) if stack.toxiproxy is not None else None
+    try:
+        return ProxyCallFiler(reader, owners)
+    except OSError:  # the proxy did not answer: measured as absent, not as zero
+        return ProxyCallFiler(None, owners)
+
+
+def _collect_calls(calls: ProxyCallFiler | None, errors: list[str], final: bool = False) -> None:
+    if calls is None:
+        return
+    try:
+        if final:
+            gevent.sleep(0.5)  # connections closed by the drain report their last calls
+            calls.finish()
+        else:
+            calls.collect()
+    except OSError as exc:
+        errors.append(f"fault proxy calls: {exc}")
 
 
 def _snapshot(probes: list[Probe], provider_url: str | None, acc: PhaseAccumulator, phase: str,
@@ -346,7 +378,7 @@ def _snapshot(probes: list[Probe], provider_url: str | None, acc: PhaseAccumulat
 
 
 def _watch(ctx: RunContext, probes: list[Probe], provider_url: str | None, acc: PhaseAccumulator,
-           errors: list[str], duration: float, opts: RunOptions) -> None:
+           errors: list[str], duration: float, opts: RunOptions, calls: ProxyCallFiler | None = None) -> None:
     """Until the end of the load: snapshot at phase changes, print the live line."""
     phase = ctx.phases.at(0.0)
     last_live = time.time()
@@ -365,6 +397,8 @@ def _watch(ctx: RunContext, probes: list[Probe], provider_url: str | None, acc: 
             if snapshotting is not None:
                 snapshotting.join()
             snapshotting = gevent.spawn(_snapshot, probes, provider_url, acc, phase, errors)
+            # the proxy keeps 200,000 records; reading at each boundary keeps a long run inside that
+            gevent.spawn(_collect_calls, calls, errors)
             phase = now_phase
         if time.time() - last_live >= opts.live_every_s:
             span = time.time() - last_live
@@ -415,7 +449,7 @@ def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: Phase
     }
     run = RunInfo(started_at=started_at, ended_at=ended_at, versions=_versions(),
                   toxiproxy=(stack.toxiproxy.kind if stack.toxiproxy else None),  # type: ignore[arg-type]
-                  workers=max(1, opts.workers), quick=opts.quick)
+                  workers=max(1, opts.workers), quick=opts.quick, proxy_calls=_calls_info(legs))
     first = legs[0] if legs else None
     phases = [Phase(name=p.name, kind=p.kind, start_s=round(p.start_s, 3), end_s=round(p.end_s, 3))
               for p in (first.phases if first else [])]
@@ -439,6 +473,14 @@ def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: Phase
     return result
 
 
+def _calls_info(legs: list[_Leg]) -> ProxyCallsInfo | None:
+    infos = [leg.calls.info() for leg in legs if leg.calls is not None]
+    if not infos:
+        return None
+    return ProxyCallsInfo(measured=all(i.measured for i in infos), note=next((i.note for i in infos if i.note), ""),
+                          lost=sum(i.lost for i in infos), unfinished=sum(i.unfinished for i in infos))
+
+
 def _gate_for(scenario: Scenario) -> list[str]:
     """The gate expressions about the apps of this run (``--apps reference`` drops the naive ones)."""
     others = set(scenario.known_apps) - set(scenario.apps)
@@ -448,16 +490,20 @@ def _gate_for(scenario: Scenario) -> list[str]:
 def _app_result(app: str, leg: _Leg, acc: PhaseAccumulator) -> AppResult:
     rec = leg.ctx.recorder
     names = [p.name for p in leg.phases]
-    for extra in rec.phases(app):
+    calls = leg.calls
+    for extra in rec.phases(app) + (calls.phases(app) if calls else []):
         if extra not in names:
             names.append(extra)
     phases: dict[str, PhaseResult] = {}
     for name in names:
         client = rec.client_stats(app, name) if name in rec.phases(app) else ClientStats()
         stages = {s: Summary.of(h) for s, h in acc.stages.get((app, name), {}).items()}
+        if calls is not None:  # beside the app's own stages: its dependencies' calls at the proxy
+            stages.update({s: Summary.of(h) for s, h in calls.stages(app, name).items()})
         provider = {ep: ProviderEndpointStats(**v) for ep, v in acc.provider.get((app, name), {}).items()}
         phases[name] = PhaseResult(client=client, stages=stages, counters=acc.counters.get((app, name), {}),
-                                   provider=provider)
+                                   provider=provider,
+                                   dependencies=calls.dependencies(app, name) if calls is not None else {})
     tally = leg.ctx.tally[app]
     return AppResult(
         phases=phases,

@@ -346,6 +346,7 @@ class Stack:
         self.chroma: Endpoint | None = None
         self.toxiproxy: ToxiproxyHandle | None = None
         self.proxies: dict[str, Endpoint] = {}
+        self.proxy_owners: dict[str, tuple[str, str]] = {}  # proxy name -> (app, dependency)
         self.apps: dict[str, Endpoint] = {}
         self.app_processes: dict[str, ManagedProcess] = {}
         self.app_handles: dict[str, AppHandle] = {}  # our apps (builtin targets) only
@@ -394,6 +395,7 @@ class Stack:
         for dep, spec in target.dependencies.items():
             proxies[dep] = self.proxies[f"{app}_{dep}"] = create_proxy(
                 self.toxiproxy.url, f"{app}_{dep}", self._upstream(spec))
+            self.proxy_owners[f"{app}_{dep}"] = (app, dep)
         otlp = self.config.otlp_endpoints.get(app)
         if target.builtin is not None:
             assert "provider" in proxies and "vectordb" in proxies, "our apps need provider and vectordb"

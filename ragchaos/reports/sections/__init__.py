@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from ragchaos.reports.results import RunResult
 from ragchaos.reports.sections.base import Line, Section, Table
+from ragchaos.reports.sections.dependencies import dependencies
 from ragchaos.reports.sections.errors import errors
 from ragchaos.reports.sections.gate import gate
 from ragchaos.reports.sections.headline import headline
@@ -26,6 +27,7 @@ SECTIONS: dict[str, Callable[[RunResult], Section]] = {
     "timeline": timeline,
     "errors": errors,
     "stages": stages,
+    "dependencies": dependencies,
     "provider": provider,
 }
 
