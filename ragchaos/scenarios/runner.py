@@ -276,7 +276,8 @@ def _timeline(stack: Stack, scenario: Scenario, apps: list[str], phases: PhaseCl
         appliers["network"] = _Notifying(NetworkApplier(client), phases, t0, forward)
     if stack.provider is not None:
         appliers["provider"] = _Notifying(ProviderApplier(stack.provider.url), phases, t0, forward)
-    return Timeline(scenario.faults, apps=apps, clock=time.time, sleep=gevent.sleep, appliers=appliers)
+    return Timeline(scenario.faults, apps=apps, clock=time.time, sleep=gevent.sleep, appliers=appliers,
+                    resolve=scenario.dependency_for)
 
 
 def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str], acc: PhaseAccumulator,

@@ -72,6 +72,9 @@ def test_a_span_rule_that_matches_nothing_stops_the_run_before_the_load(tmp_path
 
 def test_a_fault_on_a_dependency_the_target_lacks_is_refused() -> None:
     opts = RunOptions(targets_file=ROOT / "examples" / "myrag" / "ragchaos.yaml")
-    with pytest.raises(ScenarioError, match="myrag has no dependency 'vectordb' \\(its dependencies: provider\\)"):
+    # the built-in scenario addresses a role; myrag's only dependency is its provider
+    with pytest.raises(ScenarioError, match="faults.0.role: myrag has no dependency with role 'vector_store' "
+                                            "\\(its dependencies: provider \\(provider\\)\\); if one of them is its "
+                                            "vector store, say so in its target"):
         prepare_scenario(load_scenario("vectordb-brownout"), opts)
     assert prepare_scenario(load_scenario("provider-429-storm"), opts).apps == ["myrag"]
