@@ -58,6 +58,7 @@ __all__ = [
     "DependencyCalls",
     "EndpointCalls",
     "Expectation",
+    "FaultReach",
     "FaultRecord",
     "GateCheck",
     "GateResult",
@@ -330,6 +331,17 @@ class Phase(_Model):
     end_s: float
 
 
+class FaultReach(_Model):
+    """Whether a fault reached its target (``scenarios.reach``): "missed" fails the run."""
+
+    verdict: Literal["reached", "missed", "not judged"]
+    calls: int = 0  # calls of the target through the fault's proxy in the evidence window
+    connections: int = 0
+    requests_served: int = 0  # the target's answers (any outcome) in the fault window
+    provider_requests: int = 0  # the provider's count of the target's key (provider faults)
+    message: str = ""
+
+
 class FaultRecord(_Model):
     name: str
     target: str | None = None
@@ -338,6 +350,7 @@ class FaultRecord(_Model):
     applied_at_s: float | None = None
     reverted_at_s: float | None = None
     error: str | None = None
+    reach: FaultReach | None = None
 
 
 class GateCheck(_Model):

@@ -66,7 +66,9 @@ class ProxyCallFiler:
         self.t0 = 0.0
         self.phase_at: Callable[[float], str | None] = lambda t: None
         self.unfinished = 0
-        self._reading = threading.Lock()  # one reader at a time: the cursor is shared
+        self._reading = threading.Lock()
+        # per (app, dependency): start times (s from t0) of its calls and new connections
+        self._when: dict[tuple[str, str], tuple[list[float], list[float]]] = {}  # one reader at a time: the cursor is shared
 
     def start(self, t0: float, phase_at: Callable[[float], str | None]) -> None:
         """From now on: what was carried before (seeding, probes) is not the load's."""
@@ -99,6 +101,11 @@ class ProxyCallFiler:
             app, dep = where
             d = self.files.setdefault((app, phase), {}).setdefault(dep, _Dependency(str(r["proxy"])))
             kind = r.get("kind")
+            calls, opens = self._when.setdefault((app, dep), ([], []))
+            if kind in ("http", "tcp"):
+                calls.append(float(r["start"]) - self.t0)
+            elif kind == "open":
+                opens.append(float(r["start"]) - self.t0)
             if kind == "open":
                 d.connections += 1
                 continue
@@ -119,6 +126,11 @@ class ProxyCallFiler:
                 e.no_response += 1
             ok = r.get("outcome") == "ok"
             (e.ok if ok else e.failed).record_us(max(1, int(r["duration_us"])))
+
+    def activity(self, app: str, dependency: str, a: float, b: float) -> tuple[int, int]:
+        """Calls and new connections of ``app`` to ``dependency`` that started in [a, b] (s from t0)."""
+        calls, opens = self._when.get((app, dependency), ([], []))
+        return sum(1 for t in calls if a <= t <= b), sum(1 for t in opens if a <= t <= b)
 
     # -- results ---------------------------------------------------------------------------------
     def info(self) -> ProxyCallsInfo:

@@ -32,13 +32,16 @@ from ragchaos.core.procs import ProcessGroup, ProcessStartError
 from ragchaos.faults.appliers import NetworkApplier, ProviderApplier
 from ragchaos.faults.calltiming import CallReader
 from ragchaos.faults.client import ToxiproxyClient
+from ragchaos.faults.kinds import DownFault
 from ragchaos.faults.timeline import Timeline
 from ragchaos.reports.recorder import Recorder
 from ragchaos.reports.results import (
     AppResult,
     ClientStats,
     Correctness,
+    FaultReach,
     FaultRecord,
+    GateCheck,
     Phase,
     PhaseResult,
     ProviderEndpointStats,
@@ -56,6 +59,7 @@ from ragchaos.scenarios.drive import LoadDriver
 from ragchaos.scenarios.options import RunOptions, prepare_scenario
 from ragchaos.scenarios.phases import PhaseClock
 from ragchaos.scenarios.proxycalls import ProxyCallFiler
+from ragchaos.scenarios.reach import ReachInput, judge_reach, wiring_hint
 from ragchaos.scenarios.requests import RequestSource, Workbench
 from ragchaos.scenarios.schema import Scenario
 from ragchaos.scenarios.seed import SeedError, _post, enforce_provider_limits, reset_provider_limits, seed_app
@@ -459,7 +463,7 @@ def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: Phase
     for leg in legs:
         for r in leg.fault_records:
             entry = r.results_entry()
-            faults.append(FaultRecord(**entry))
+            faults.append(FaultRecord(**entry, reach=_reach(r, leg, scenario, stack, acc)))
         for app in leg.apps:
             apps[app] = _app_result(app, leg, acc)
     result = RunResult(scenario=info, run=run, phases=phases, faults=faults, apps=apps)
@@ -472,6 +476,54 @@ def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: Phase
         "stack": stack.describe(),
     })
     return result
+
+
+def _reach(record: Any, leg: _Leg, scenario: Scenario, stack: Stack, acc: PhaseAccumulator) -> FaultReach | None:
+    """Whether this fault reached its target (``scenarios.reach``)."""
+    step = next((s for s in scenario.faults if s.step_name == record.name), None)
+    calls = leg.calls
+    if step is None or calls is None or record.target not in leg.apps:
+        return None
+    app, dep = record.target, record.dependency
+    proxy = f"{app}_{dep}"
+    endpoint = stack.proxies.get(proxy)
+    provider = step.fault.channel == "provider"
+    intervals = leg.ctx.recorder.intervals(app, t0=leg.t0)
+
+    def served(a: float, b: float) -> int:  # 1 s buckets by completion time
+        return sum(i.requests for i in intervals if a - 1.0 < i.t_s <= b)
+
+    provider_requests = 0
+    if provider and record.applied_at_s is not None:
+        b = record.reverted_at_s if record.reverted_at_s is not None else scenario.total_s
+        for span in leg.phases:
+            if span.start_s < b and span.end_s > record.applied_at_s:
+                provider_requests += sum(int(v.get("requests", 0)) for v in acc.provider.get((app, span.name), {}).values())
+    info = calls.info()
+    target = stack.target(app)
+    return judge_reach(
+        ReachInput(record.name, app, dep, proxy, endpoint.addr if endpoint else None, record.applied_at_s,
+                   record.reverted_at_s, scenario.total_s, isinstance(step.fault, DownFault), provider,
+                   info.measured, info.note),
+        lambda a, b: calls.activity(app, dep, a, b), served, provider_requests,
+        wiring_hint(app, dep, target.started, provider, endpoint.addr if endpoint else None),
+    )
+
+
+def _reach_checks(result: RunResult) -> list[GateCheck]:
+    """One check per fault and target: a fault that missed fails the run."""
+    out = []
+    for f in result.faults:
+        if f.reach is None:
+            continue
+        r = f.reach
+        out.append(GateCheck(
+            name=f"fault reached: {f.name} ({f.target}/{f.dependency})",
+            expr="the fault's proxy carried the target's calls while it was in place",
+            measured=(f"{r.calls} calls, {r.connections} connections" if r.verdict != "not judged" else "not judged")
+            + (f", provider saw {r.provider_requests}" if r.provider_requests else ""),
+            passed=r.verdict != "missed", reason="" if r.verdict == "reached" else r.message))
+    return out
 
 
 def _calls_info(legs: list[_Leg]) -> ProxyCallsInfo | None:
@@ -522,6 +574,11 @@ def _judge(result: RunResult, scenario: Scenario, out: Callable[[str], None]) ->
     try:
         finalize(result)
         checks = list(result.gate.checks if result.gate else []) + evaluate_checks(result, scenario.checks)
+        reach = _reach_checks(result)
+        for c in reach:
+            if not c.passed:
+                out(f"ragchaos: {c.reason}")
+        checks += reach
         result.gate = GateResult(passed=all(c.passed for c in checks), checks=checks)
     except Exception as exc:  # judging is the reports part's; a bug there must not lose the run
         out(f"ragchaos: judging the run failed: {exc}")
