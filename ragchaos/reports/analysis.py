@@ -109,8 +109,12 @@ def merge_phases(parts: list[PhaseResult]) -> PhaseResult:
                          "retries_seen", "errors"):
                 setattr(acc, name, getattr(acc, name) + getattr(st, name))
             acc.cost_usd += st.cost_usd
+    stage_errors: dict[str, int] = {}
+    for p in parts:
+        for stage, n in p.stage_errors.items():
+            stage_errors[stage] = stage_errors.get(stage, 0) + n
     return PhaseResult(client=client, stages=stages, counters=counters, provider=provider,
-                       dependencies=_merge_dependencies(parts))
+                       dependencies=_merge_dependencies(parts), stage_errors=stage_errors)
 
 
 def _merge_dependencies(parts: list[PhaseResult]) -> dict[str, DependencyCalls]:

@@ -222,6 +222,8 @@ class PhaseResult(_Model):
     provider: dict[str, ProviderEndpointStats] = Field(default_factory=dict)
     # per dependency of the app, at its fault proxy (the built-in proxy only; see run.proxy_calls)
     dependencies: dict[str, DependencyCalls] = Field(default_factory=dict)
+    # spans of a stage that ended with status ERROR: counted here, not in the stage's histogram
+    stage_errors: dict[str, int] = Field(default_factory=dict)
 
 
 class Interval(_Model):

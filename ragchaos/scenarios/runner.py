@@ -231,8 +231,10 @@ def _check_span_rules(stack: Stack, scenario: Scenario, receiver: OtlpReceiver, 
     while any(missing.values()) and time.monotonic() < deadline:
         gevent.sleep(0.2)
         missing = {app: receiver.unmatched(app) for app in receiver.rules}
-    problems = [f"target {app}: span rule {rule!r} matches no span (spans seen: "
-                f"{', '.join(receiver.seen_names(app)) or 'none; is OTEL_EXPORTER_OTLP_ENDPOINT used?'})"
+    problems = [f"target {app}: span rule {rule} matches no span (spans seen: "
+                f"{', '.join(receiver.seen_names(app)) or 'none; is OTEL_EXPORTER_OTLP_ENDPOINT used?'}"
+                + "".join(f"; {key} seen: {', '.join(values)}" for key, values in receiver.seen_values(app).items())
+                + ")"
                 for app, rules in missing.items() for rule in rules]
     if problems:
         raise RunFailed("\n".join(problems))
@@ -317,8 +319,9 @@ def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str]
     leg.t0 = ctx.t0 = time.time()
     if receiver is not None:
         receiver.take()  # spans before the load (seeding, the probe) are not a phase's
-        # a span counts in the phase its end falls in, however late it is exported
-        receiver.phase_of = lambda t: ctx.phases.at(t - leg.t0) if leg.t0 <= t else None
+        # a span counts in the phase its start falls in (as requests and proxy calls do), however
+        # late it is exported; one that started before the load is not the load's
+        receiver.phase_of = lambda t: ctx.phases.at(min(t - leg.t0, duration - 1e-6)) if leg.t0 <= t else None
     # a call belongs to the phase it started in, like a request (by its intended send time)
     # (a call made while the load drains belongs to the last phase, as its request does)
     leg.calls.start(leg.t0, lambda t: ctx.phases.at(min(t, duration - 1e-6)) if t >= 0 else None)
@@ -342,6 +345,9 @@ def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str]
             for (app, phase), hists in receiver.take().items():
                 if app in apps:
                     acc.add(app, phase, {"stages": hists}, {})
+            for (app, phase), errors in receiver.take_errors().items():
+                if app in apps:
+                    acc.add(app, phase, {"stage_errors": errors}, {})
         for p in probes:
             probe_errors.extend(p.errors)
         _collect_calls(leg.calls, probe_errors, final=True)
@@ -555,7 +561,7 @@ def _app_result(app: str, leg: _Leg, acc: PhaseAccumulator) -> AppResult:
             stages.update({s: Summary.of(h) for s, h in calls.stages(app, name).items()})
         provider = {ep: ProviderEndpointStats(**v) for ep, v in acc.provider.get((app, name), {}).items()}
         phases[name] = PhaseResult(client=client, stages=stages, counters=acc.counters.get((app, name), {}),
-                                   provider=provider,
+                                   provider=provider, stage_errors=acc.stage_errors.get((app, name), {}),
                                    dependencies=calls.dependencies(app, name) if calls is not None else {})
     tally = leg.ctx.tally[app]
     return AppResult(

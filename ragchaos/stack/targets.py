@@ -34,6 +34,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ragchaos.faults.step import DEPENDENCY_ROLES
+from ragchaos.stack.otlp import SpanRule, as_rules
 from ragchaos.stack.templates import INGEST_PLACEHOLDERS, QUERY_PLACEHOLDERS, RequestTemplate
 
 __all__ = [
@@ -79,8 +80,9 @@ class Target(BaseModel):
     dependencies: dict[str, str] = Field(default_factory=lambda: {"provider": "provider"})
     # dependency name -> role (provider, vector_store, cache, other); unsaid: from the upstream
     roles: dict[str, str] = Field(default_factory=dict)
-    # span name glob -> stage name, e.g. {"embed*": "query.embed"}
-    spans: dict[str, str] = Field(default_factory=dict)
+    # span name glob -> stage name, e.g. {"embed*": "query.embed"}, or a list of rules that also
+    # match attributes: [{name: haystack.component.run, attributes: {...}, stage: query.embed}]
+    spans: dict[str, str] | list[SpanRule] = Field(default_factory=dict)
     # the target serves GET /_stats/hdr + POST /_stats/reset (ragchaos.stages) / Prometheus /metrics
     stats: bool = False
     metrics: bool = False
@@ -150,9 +152,10 @@ class Target(BaseModel):
                 split_upstream(upstream)
             except ValueError as exc:
                 out.append((("dependencies", dep), str(exc)))
-        for rule, stage in self.spans.items():
-            if not re.match(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$", stage):
-                out.append((("spans", rule), f"stage {stage!r} should look like query.embed"))
+        for i, rule in enumerate(as_rules(self.spans)):
+            if not re.match(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$", rule.stage):
+                where: tuple[str | int, ...] = ("spans", rule.name) if isinstance(self.spans, dict) else ("spans", i)
+                out.append((where, f"stage {rule.stage!r} should look like query.embed"))
         for dep, role in self.roles.items():
             if dep not in self.dependencies:
                 out.append((("roles", dep), f"no dependency {dep!r} to give a role (dependencies: "
