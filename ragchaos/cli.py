@@ -19,6 +19,7 @@ __all__ = ["CliError", "main"]
 # the parts that contribute subcommands, in help order
 PART_CLIS = (
     "ragchaos.scenarios.cli",
+    "ragchaos.scenarios.gate_cli",
     "ragchaos.reports.cli",
     "ragchaos.provider.cli",
     "ragchaos.faults.cli",

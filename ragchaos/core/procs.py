@@ -68,7 +68,7 @@ class ManagedProcess:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             out = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         else:
-            out = subprocess.DEVNULL  # type: ignore[assignment]
+            out = subprocess.DEVNULL  # type: ignore[assignment]  # Popen takes a file or DEVNULL alike
         try:
             self.popen = subprocess.Popen(
                 list(self.argv),

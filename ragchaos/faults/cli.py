@@ -23,7 +23,7 @@ def _add_serve_args(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run_serve)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("toxiproxy", help="the built-in Toxiproxy-compatible fault proxy")
     sub = parser.add_subparsers(dest="toxiproxy_command", metavar="SUBCOMMAND")
     serve = sub.add_parser("serve", help="serve the Toxiproxy 2.12.0 HTTP API and the proxies it creates")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,8 @@ class FaultProxyHandle:
             self.process.stop()
 
 
-def _start(argv_for_port, name: str, log_dir: Path | None, group: ProcessGroup | None, attempts: int = 3):  # type: ignore[no-untyped-def]
+def _start(argv_for_port: Callable[[int], list[str]], name: str, log_dir: Path | None, group: ProcessGroup | None,
+           attempts: int = 3) -> tuple[ManagedProcess, int]:
     last: Exception | None = None
     for _ in range(attempts):  # a free port can be taken between asking and binding
         port = free_port()

@@ -18,6 +18,7 @@ An endpoint name is ``[a-z0-9_]+`` so it can sit in a stage name (``proxy.vector
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Protocol
 
 __all__ = ["NAMERS", "EndpointNamer", "endpoint_of", "register"]
@@ -32,7 +33,7 @@ class EndpointNamer(Protocol):
 NAMERS: dict[str, EndpointNamer] = {}
 
 
-def register(name: str):  # type: ignore[no-untyped-def]
+def register(name: str) -> Callable[[type], type]:
     def deco(cls: type) -> type:
         NAMERS[name] = cls()
         return cls

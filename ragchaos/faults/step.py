@@ -114,7 +114,7 @@ class FaultStep(BaseModel):
                     out.append(app)
         return out
 
-    def validate(self, apps: Sequence[str] | None = None, run_duration_s: float | None = None) -> list[str]:  # type: ignore[override]
+    def validate(self, apps: Sequence[str] | None = None, run_duration_s: float | None = None) -> list[str]:  # type: ignore[override]  # not pydantic's deprecated classmethod
         """Every problem with this step, not just the first (empty: fine)."""
         label = f"fault step {self.step_name!r}"
         errors = [f"{label}: {e}" for e in self.fault.validate()]

@@ -11,6 +11,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 __all__ = [
     "CHAT_MODEL",
@@ -45,8 +49,9 @@ class Passage:
     text: str
 
 
-def build_messages(question: str, passages: Sequence[Passage]) -> list[dict[str, str]]:
-    """Chat messages for ``question`` grounded in ``passages`` (best first)."""
+def build_messages(question: str, passages: Sequence[Passage]) -> list[ChatCompletionMessageParam]:
+    """Chat messages for ``question`` grounded in ``passages`` (best first), in the SDK's own
+    message type so either app hands them to ``chat.completions.create`` as they are."""
     parts: list[str] = []
     used = 0
     for n, p in enumerate(passages, start=1):

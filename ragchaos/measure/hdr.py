@@ -100,6 +100,14 @@ class Histogram:
     def _counts(self) -> np.ndarray:
         return np.ctypeslib.as_array(self._h.counts).astype(np.int64, copy=False)
 
+    def buckets(self) -> tuple[np.ndarray, np.ndarray]:
+        """The non-empty buckets: each one's highest equivalent value (what a percentile
+        reports) and its count, in increasing order (the statistics work on these)."""
+        counts = self._counts()
+        nonzero = np.nonzero(counts)[0]
+        _, high, _ = _tables(self._h)
+        return high[nonzero].copy(), counts[nonzero].copy()
+
     def percentile_us(self, p: float) -> int:
         """Value at percentile ``p`` (0-100); 0 for an empty histogram (hdrh's semantics: the
         highest equivalent value of the bucket, the lowest for p = 0)."""

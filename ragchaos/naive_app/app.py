@@ -21,6 +21,7 @@ import time
 from collections.abc import AsyncIterator
 
 import chromadb
+from chromadb.api.models.AsyncCollection import AsyncCollection
 from fastapi import FastAPI
 from openai import AsyncOpenAI
 from starlette.responses import JSONResponse, Response
@@ -59,7 +60,7 @@ def create_app(settings: AppSettings) -> FastAPI:
     def new_openai() -> AsyncOpenAI:
         return AsyncOpenAI(base_url=settings.provider_url, api_key=settings.api_key, max_retries=0)
 
-    async def new_collection() -> chromadb.api.models.AsyncCollection.AsyncCollection:
+    async def new_collection() -> AsyncCollection:
         client = await chromadb.AsyncHttpClient(
             host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings()
         )
@@ -82,7 +83,7 @@ def create_app(settings: AppSettings) -> FastAPI:
                     with stages.time("ingest.upsert"):
                         await collection.upsert(
                             ids=[record.id],
-                            embeddings=[emb.data[0].embedding],
+                            embeddings=emb.data[0].embedding,  # one vector; Chroma takes one or a list
                             documents=[record.text],
                             metadatas=[record.metadata],
                         )
@@ -108,7 +109,7 @@ def create_app(settings: AppSettings) -> FastAPI:
             collection = await new_collection()
             with stages.time("query.retrieve"):
                 result = await collection.query(
-                    query_embeddings=[emb.data[0].embedding],
+                    query_embeddings=emb.data[0].embedding,  # one query vector
                     n_results=top_k,
                     where=tenant_where(req.tenant, req.filters),
                     include=["documents", "metadatas", "distances"],

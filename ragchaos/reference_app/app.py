@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
@@ -186,7 +186,7 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
     async def _single(body: QueryResponse) -> AsyncIterator[bytes]:
         yield sse_done(body)
 
-    async def stream_body(result: tuple, slot: object) -> AsyncIterator[bytes]:
+    async def stream_body(result: tuple, slot: AbstractAsyncContextManager[None]) -> AsyncIterator[bytes]:
         prep, deltas = result
         parts: list[str] = []
         try:
@@ -198,7 +198,7 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
         except Exception as exc:
             yield sse_error("chat_error", f"{type(exc).__name__}: {exc}"[:300])
         finally:
-            await slot.__aexit__(None, None, None)  # type: ignore[attr-defined]
+            await slot.__aexit__(None, None, None)
 
     @app.post("/v1/documents", status_code=202, response_model=DocumentAccepted | DocumentIndexed)
     async def add_document(req: DocumentRequest) -> Response:
@@ -230,7 +230,7 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
         if job is None:
             raise ApiError(404, "not_found", f"no job {job_id!r}")
         return JobStatus(
-            job_id=job.id, tenant=job.tenant, doc_id=job.doc_id, state=job.state,  # type: ignore[arg-type]
+            job_id=job.id, tenant=job.tenant, doc_id=job.doc_id, state=job.state,
             attempts=job.attempts, chunks=job.chunks, error=job.error, accepted_at=job.accepted_at,
             finished_at=job.finished_at,
         )

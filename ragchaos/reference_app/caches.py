@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from cachetools import LRUCache, TTLCache
+from cachetools import Cache, LRUCache, TTLCache
 
 from ragchaos.measure.metrics import AppMetrics
 from ragchaos.reference_app.revalidation import CorpusChange
@@ -58,7 +58,7 @@ class CorpusVersions:
 
     def __init__(self) -> None:
         self._versions: dict[str, int] = {}
-        self._listeners: list[Callable[[str], None]] = []
+        self._listeners: list[Callable[[str], object]] = []
         self._carriers: list[Carrier] = []
 
     def get(self, tenant: str) -> int:
@@ -69,7 +69,7 @@ class CorpusVersions:
         self._moved(tenant, old, old + 1, change)
         return old + 1
 
-    def on_change(self, listener: Callable[[str], None]) -> None:
+    def on_change(self, listener: Callable[[str], object]) -> None:
         self._listeners.append(listener)
 
     def on_advance(self, carrier: Carrier) -> None:
@@ -114,7 +114,7 @@ class LayerCache(Generic[V]):
         self.enabled = enabled
         self.ttl_s = ttl_s
         self._metrics = metrics
-        self._data: LRUCache[Hashable, V] = (
+        self._data: Cache[Hashable, V] = (
             TTLCache(maxsize=maxsize, ttl=ttl_s, timer=clock) if ttl_s else LRUCache(maxsize=maxsize)
         )
 

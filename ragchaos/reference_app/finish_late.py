@@ -41,7 +41,7 @@ class FinishLate:
         self,
         work: Callable[[Deadline], Coroutine[Any, Any, T]],
         deadline: Deadline,
-        on_result: Callable[[T], None],
+        on_result: Callable[[T], object],
     ) -> T:
         """``work(work_deadline)`` for the caller until ``deadline``; past it, DeadlineExceeded
         for the caller while the work finishes in the background and ``on_result`` gets it."""
@@ -60,7 +60,7 @@ class FinishLate:
             task.cancel()  # the caller itself went away (shutdown): no reason to go on
             raise
 
-    def _done(self, task: asyncio.Task[T], on_result: Callable[[T], None]) -> None:
+    def _done(self, task: asyncio.Task[T], on_result: Callable[[T], object]) -> None:
         self._late.discard(task)
         if task.cancelled() or task.exception() is not None:
             return  # the caller already has its fallback; the failure was counted by the guard

@@ -7,8 +7,8 @@ possible, as in the SDK); the body then streams under the request deadline.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ragchaos.kit.prompt import CHAT_MODEL, MAX_ANSWER_TOKENS, TEMPERATURE, estimate_tokens
 from ragchaos.measure.accounting import count_chat
@@ -17,11 +17,15 @@ from ragchaos.reference_app.clients import Clients
 from ragchaos.reference_app.deadline import Deadline
 from ragchaos.reference_app.resilience import DependencyGuard
 
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
+
 __all__ = ["Generator"]
 
 
-def _tokens(messages: list[dict[str, str]]) -> int:
-    return sum(estimate_tokens(m["content"]) for m in messages) + MAX_ANSWER_TOKENS
+def _tokens(messages: Sequence[ChatCompletionMessageParam]) -> int:
+    texts = [m.get("content") for m in messages]  # the kit's prompt only writes text content
+    return sum(estimate_tokens(t) for t in texts if isinstance(t, str)) + MAX_ANSWER_TOKENS
 
 
 class Generator:
@@ -30,7 +34,7 @@ class Generator:
         self.guard = guard
         self.metrics = metrics
 
-    async def complete(self, messages: list[dict[str, str]], deadline: Deadline) -> str:
+    async def complete(self, messages: list[ChatCompletionMessageParam], deadline: Deadline) -> str:
         async def attempt(timeout: float) -> str:
             async with self.clients.openai() as client:
                 raw = await client.chat.completions.with_raw_response.create(
@@ -44,7 +48,7 @@ class Generator:
 
         return await self.guard.call(attempt, deadline=deadline, tokens=_tokens(messages))
 
-    async def stream(self, messages: list[dict[str, str]], deadline: Deadline) -> AsyncIterator[str]:
+    async def stream(self, messages: list[ChatCompletionMessageParam], deadline: Deadline) -> AsyncIterator[str]:
         """Open the stream under the guard, then yield content deltas within the deadline."""
 
         async def attempt(timeout: float) -> tuple[Any, Any]:

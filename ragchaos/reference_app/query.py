@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cachetools import LRUCache
 
@@ -36,6 +36,9 @@ from ragchaos.reference_app.revalidation import Basis, CorpusChange, basis_of, s
 from ragchaos.reference_app.semantic_cache import SemanticCache
 from ragchaos.reference_app.singleflight import SingleFlight
 from ragchaos.reference_app.vectorstore import VectorStore
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 __all__ = ["Answer", "Prepared", "QueryService"]
 
@@ -65,7 +68,7 @@ class Prepared:
     vector: Any
     sources: list[Source]
     passages: list[Passage]
-    messages: list[dict[str, str]]
+    messages: list[ChatCompletionMessageParam]
 
 
 class QueryService:
@@ -314,7 +317,8 @@ class QueryService:
         self.metrics.cache_carried.labels(layer="response", result="dropped").inc(dropped)
 
         def keep(vectors: Any, answers: list[Any], partition: tuple[Hashable, ...]) -> list[bool]:
-            top_k = int(partition[4])
+            top_k = partition[4]  # (tenant, version, prompt version, model, top_k, filters)
+            assert isinstance(top_k, int)
             bases = [basis_of(v, a.sources, top_k, created=0.0) for v, a in zip(vectors, answers, strict=True)]
             return still_exact(bases, change)
 

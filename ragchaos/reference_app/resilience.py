@@ -36,7 +36,7 @@ from ragchaos.reference_app.bulkhead import Bulkhead, BulkheadConfig, BulkheadFu
 from ragchaos.reference_app.deadline import Deadline, DeadlineConfig
 from ragchaos.reference_app.pacing import Pacer, PaceTimeout, PacingConfig
 from ragchaos.reference_app.quotas import QuotaConfig, QuotaStore, TenantQuotas
-from ragchaos.reference_app.retries import FailedFast, GaveUp, Retrier, RetryConfig, classify
+from ragchaos.reference_app.retries import FailedFast, Failure, GaveUp, Retrier, RetryConfig, classify
 
 __all__ = [
     "DEPENDENCIES",
@@ -255,13 +255,15 @@ def build_guards(
     for name in DEPENDENCIES:
         retrier = None
         if "retries" not in disabled:
+
+            def count_retry(failure: Failure, delay: float, name: str = name) -> None:
+                metrics.retries.labels(dependency=name, reason=failure.reason).inc()
+
             retrier = Retrier(
                 settings.retry,
                 sleep=sleep,
                 rng=rng,
-                on_retry=lambda failure, delay, name=name: metrics.retries.labels(
-                    dependency=name, reason=failure.reason
-                ).inc(),
+                on_retry=count_retry,
                 min_attempt_s=settings.deadline.min_attempt_s,
             )
         breaker = None

@@ -41,8 +41,9 @@ __all__ = ["MARGIN", "Basis", "CorpusChange", "basis_of", "still_exact", "unit_r
 MARGIN = 1e-4
 
 
-def unit_rows(vectors: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
-    """Vectors as float32 rows of length 1 (zero rows stay zero); shape (n, d), n may be 0."""
+def unit_rows(vectors: Sequence[float] | Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
+    """Vectors as float32 rows of length 1 (zero rows stay zero); shape (n, d), n may be 0.
+    One vector (a flat sequence) is one row."""
     m = np.asarray(vectors, dtype=np.float32)
     if m.ndim == 1:
         m = m.reshape(1, -1) if m.size else m.reshape(0, 0)

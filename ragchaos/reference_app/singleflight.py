@@ -8,6 +8,7 @@ cancel the work the others are waiting for. Errors are shared too (and never cac
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -29,7 +30,7 @@ class SingleFlight(Generic[T]):
         if task is None:
             task = asyncio.ensure_future(fn())
             self._calls[key] = task
-            task.add_done_callback(lambda t, k=key: self._forget(k, t))
+            task.add_done_callback(functools.partial(self._forget, key))
         else:
             self.shared += 1
         return await asyncio.shield(task)

@@ -1,7 +1,8 @@
 """Writing a run folder's reports: ``write_reports(run_dir, result)``.
 
-Also what the runner calls at the end of a run: ``finalize(result)`` fills each app's mechanism
-verdicts and the scenario's gate (thresholds + mechanisms, no baseline) into the result, then
+Also what the runner calls at the end of a run: ``finalize(result)`` judges the scenario's
+checks (``reports.checks``, the one evaluator) and files the mechanism checks' verdicts under
+each app, then
 ``write_reports`` saves ``results.json`` and renders ``report.html``, ``summary.md``,
 ``junit.xml``, ``plots/*.png`` and ``hdr/*.hlog``.
 """
@@ -11,8 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ragchaos.reports import mechanisms
-from ragchaos.reports.gate import run_gate
+from ragchaos.reports.checks.evaluate import evaluate, mechanism_verdicts
 from ragchaos.reports.hlog import write_hlogs
 from ragchaos.reports.junit import render_junit
 from ragchaos.reports.plots import plot, to_png
@@ -24,11 +24,13 @@ __all__ = ["finalize", "write_reports"]
 
 
 def finalize(result: RunResult, *, regate: bool = False) -> RunResult:
-    for app, verdicts in mechanisms.evaluate(result).items():
+    """Judge the run once (``reports.checks.evaluate``) and file the mechanism checks' verdicts
+    under each app, so the report's mechanism table and the gate read the same verdicts."""
+    if result.gate is None or regate:
+        result.gate = evaluate(result)
+    for app, verdicts in mechanism_verdicts(result.gate).items():
         if app in result.apps:
             result.apps[app].mechanisms = verdicts
-    if result.gate is None or regate:
-        result.gate = run_gate([result])
     return result
 
 
@@ -53,6 +55,7 @@ def write_reports(run_dir: str | Path, result: RunResult, *, plots: bool = True)
     written["summary"] = summary
 
     junit = run_dir / "junit.xml"
+    assert result.gate is not None  # finalize() above gates every result it has not gated yet
     junit.write_text(render_junit(result, result.gate))
     written["junit"] = junit
 

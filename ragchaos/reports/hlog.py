@@ -55,6 +55,7 @@ def write_hlogs(result: RunResult, out_dir: str | Path) -> list[Path]:
                 with path.open("w") as f:
                     w = _header(f, result, f"{app} {kind} response time per second")
                     for i in rows:
+                        assert i.hdr is not None  # rows holds only the seconds that carry a histogram
                         h = Histogram.decode(i.hdr).raw
                         w.output_interval_histogram(h, max(i.t_s, 0.0) or 1e-9, i.t_s + 1.0, _US_PER_MS)
                 written.append(path)

@@ -16,7 +16,7 @@ Every plot is a function ``(RunResult, arg) -> Figure`` in ``PLOTS``, addressed 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
@@ -89,7 +89,7 @@ def _logit_axis(ax, max_q: float) -> None:
     ax.grid(True, which="major", alpha=0.3)
 
 
-def _spectrum(result: RunResult, title: str, series: list[tuple[str, Summary | None, Summary | None]]) -> Figure:
+def _spectrum(result: RunResult, title: str, series: Sequence[tuple[str, Summary | None, Summary | None]]) -> Figure:
     fig = Figure(figsize=(7.2, 4.8), dpi=100)
     ax = fig.add_subplot()
     apps = list(result.apps)

@@ -62,7 +62,7 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -218,12 +218,20 @@ class _Tick:
         return self._encoded if self._hist is None and self._encoded else _enc(self.hist())
 
 
+@overload
+def _enc(h: Histogram) -> dict[str, Any]: ...
+@overload
+def _enc(h: Histogram | None) -> dict[str, Any] | None: ...
 def _enc(h: Histogram | None) -> dict[str, Any] | None:
     if h is None:
         return None
     return {"hdr": h.encode(), "clamped": h.clamped}
 
 
+@overload
+def _dec(d: Mapping[str, Any]) -> Histogram: ...
+@overload
+def _dec(d: Mapping[str, Any] | None) -> Histogram | None: ...
 def _dec(d: Mapping[str, Any] | None) -> Histogram | None:
     if d is None:
         return None
@@ -232,6 +240,10 @@ def _dec(d: Mapping[str, Any] | None) -> Histogram | None:
     return h
 
 
+@overload
+def _merge_into(mine: Histogram, theirs: Histogram | None) -> Histogram: ...
+@overload
+def _merge_into(mine: Histogram | None, theirs: Histogram | None) -> Histogram | None: ...
 def _merge_into(mine: Histogram | None, theirs: Histogram | None) -> Histogram | None:
     if theirs is None:
         return mine

@@ -31,8 +31,9 @@ Latencies: integer microseconds (``*_us``). Error classes: ``ERROR_CLASSES``.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     BaseModel,
@@ -45,6 +46,7 @@ from pydantic import (
 )
 
 from ragchaos.measure.hdr import Histogram
+from ragchaos.reports.checks.spec import CheckSpec
 
 __all__ = [
     "ERROR_CLASSES",
@@ -78,7 +80,7 @@ __all__ = [
     "load_results",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 # error classes a client request can end in (ok is not an error); see reports.recorder.classify_*
 ERROR_CLASSES = ("429", "5xx", "timeout", "reset", "shed", "quota", "other")
@@ -271,6 +273,8 @@ class AppResult(_Model):
     counter_samples: list[CounterSample] = Field(default_factory=list)
     correctness: Correctness | None = None
     mechanisms: list[MechanismVerdict] = Field(default_factory=list)
+    # mechanisms the app reported switched off (GET /_stats/mechanisms); None: it does not say
+    mechanisms_off: list[str] | None = None
 
 
 def _number_or_percent(value: Any) -> Any:
@@ -303,6 +307,8 @@ class ScenarioInfo(_Model):
     load_model: Literal["closed", "open"] = "closed"
     # per request kind, the latency an ok answer must meet to count as goodput, e.g. {"query": 2000}
     slo_ms: dict[str, float] = Field(default_factory=dict)
+    # the scenario's checks (reports.checks); ``expect`` and ``gate`` are read from older results
+    checks: list[CheckSpec] = Field(default_factory=list)
     expect: dict[str, list[Expectation]] = Field(default_factory=dict)
     gate: list[str] = Field(default_factory=list)
 
@@ -355,17 +361,43 @@ class FaultRecord(_Model):
     reach: FaultReach | None = None
 
 
+VerdictStatus = Literal["pass", "fail", "warn", "insufficient"]
+
+
 class GateCheck(_Model):
+    """One verdict of the one evaluator (``reports.checks``). ``passed`` is False only for a
+    failed check of severity ``fail``; a warning and "insufficient data" pass, and say so."""
+
     name: str
     expr: str = ""
     measured: str = ""
     passed: bool
     reason: str = ""
+    status: VerdictStatus | None = None  # None: written before statuses existed (pass/fail by ``passed``)
+    severity: Literal["fail", "warn"] = "fail"
+    app: str | None = None
+    metric: str | None = None
+    n: int | None = None  # samples behind a percentile
+    n_baseline: int | None = None
+    value: float | None = None
+    low: float | None = None  # confidence interval of the value (or of the ratio, against a baseline)
+    high: float | None = None
+    ratio: float | None = None  # candidate / baseline
+    p_value: float | None = None  # Holm-adjusted, against a baseline
+    resolution: float | None = None  # smallest increase detectable with 95% power (0.2 = +20%)
+    detail: str = ""  # what the measurement says about itself (a mechanism's breakdown)
+
+    @property
+    def state(self) -> str:
+        return self.status or ("pass" if self.passed else "fail")
 
 
 class GateResult(_Model):
     passed: bool
     checks: list[GateCheck] = Field(default_factory=list)
+
+    def count(self, state: str) -> int:
+        return sum(c.state == state for c in self.checks)
 
 
 class RunResult(_Model):
@@ -379,7 +411,7 @@ class RunResult(_Model):
     # derived figures memoised by reports.analysis (a loaded result is treated as read-only)
     _memo: dict[Any, Any] = PrivateAttr(default_factory=dict)
 
-    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> RunResult:
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> RunResult:
         copy = super().model_copy(update=update, deep=deep)
         copy._memo = {}  # a copy is made to be changed: never reuse figures of the original
         return copy

@@ -17,7 +17,8 @@ from ragchaos.core.errors import CliError
 
 __all__ = ["register"]
 
-_LOAD_COMMANDS = ("run", "demo", "up")
+_LOAD_COMMANDS = ("run", "demo", "up", "gate")
+EXIT_HARNESS = 3  # the run could not be carried out (a process did not start, seeding failed)
 DEMO_SCENARIO = "monday-morning"
 
 
@@ -64,6 +65,8 @@ def _run(args: argparse.Namespace, name: str) -> int:
     from ragchaos.scenarios.loader import ScenarioError, find_scenario
 
     scenario = _load(name)
+    for note in scenario.deprecations:
+        print(f"ragchaos: {name}: deprecated: {note}", file=sys.stderr)
     try:
         file = str(find_scenario(name))
     except ScenarioError as exc:
@@ -89,7 +92,9 @@ def _run(args: argparse.Namespace, name: str) -> int:
     try:
         run_dir = run_scenario(scenario, opts)
     except (ProcessStartError, SeedError, RunFailed, DockerUnavailable) as exc:
-        raise CliError(str(exc)) from None
+        # the harness could not run the scenario: not a usage error (2), not a failed check (1)
+        print(f"ragchaos: error: {exc}", file=sys.stderr)
+        return EXIT_HARNESS
     report = run_dir / "report.html"
     print(f"ragchaos: run folder {run_dir}")
     print(f"ragchaos: report {report if report.exists() else run_dir / 'results.json'}")
@@ -97,7 +102,7 @@ def _run(args: argparse.Namespace, name: str) -> int:
 
 
 def _gate_status(run_dir: Path) -> int:
-    """Exit 1 when the run's gate failed (reports decided), else 0."""
+    """Exit 1 when a check of the run failed (reports decided), else 0."""
     try:
         from ragchaos.reports.results import load_results
 
@@ -151,6 +156,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 print(line, file=sys.stderr)
             continue
         print(f"{name}: ok ({s.describe().splitlines()[0]})")
+        for note in s.deprecations:
+            print(f"{name}: deprecated: {note}", file=sys.stderr)
     return 2 if failed else 0
 
 

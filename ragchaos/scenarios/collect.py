@@ -99,6 +99,18 @@ class Probe:
             self._last_metrics = values
         return out
 
+    def mechanisms_off(self) -> list[str] | None:
+        """What the app says is switched off (``GET /_stats/mechanisms``, the reference app's);
+        None when it does not say (a check that requires a mechanism then warns)."""
+        if not self.stats:
+            return None
+        try:
+            body = json.loads(_http(f"{self.url}/_stats/mechanisms"))
+        except (urllib.error.URLError, OSError, ValueError):
+            return None  # not every target serves it: not an error
+        off = body.get("off") if isinstance(body, dict) else None
+        return sorted(str(x) for x in off) if isinstance(off, list) else None
+
     def _try(self, fn: Any) -> Any:
         try:
             return fn()

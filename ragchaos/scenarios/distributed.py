@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+from locust import User
 from locust.env import Environment
 
 from ragchaos.core.ports import LOOPBACK, free_port
@@ -48,9 +49,10 @@ class DistributedDriver:
         if isinstance(load, UserLoad) and self.scenario.workload.ingest_bursts:
             raise ValueError("--workers: ingest_bursts of a closed-model scenario are not supported; "
                              "use an open model (load: {kind: arrivals}) or run without --workers")
+        classes: list[type[User]]
         if isinstance(load, ArrivalLoad):
             per_worker = -(-load.max_in_flight // self.n)  # ceil: each worker's share of the pool
-            classes = [open_user_class(app, url, self.ctx, None, None, per_worker * self.n)  # type: ignore[arg-type]
+            classes = [open_user_class(app, url, self.ctx, None, None, per_worker * self.n)
                        for app, url in self.ctx.apps.items()]
             self.env = Environment(user_classes=classes)
         else:

@@ -15,6 +15,7 @@ from typing import Any
 
 import gevent
 from gevent.queue import Queue
+from locust import User
 from locust.env import Environment
 
 from ragchaos.scenarios.context import RunContext
@@ -35,6 +36,7 @@ class LoadDriver:
         self.scenario = ctx.scenario
         self.web_ui = web_ui
         self.dispatchers: dict[str, Dispatcher] = {}
+        self._queues: dict[str, Queue] = {}  # app -> the queue its dispatcher feeds
         self._greenlets: list[gevent.Greenlet] = []
         self.env: Environment | None = None
         self.burst_env: Environment | None = None
@@ -49,7 +51,7 @@ class LoadDriver:
         load = self.scenario.load
         if isinstance(load, ArrivalLoad):
             plan = plan_arrivals(self.ctx.bench)
-            classes = []
+            classes: list[type[User]] = []
             for app, url in self.ctx.apps.items():
                 queue: Queue = Queue()
                 d = self._dispatcher(app, plan, queue, load.max_in_flight)
@@ -66,7 +68,7 @@ class LoadDriver:
             self.env.create_local_runner()
             bursts = self._burst_plan()
             if bursts:  # a closed-model run's document batches: small open pools of their own
-                pools = []
+                pools: list[type[User]] = []
                 for app, url in self.ctx.apps.items():
                     queue = Queue()
                     d = self._dispatcher(app, bursts, queue, _BURST_POOL)
@@ -82,7 +84,7 @@ class LoadDriver:
 
         d = Dispatcher(plan, send, clock=time.time, sleep=gevent.sleep, max_in_flight=limit,
                        on_drop=lambda arrival, intended: self._on_drop(app, arrival, intended))
-        d.queue = queue  # type: ignore[attr-defined]
+        self._queues[app] = queue
         self.dispatchers[app] = d
         return d
 
@@ -136,9 +138,9 @@ class LoadDriver:
         return {app: vars(d.stats) for app, d in self.dispatchers.items()}
 
     def stop(self) -> None:
-        for d in self.dispatchers.values():
+        for app, d in self.dispatchers.items():
             d.stop()
-            d.queue.put(None)  # type: ignore[attr-defined]
+            self._queues[app].put(None)
         for g in self._greenlets:
             g.kill(block=False)
         for env in (self.env, self.burst_env):

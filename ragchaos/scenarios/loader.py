@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from ragchaos.scenarios.schema import Scenario
 
@@ -85,7 +86,7 @@ def parse_scenario(text: str, filename: str = "<scenario>") -> Scenario:
     return scenario
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: ErrorDetails) -> str:
     msg = str(err["msg"])
     if err["type"] == "missing":
         return f"missing field {err['loc'][-1]!r}" if err["loc"] else msg

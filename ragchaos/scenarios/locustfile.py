@@ -30,7 +30,7 @@ _ctx = RunContext(Workbench(_scenario), _apps)
 _think = _scenario.load.think_time if isinstance(_scenario.load, UserLoad) else 0.5
 
 for _app, _url in _apps.items():
-    _cls = closed_user_class(_app, _url or None, _ctx, _think)  # type: ignore[arg-type]
+    _cls = closed_user_class(_app, _url or None, _ctx, _think)
     _cls.__module__ = __name__
     globals()[_cls.__name__] = _cls
 del _cls  # Locust collects every User class in this module's namespace, once each

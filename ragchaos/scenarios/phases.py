@@ -72,9 +72,9 @@ class PhaseClock:
     def at(self, t: float) -> str:
         if t < self._warmup:
             return "warmup"
-        for start, end, label in self._stages:
-            if start <= t < end:
-                return label  # type: ignore[return-value]
+        for stage_start, stage_end, stage_label in self._stages:
+            if stage_start <= t < stage_end:
+                return stage_label
         with self._lock:
             windows = list(self._windows)
         label = "steady"
@@ -93,10 +93,10 @@ class PhaseClock:
         for s, e, _ in self._stages:
             cuts.update((s, e))
         with self._lock:
-            for s, e in self._windows:
-                cuts.add(s)
-                if e is not None:
-                    cuts.add(e)
+            for fault_start, fault_end in self._windows:
+                cuts.add(fault_start)
+                if fault_end is not None:
+                    cuts.add(fault_end)
         points = sorted(c for c in cuts if 0.0 <= c <= end_s)
         spans: list[PhaseSpan] = []
         for a, b in zip(points, points[1:], strict=False):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ragchaos.scenarios.corpus import Corpus, Document, QueryMix, Question
+from ragchaos.scenarios.loads import ArrivalLoad
 from ragchaos.scenarios.schedule import Arrival, arrival_times
 from ragchaos.scenarios.schema import Scenario
 from ragchaos.scenarios.tenantkeys import tenant_headers
@@ -83,7 +84,9 @@ class RequestSource:
 def plan_arrivals(bench: Workbench) -> list[Arrival]:
     """Every request of an open-model run, in intended-send order (pure for a given seed)."""
     scenario = bench.scenario
-    times = arrival_times(scenario.load, scenario.rng("arrivals"))  # type: ignore[arg-type]
+    if not isinstance(scenario.load, ArrivalLoad):
+        raise TypeError(f"plan_arrivals: scenario {scenario.name!r} has a closed-model load (users), no arrivals")
+    times = arrival_times(scenario.load, scenario.rng("arrivals"))
     source = RequestSource(bench, "open")
     timed: list[tuple[float, RequestSpec]] = [(t, source.next()) for t in times]
     burst_source = RequestSource(bench, "burst")

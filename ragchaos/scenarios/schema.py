@@ -12,22 +12,21 @@ import random
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from ragchaos.reports.checks.spec import CheckSpec, legacy_checks
 from ragchaos.scenarios.faultsteps import FaultStep, fault_problems, fault_window
 from ragchaos.scenarios.loads import Load, PlannedStep
-from ragchaos.scenarios.units import Duration, Fraction, Ratio, parse_duration
+from ragchaos.scenarios.units import Duration, Fraction
 from ragchaos.stack.targets import BUILTIN_TARGETS, Target
 
 __all__ = [
     "KNOWN_APPS",
     "PHASE_KINDS",
     "CorpusSpec",
-    "Expectation",
     "IngestBurst",
     "NoisyTenant",
     "Scenario",
-    "SteadyStateCheck",
     "Workload",
     "tenant_names",
 ]
@@ -95,75 +94,6 @@ class Workload(_Strict):
         return value
 
 
-class SteadyStateCheck(_Strict):
-    """A steady-state hypothesis for one phase: an absolute bound, or a tolerance against another phase.
-
-    ``{phase: recovery, metric: p99, relative_to: steady, tolerance: 50%}`` holds when the
-    recovery p99 is at most 1.5x the steady p99. ``at_least: 10`` with ``relative_to`` turns it
-    round: the phase's value must be at least 10x the other's (a failure the scenario must
-    reproduce, e.g. the naive app's spike p99). ``max``/``min`` of a latency metric are
-    durations (``800ms``), of ``error_rate`` fractions (``1%``), of ``rps``/``goodput`` numbers.
-    """
-
-    phase: str
-    metric: str = Field(description="error_rate | p50 | p90 | p99 | rps | goodput")
-    app: str = "*"
-    max: float | str | None = None
-    min: float | str | None = None
-    relative_to: str | None = None
-    tolerance: Ratio | None = None
-    at_least: float | None = Field(default=None, gt=0, description="with relative_to: at least this many times it")
-
-    METRICS: tuple[str, ...] = ("error_rate", "p50", "p90", "p99", "rps", "goodput")
-
-    def bound(self, value: float | str | None) -> float | None:
-        """The bound in the metric's unit: seconds for latencies, a fraction for error_rate."""
-        if value is None:
-            return None
-        if self.metric.startswith("p"):
-            return parse_duration(value)
-        if self.metric == "error_rate":
-            from ragchaos.scenarios.units import parse_fraction
-
-            return parse_fraction(value)
-        return float(value)
-
-    def problems(self) -> list[str]:
-        out = []
-        if self.metric not in self.METRICS:
-            out.append(f"metric {self.metric!r} is not one of {', '.join(self.METRICS)}")
-        if self.max is None and self.min is None and self.relative_to is None:
-            out.append("give max, min, or relative_to with a tolerance")
-        if self.relative_to is not None and self.tolerance is None and self.at_least is None:
-            out.append("relative_to needs a tolerance (e.g. 50%) or at_least (e.g. 10)")
-        if self.at_least is not None and self.relative_to is None:
-            out.append("at_least needs relative_to (the phase it is a multiple of)")
-        for side in ("max", "min"):
-            try:
-                self.bound(getattr(self, side))
-            except ValueError as exc:
-                out.append(f"{side}: {exc}")
-        return out
-
-    def describe(self) -> str:
-        who = "every app" if self.app == "*" else self.app
-        if self.relative_to and self.at_least is not None:
-            return f"{self.phase}: {self.metric} at least {self.at_least:g}x {self.relative_to} ({who})"
-        if self.relative_to:
-            return f"{self.phase}: {self.metric} at most {1 + (self.tolerance or 0):g}x {self.relative_to} ({who})"
-        parts = [f"<= {self.max}" if self.max is not None else "", f">= {self.min}" if self.min is not None else ""]
-        return f"{self.phase}: {self.metric} {' and '.join(p for p in parts if p)} ({who})"
-
-
-class Expectation(_Strict):
-    """``{mechanism: batching, min: 16}``: a claim about one mechanism, judged by reports.mechanisms."""
-
-    mechanism: str
-    min: float | None = None
-    max: float | None = None
-    phase: str | None = None
-
-
 class Scenario(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     description: str = ""
@@ -184,9 +114,31 @@ class Scenario(_Strict):
     # services beyond (or instead of) ours: name -> how to reach it and speak to it (ragchaos.targets)
     targets: dict[str, Target] = Field(default_factory=dict)
     faults: list[FaultStep] = Field(default_factory=list)
-    checks: list[SteadyStateCheck] = Field(default_factory=list)
-    expect: dict[str, list[Expectation]] = Field(default_factory=dict)
-    gate: list[str] = Field(default_factory=list)
+    # what must hold after the run: one model, one evaluator (ragchaos/reports/checks)
+    checks: list[CheckSpec] = Field(default_factory=list)
+    # what the older keys (gate:, expect:, steady-state checks) were converted from, one line each
+    _deprecations: list[str] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _older_check_keys(cls, data: Any, handler: Any) -> Any:
+        """``gate:``, ``expect:`` and the steady-state ``checks:`` form still load, as checks of
+        the one model; ``deprecations`` says what to write instead."""
+        notes: list[str] = []
+        if isinstance(data, dict) and ({"gate", "expect"} & set(data) or any(
+                isinstance(c, dict) and "check" not in c and "phase" in c for c in data.get("checks") or [])):
+            data = dict(data)
+            data["checks"], notes = legacy_checks(data)
+            data.pop("gate", None)
+            data.pop("expect", None)
+        model = handler(data)
+        if notes:
+            model._deprecations = notes
+        return model
+
+    @property
+    def deprecations(self) -> list[str]:
+        return list(self._deprecations)
 
     # ---- derived -----------------------------------------------------------------------
 
@@ -303,26 +255,8 @@ class Scenario(_Strict):
                     if problem:
                         out.append((("faults", i, "role" if step.role else "dependency"), problem))
         phases = self.phase_names()
-        for i, check in enumerate(self.checks):
-            for msg in check.problems():
-                out.append((("checks", i), msg))
-            for field in ("phase", "relative_to"):
-                value = getattr(check, field)
-                if value is not None and not _known_phase(value, phases):
-                    out.append((("checks", i, field), f"unknown phase {value!r}; phases: {', '.join(sorted(phases))}"))
-            if check.app != "*" and check.app not in self.apps:
-                out.append((("checks", i, "app"), f"app {check.app!r} is not in this scenario's apps"))
-        for app, expectations in self.expect.items():
-            if app not in known:
-                out.append((("expect", app), f"unknown app {app!r}; known: {', '.join(known)}"))
-            for i, exp in enumerate(expectations):
-                out += [(("expect", app, i, *p), m) for p, m in _mechanism_problems(exp)]
-                if exp.phase is not None and not _known_phase(exp.phase, phases):
-                    out.append((("expect", app, i, "phase"), f"unknown phase {exp.phase!r}"))
-        for i, expr in enumerate(self.gate):
-            msg = _gate_problem(expr)
-            if msg:
-                out.append((("gate", i), msg))
+        for i, spec in enumerate(self.checks):
+            out += [(("checks", i, *path), msg) for path, msg in _check_problems(spec, self, phases)]
         for app in self.app_env:
             if app not in known:
                 out.append((("app_env", app), f"unknown app {app!r}"))
@@ -343,8 +277,7 @@ class Scenario(_Strict):
                  f"(Zipf s={self.workload.zipf_s:g}), {self.workload.paraphrase_rate:.0%} paraphrased, "
                  f"{self.workload.negation_rate:.0%} negated",
                  f"  load: {self.load.describe()}",
-                 f"  faults: {len(self.faults)}; checks: {len(self.checks)}; "
-                 f"expectations: {sum(len(v) for v in self.expect.values())}; gate: {len(self.gate)}"]
+                 f"  faults: {len(self.faults)}; checks: {len(self.checks)}"]
         return "\n".join(lines)
 
     def plan(self) -> list[PlannedStep]:
@@ -406,24 +339,27 @@ def _provider_problems(config: dict[str, Any]) -> list[tuple[tuple[str | int, ..
     return []
 
 
-def _mechanism_problems(exp: Expectation) -> list[tuple[tuple[str, ...], str]]:
-    out: list[tuple[tuple[str, ...], str]] = []
-    if exp.min is None and exp.max is None:
-        out.append(((), "an expectation needs min or max"))
-    from ragchaos.reports.mechanisms import get  # the reports part judges mechanisms; it owns the names
+def _check_problems(spec: CheckSpec, scenario: Scenario, phases: set[str]) -> list[tuple[tuple[str | int, ...], str]]:
+    """A check's expression against the grammar, and its names against this scenario."""
+    from ragchaos.reports.checks.grammar import ALL, BASELINE, CheckError, closest, parse_check
+    from ragchaos.reports.checks.spec import MECHANISM_SWITCHES
 
     try:
-        get(exp.mechanism)
-    except KeyError as exc:
-        out.append((("mechanism",), str(exc.args[0])))
+        check = parse_check(spec.check)
+    except CheckError as exc:
+        return [((), str(exc))]
+    out: list[tuple[tuple[str | int, ...], str]] = []
+    apps = set(scenario.known_apps)
+    if check.app != "*" and check.app not in apps:
+        out.append(((), f"unknown app {check.app!r}{closest(check.app, apps)} (apps: {', '.join(sorted(apps))})"))
+    if check.phase != ALL and not _known_phase(check.phase, phases):
+        out.append(((), f"unknown phase {check.phase!r}{closest(check.phase, phases)} "
+                        f"(phases: {', '.join(sorted(phases))})"))
+    other = check.other_app
+    if other is not None and other != BASELINE and other not in apps and not _known_phase(other, phases):
+        out.append(((), f"{other!r} is neither an app nor a phase{closest(other, apps | phases)}"))
+    for name in spec.requires:
+        if name not in MECHANISM_SWITCHES:
+            out.append((("requires",), f"unknown mechanism {name!r}{closest(name, MECHANISM_SWITCHES)} "
+                                       f"(switches: {', '.join(MECHANISM_SWITCHES)})"))
     return out
-
-
-def _gate_problem(expr: str) -> str | None:
-    from ragchaos.reports.gate import GateError, parse_check  # the reports part owns the gate grammar
-
-    try:
-        parse_check(expr)
-    except GateError as exc:
-        return str(exc)
-    return None

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from ragchaos.reports.checks.spec import CheckSpec
 from ragchaos.scenarios.loader import ScenarioError, _dotted, _line, _message
 from ragchaos.scenarios.schema import KNOWN_APPS, Scenario
 from ragchaos.stack.targets import Target, TargetError, parse_target_arg
@@ -34,7 +35,7 @@ def load_targets(path: Path) -> tuple[dict[str, Target], list[str]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         raise ScenarioError([f"{path}:{mark.line + 1 if mark else '?'}: not valid YAML: {exc.problem}"]) from None
-    if not isinstance(data, dict) or not isinstance(data.get("targets"), dict):
+    if root is None or not isinstance(data, dict) or not isinstance(data.get("targets"), dict):
         raise ScenarioError([f"{path}: a targets file is a mapping with a targets: block"])
     unknown = set(data) - {"targets", "gate"}
     if unknown:
@@ -84,32 +85,33 @@ def apply_targets(scenario: Scenario, *, file: Path | None, args: Sequence[str],
             named.append(name)
     if not targets and not extra_gate:
         return scenario, list(apps) if apps else None
-    updated = scenario.model_copy(update={"targets": targets, "gate": list(scenario.gate) + extra_gate})
+    extra_checks = [CheckSpec(check=g) for g in extra_gate]
+    updated = scenario.model_copy(update={"targets": targets, "checks": list(scenario.checks) + extra_checks})
     chosen = list(apps) if apps else (named or None)
     return updated, chosen
 
 
 def narrow_to_apps(scenario: Scenario, gate_as: str | None) -> Scenario:
-    """Checks, expectations and gate lines of the run's apps only; ``gate_as``'s are re-aimed at
-    each of the run's own targets (the bar our app is held to, held to theirs)."""
+    """The checks of the run's apps only; ``gate_as``'s are re-aimed at each of the run's own
+    targets (the bar our app is held to, held to theirs)."""
+    from ragchaos.reports.checks.grammar import BASELINE, CheckError, parse_check
+
     apps = set(scenario.apps)
     theirs = [a for a in scenario.apps if a not in KNOWN_APPS]
     others = set(scenario.known_apps) - apps
-    checks = []
-    for c in scenario.checks:
-        if c.app == gate_as and gate_as not in apps:
-            checks += [c.model_copy(update={"app": t}) for t in theirs]
-        elif c.app == "*" or c.app in apps:
-            checks.append(c)
-    lines: list[str] = []
-    for expr in scenario.gate:
-        if gate_as and gate_as not in apps and re.match(rf"^\s*{re.escape(gate_as)}\.", expr):
-            lines += [re.sub(rf"^\s*{re.escape(gate_as)}\.", f"{t}.", expr) for t in theirs]
-        else:
-            lines.append(expr)
-    gate = [g for g in lines if not (set(re.findall(r"[a-z_][a-z0-9_]*", g)) & others)]
-    expect = {a: e for a, e in scenario.expect.items() if a in apps}
+    checks: list[CheckSpec] = []
+    for spec in scenario.checks:
+        try:
+            check = parse_check(spec.check)
+        except CheckError:
+            checks.append(spec)  # validation names it
+            continue
+        if gate_as and check.app == gate_as and gate_as not in apps:
+            if check.metric[0] == "mechanism":
+                continue  # read from our apps' /metrics: not carried over to a target
+            head = re.compile(rf"^\s*{re.escape(gate_as)}\.")
+            checks += [spec.model_copy(update={"check": head.sub(f"{t}.", spec.check)}) for t in theirs]
+        elif (check.app == "*" or check.app in apps) and check.other_app not in others - {BASELINE}:
+            checks.append(spec)
     app_env = {a: e for a, e in scenario.app_env.items() if a in apps}
-    return scenario.model_copy(update={"checks": checks, "gate": gate, "expect": expect, "app_env": app_env})
-
-
+    return scenario.model_copy(update={"checks": checks, "app_env": app_env})

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import gevent
 import yaml
+from locust import User
 from locust.env import Environment
 
 from ragchaos.core.procs import ProcessGroup
@@ -27,7 +29,7 @@ __all__ = ["run_up"]
 
 
 def run_up(scenario: Scenario, *, apps: list[str] | None, out: Path, web_port: int,
-           print_fn=print) -> int:  # type: ignore[no-untyped-def]
+           print_fn: Callable[[str], None] = print) -> int:
     if apps:
         scenario = scenario.model_copy(update={"apps": apps})
     run_dir = run_dir_for(scenario.model_copy(update={"name": f"up-{scenario.name}"}), out)
@@ -45,7 +47,7 @@ def run_up(scenario: Scenario, *, apps: list[str] | None, out: Path, web_port: i
             bench = Workbench(scenario)
             _seed(stack, bench, scenario, print_fn)
             ctx = RunContext(bench, {a: stack.apps[a].url for a in scenario.apps})
-            classes = [closed_user_class(a, u, ctx, 0.5) for a, u in ctx.apps.items()]
+            classes: list[type[User]] = [closed_user_class(a, u, ctx, 0.5) for a, u in ctx.apps.items()]
             env = Environment(user_classes=classes)
             env.create_local_runner()
             # Locust's web UI parses sys.argv with its own parser; ours are not its options

@@ -113,12 +113,13 @@ def _timeouts(ctx: RunContext) -> dict[str, Any]:
     return {"network_timeout": ctx.timeout_s, "connection_timeout": min(ctx.timeout_s, 5.0), "max_retries": 0}
 
 
-def closed_user_class(app: str, host: str, ctx: RunContext, think_time: float) -> type[ClosedUser]:
+def closed_user_class(app: str, host: str | None, ctx: RunContext, think_time: float) -> type[ClosedUser]:
+    """A closed-model user class of ``app``; ``host`` None: Locust's ``--host`` gives it."""
     attrs = {"host": host, "app": app, "ctx": ctx, "wait_time": constant(think_time), **_timeouts(ctx)}
     return type(f"{app.capitalize()}User", (ClosedUser,), attrs)
 
 
-def open_user_class(app: str, host: str, ctx: RunContext, queue: Queue, on_done: Any, pool: int) -> type[OpenUser]:
+def open_user_class(app: str, host: str, ctx: RunContext, queue: Queue | None, on_done: Any, pool: int) -> type[OpenUser]:
     attrs = {"host": host, "app": app, "ctx": ctx, "queue": queue, "on_done": staticmethod(on_done),
              "fixed_count": pool, **_timeouts(ctx)}
     return type(f"{app.capitalize()}OpenUser", (OpenUser,), attrs)

@@ -29,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     monkey.patch_all()  # first: sockets and threads must be gevent's before anything imports them
     import gevent
     from gevent.queue import Queue
+    from locust import User
     from locust.env import Environment
 
     from ragchaos.scenarios.context import RunContext
@@ -53,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     is_open = isinstance(load, ArrivalLoad)
     queues: dict[str, Queue] = {app: Queue() for app in apps}
     dispatchers: dict[str, Dispatcher] = {}
-    if is_open:
+    classes: list[type[User]]
+    if isinstance(load, ArrivalLoad):
         classes = [open_user_class(app, url, ctx, queues[app], (lambda a=app: dispatchers[a].finished()),
                                    load.max_in_flight) for app, url in apps.items()]
     else:
@@ -79,8 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             def send(arrival: Arrival, intended: float, now: float, q: Queue = queue) -> None:
                 q.put((arrival.payload, intended))
 
-            d = Dispatcher(plan, send, clock=time.time, sleep=gevent.sleep, max_in_flight=limit,
-                           on_drop=lambda arrival, intended, a=app: ctx.dropped(a))
+            def on_drop(arrival: Arrival, intended: float, a: str = app) -> None:
+                ctx.dropped(a)
+
+            d = Dispatcher(plan, send, clock=time.time, sleep=gevent.sleep, max_in_flight=limit, on_drop=on_drop)
             dispatchers[app] = d
             gevent.spawn(d.run, t0)
 

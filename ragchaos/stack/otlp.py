@@ -274,6 +274,7 @@ class OtlpReceiver:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET server's address: bytes only for AF_UNIX
         return f"http://{host}:{port}"
 
     def endpoint(self, target: str) -> str:

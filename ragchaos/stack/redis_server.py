@@ -113,10 +113,14 @@ def start_private_redis(
     for _ in range(attempts):
         port = free_port()
         data_dir = Path(tempfile.mkdtemp(prefix="ragchaos-redis-"))
+
+        def answers_ping(port: int = port) -> bool:
+            return ping(LOOPBACK, port) is None
+
         proc = ManagedProcess(
             "redis",
             redis_server_argv(binary, port, data_dir),
-            health_check=lambda port=port: ping(LOOPBACK, port) is None,
+            health_check=answers_ping,
             log_path=(log_dir / f"redis-{port}.log") if log_dir else None,
         )
         try:

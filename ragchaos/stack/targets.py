@@ -73,8 +73,8 @@ class Target(BaseModel):
     start_timeout: float = Field(default=60.0, gt=0, le=600)
     env: dict[str, str] = Field(default_factory=dict)
     # for a builtin target, left out: our apps' templates
-    query: RequestTemplate = None  # type: ignore[assignment]
-    ingest: RequestTemplate = None  # type: ignore[assignment]
+    query: RequestTemplate = None  # type: ignore[assignment]  # None only until the validator below fills it
+    ingest: RequestTemplate = None  # type: ignore[assignment]  # None only until the validator below fills it
     # dependency name -> upstream: "provider", "chroma" or "127.0.0.1:6379"; in the file a value
     # may also be {upstream: ..., role: ...}, which fills ``roles``
     dependencies: dict[str, str] = Field(default_factory=lambda: {"provider": "provider"})

@@ -7,14 +7,14 @@ import json
 
 from ragchaos.measure.hdr import Histogram
 from ragchaos.measure.metrics import AppMetrics
+from ragchaos.reports.checks import CheckSpec
+from ragchaos.reports.checks.evaluate import evaluate
 from ragchaos.reports.recorder import Recorder
 from ragchaos.reports.results import AppResult, Phase, PhaseResult, RunInfo, RunResult, ScenarioInfo
-from ragchaos.scenarios.checks import evaluate_checks
 from ragchaos.scenarios.collect import PhaseAccumulator, diff_counters, parse_metrics
 from ragchaos.scenarios.context import RunContext
 from ragchaos.scenarios.loader import parse_scenario
 from ragchaos.scenarios.requests import RequestSource, Workbench
-from ragchaos.scenarios.schema import SteadyStateCheck
 
 SCENARIO = """\
 name: t
@@ -106,28 +106,28 @@ def _result(steady_ms: list[int], spike_ms: list[int], spike_errors: int) -> Run
                      apps={"reference": app})
 
 
-def test_steady_state_checks_absolute_and_relative() -> None:
-    result = _result([100] * 100, [250] * 100, spike_errors=2)
-    checks = [
-        SteadyStateCheck(phase="spike", metric="error_rate", max="1%"),
-        SteadyStateCheck(phase="spike", metric="p99", relative_to="steady", tolerance="200%"),
-        SteadyStateCheck(phase="spike", metric="p99", relative_to="steady", tolerance="100%"),
-        SteadyStateCheck(phase="steady", metric="p50", max="150ms"),
-        SteadyStateCheck(phase="recovery", metric="p99", max="1s"),
-    ]
-    verdicts = [c.passed for c in evaluate_checks(result, checks)]
+def _judge(result: RunResult, *exprs: str) -> list:
+    return evaluate(result, [CheckSpec(check=e) for e in exprs]).checks
+
+
+def test_phase_checks_absolute_and_relative() -> None:
+    result = _result([100] * 400, [250] * 400, spike_errors=8)
+    verdicts = [c.state for c in _judge(
+        result, "reference.spike.error_rate <= 1%", "reference.spike.response.p99 <= 3x steady",
+        "reference.spike.response.p99 <= 2x steady", "reference.steady.response.p50 <= 150ms",
+        "reference.recovery.response.p99 <= 1s")]
     # 2% errors > 1%; 250 ms <= 3 x 100 ms; 250 ms > 2 x 100 ms; 100 ms <= 150 ms; no recovery phase
-    assert verdicts == [False, True, False, True, False]
+    assert verdicts == ["fail", "pass", "fail", "pass", "fail"]
 
 
 def test_a_failure_that_must_reproduce_is_at_least_a_multiple_of_another_phase() -> None:
+    result = _result([100] * 400, [250] * 400, spike_errors=0)
+    verdicts = _judge(result, "reference.spike.response.p99 >= 2x steady", "reference.spike.response.p99 >= 3x steady")
+    assert [c.state for c in verdicts] == ["pass", "fail"]  # 250 ms >= 2 x 100 ms, not >= 3 x 100 ms
+    assert "not >= 300 ms (3 x steady = 3 x 100 ms)" in verdicts[1].reason
+
+
+def test_a_p99_of_a_short_phase_is_insufficient_data() -> None:
     result = _result([100] * 100, [250] * 100, spike_errors=0)
-    checks = [
-        SteadyStateCheck(phase="spike", metric="p99", relative_to="steady", at_least=2),
-        SteadyStateCheck(phase="spike", metric="p99", relative_to="steady", at_least=3),
-    ]
-    verdicts = evaluate_checks(result, checks)
-    assert [c.passed for c in verdicts] == [True, False]  # 250 ms >= 2 x 100 ms, not >= 3 x 100 ms
-    assert "below 3x: 300ms" in verdicts[1].reason and "at least 3x steady" in verdicts[1].expr
-    problems = SteadyStateCheck(phase="spike", metric="p99", at_least=2).problems()
-    assert "at_least needs relative_to (the phase it is a multiple of)" in problems
+    [verdict] = _judge(result, "reference.spike.response.p99 <= 2x steady")
+    assert verdict.state == "insufficient" and "needs at least 368 samples, this run has 100" in verdict.reason

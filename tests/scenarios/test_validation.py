@@ -90,11 +90,27 @@ def test_cross_field_problems_have_lines() -> None:
         workload:
           tenant_weights: {acme: 1, nobody: 2}
         checks:
-          - {phase: spike, metric: p99, max: 1s}
+          - reference.spike.response.p99 <= 1s
+          - refrence.error_rate <= 15
         """)
     msgs = problems(text)
     assert any(m.startswith("f.yaml:17: workload.tenant_weights.nobody: unknown tenant") for m in msgs), msgs
-    assert any(m.startswith("f.yaml:19: checks.0.phase: unknown phase 'spike'") for m in msgs), msgs
+    assert any(m.startswith("f.yaml:19: checks.0: unknown phase 'spike'") for m in msgs), msgs
+    assert any(m.startswith("f.yaml:20: checks.1: ") and "15: did you mean 15%?" in m for m in msgs), msgs
+
+
+def test_older_check_keys_still_load_and_say_what_to_write() -> None:
+    from ragchaos.scenarios.loader import parse_scenario
+
+    s = parse_scenario(GOOD + textwrap.dedent("""\
+        gate:
+          - reference.error_rate < 1%
+        expect:
+          reference:
+            - {mechanism: cache, min: 0.1}
+        """), "f.yaml")
+    assert [c.check for c in s.checks] == ["reference.mechanism.cache >= 0.1", "reference.error_rate < 1%"]
+    assert any("'gate:' is deprecated; move '- reference.error_rate < 1%' under checks:" in n for n in s.deprecations)
 
 
 def test_yaml_syntax_and_duplicate_keys() -> None:

@@ -54,13 +54,13 @@ class NetworkFault(BaseModel):
         streams = ["upstream", "downstream"] if self.stream == "both" else [self.stream]
         return [ToxicSpec(self.toxic_type, s, self.attributes(), self.toxicity) for s in streams]
 
-    def validate(self) -> list[str]:  # type: ignore[override]
+    def validate(self) -> list[str]:  # type: ignore[override]  # not pydantic's deprecated classmethod
         return []
 
     def describe(self) -> str:
         attrs = ", ".join(f"{k}={v}" for k, v in self.attributes().items())
         odds = "" if self.toxicity >= 1 else f", {self.toxicity:.0%} of connections"
-        return f"{self.kind} ({attrs}) {self.stream}{odds}"  # type: ignore[attr-defined]
+        return f"{self.kind} ({attrs}) {self.stream}{odds}"  # type: ignore[attr-defined]  # each subclass declares its kind literal
 
 
 class LatencyFault(NetworkFault):
@@ -110,7 +110,7 @@ class SlicerFault(NetworkFault):
     def attributes(self) -> dict[str, Any]:
         return {"average_size": self.average_size, "size_variation": self.size_variation, "delay": self.delay_us}
 
-    def validate(self) -> list[str]:  # type: ignore[override]
+    def validate(self) -> list[str]:  # type: ignore[override]  # not pydantic's deprecated classmethod
         if self.size_variation >= self.average_size:
             return [f"slicer: size_variation ({self.size_variation}) must be below average_size ({self.average_size})"]
         return []
@@ -133,7 +133,7 @@ class DownFault(NetworkFault):
     def toxics(self) -> list[ToxicSpec]:
         return []
 
-    def validate(self) -> list[str]:  # type: ignore[override]
+    def validate(self) -> list[str]:  # type: ignore[override]  # not pydantic's deprecated classmethod
         errors = []
         if self.stream != "downstream":
             errors.append("down: 'stream' does not apply (the whole proxy is disabled)")

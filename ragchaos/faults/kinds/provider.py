@@ -39,7 +39,7 @@ class ProviderFault(BaseModel):
         """The body of ``POST /_control/faults`` for the app whose provider key is ``key``."""
         body: dict[str, Any] = {
             "id": fault_id,
-            "kind": self.kind,  # type: ignore[attr-defined]
+            "kind": self.kind,  # type: ignore[attr-defined]  # each subclass declares its kind literal
             "endpoint": self.endpoint,
             "key": key,
             "rate": self.rate,
@@ -49,13 +49,13 @@ class ProviderFault(BaseModel):
             body[name] = getattr(self, name)
         return body
 
-    def validate(self) -> list[str]:  # type: ignore[override]
+    def validate(self) -> list[str]:  # type: ignore[override]  # not pydantic's deprecated classmethod
         return []
 
     def describe(self) -> str:
         extra = "".join(f", {n}={getattr(self, n)}" for n in self.payload_fields)
         share = "" if self.rate >= 1 else f" on {self.rate:.0%} of requests"
-        return f"provider {self.kind}{share} ({self.endpoint}{extra})"  # type: ignore[attr-defined]
+        return f"provider {self.kind}{share} ({self.endpoint}{extra})"  # type: ignore[attr-defined]  # each subclass declares its kind literal
 
 
 class RateLimitFault(ProviderFault):
@@ -87,7 +87,7 @@ class SlowFault(ProviderFault):
     payload_fields: ClassVar[tuple[str, ...]] = ("factor",)
     factor: float = Field(4.0, gt=0.0)
 
-    def validate(self) -> list[str]:  # type: ignore[override]
+    def validate(self) -> list[str]:  # type: ignore[override]  # not pydantic's deprecated classmethod
         return [] if self.factor >= 1 else [f"slow: factor {self.factor} < 1 would speed the provider up"]
 
 

@@ -8,6 +8,7 @@ import json
 import random
 import signal
 import sys
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +94,7 @@ async def _main(settings: ServerSettings) -> None:
 
 def serve(settings: ServerSettings) -> int:
     """Run until SIGINT/SIGTERM, on uvloop when it is installed (a faster event loop)."""
+    runner: Callable[[Coroutine[None, None, None]], None]
     try:
         import uvloop
 

@@ -33,7 +33,7 @@ class _Side(asyncio.Protocol):
         self.early_eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport  # type: ignore[assignment]  # TCP: asyncio and uvloop hand a Transport
 
     def data_received(self, data: bytes) -> None:
         if self.reads is not None:
@@ -87,7 +87,7 @@ class ClientSide(_Side):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        transport.pause_reading()  # type: ignore[attr-defined]
+        transport.pause_reading()  # type: ignore[attr-defined]  # TCP: a Transport (see connection_made above)
         self.proxy.loop.create_task(self._connect_upstream())
 
     async def _connect_upstream(self) -> None:
@@ -101,11 +101,12 @@ class ClientSide(_Side):
                 ConnectionTap.refused(self.proxy.calls, self.proxy.name, time.time())
             return
         if self.lost or not self.proxy.running:
-            upstream.transport.close()  # type: ignore[union-attr]
+            if upstream.transport is not None:  # set in connection_made, before create_connection returns
+                upstream.transport.close()
             if not self.lost:
                 self.transport.close()
             return
-        Connection(self.proxy, self, upstream)  # type: ignore[arg-type]
+        Connection(self.proxy, self, upstream)
         self.transport.resume_reading()
 
 

@@ -5,7 +5,8 @@ Importing this package imports every toxic module so they register themselves.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ragchaos.faults.toxics.base import Toxic
 
@@ -18,8 +19,11 @@ class UnknownToxic(KeyError):
     pass
 
 
-def register(name: str):  # type: ignore[no-untyped-def]
-    def deco(cls: type[Toxic]) -> type[Toxic]:
+_ToxicClass = TypeVar("_ToxicClass", bound=type[Toxic])
+
+
+def register(name: str) -> Callable[[_ToxicClass], _ToxicClass]:
+    def deco(cls: _ToxicClass) -> _ToxicClass:
         if name in TOXICS:
             raise RuntimeError(f"toxic {name!r} registered twice")
         cls.type_name = name

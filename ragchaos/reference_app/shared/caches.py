@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 import redis.exceptions
@@ -42,10 +42,10 @@ class WriteBehind:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def submit(self, what: str, coro: object) -> None:
+    def submit(self, what: str, coro: Awaitable[object]) -> None:
         async def run() -> None:
             try:
-                await coro  # type: ignore[misc]
+                await coro
             except (redis.exceptions.RedisError, OSError) as exc:
                 log.warning("shared %s write failed: %s: %s", what, type(exc).__name__, exc)
 

@@ -9,18 +9,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Hashable
+from collections.abc import Awaitable, Hashable
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import redis.asyncio as aioredis
 
-__all__ = ["Namespace", "connect", "digest"]
+__all__ = ["Namespace", "awaitable", "connect", "digest"]
+
+_Reply = TypeVar("_Reply")
 
 
 def digest(key: Hashable) -> str:
     """A stable short name for a cache key tuple (tenant, version, question, ...)."""
     raw = json.dumps(key, default=str, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def awaitable(reply: Awaitable[_Reply] | _Reply) -> Awaitable[_Reply]:
+    """A reply of the asyncio client, as what it is. redis-py 5 declares some commands once for
+    both clients, returning ``Awaitable[T] | T`` (redis-py issue #2399); on ``redis.asyncio`` the
+    reply is always the awaitable."""
+    return cast(Awaitable[_Reply], reply)
 
 
 @dataclass(frozen=True)

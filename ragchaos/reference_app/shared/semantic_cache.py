@@ -33,7 +33,7 @@ import redis.exceptions
 
 from ragchaos.reference_app.semantic_cache import SemanticCache, _Partition, guard_signature
 from ragchaos.reference_app.shared.caches import WriteBehind
-from ragchaos.reference_app.shared.namespace import Namespace, digest
+from ragchaos.reference_app.shared.namespace import Namespace, awaitable, digest
 
 __all__ = ["RedisSemanticCache", "pack_entry", "unpack_entry"]
 
@@ -80,7 +80,7 @@ class RedisSemanticCache(SemanticCache):
         if not self.enabled:
             return
         try:
-            raws: Sequence[bytes] = await self._ns.client.lrange(self._rkey(partition), 0, -1)
+            raws: Sequence[bytes] = await awaitable(self._ns.client.lrange(self._rkey(partition), 0, -1))
         except (redis.exceptions.RedisError, OSError) as exc:
             log.warning("shared semantic cache read failed (local only): %s: %s", type(exc).__name__, exc)
             return

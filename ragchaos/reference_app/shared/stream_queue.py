@@ -41,7 +41,7 @@ from ragchaos.measure.stages import StageRecorder
 from ragchaos.reference_app.deadline import Deadline
 from ragchaos.reference_app.ingest import DocIn, Indexer
 from ragchaos.reference_app.jobstore import Job
-from ragchaos.reference_app.shared.namespace import Namespace
+from ragchaos.reference_app.shared.namespace import Namespace, awaitable
 
 __all__ = ["StreamIngestQueue", "consumer_name"]
 
@@ -139,7 +139,7 @@ class StreamIngestQueue:
 
     async def get(self, job_id: str) -> Job | None:
         try:
-            h: dict[bytes, bytes] = await self.ns.client.hgetall(self._job_key(job_id))
+            h: dict[bytes, bytes] = await awaitable(self.ns.client.hgetall(self._job_key(job_id)))
         except (redis.exceptions.RedisError, OSError) as exc:
             raise _unavailable(exc) from None
         if not h:
@@ -205,13 +205,13 @@ class StreamIngestQueue:
             if job is None or job.state in ("done", "failed"):
                 await client.xack(self.stream, GROUP, entry_id)  # expired, or done by an earlier delivery
                 continue
-            attempts = int(await client.hincrby(self._job_key(job.id), "attempts", 1))
+            attempts = int(await awaitable(client.hincrby(self._job_key(job.id), "attempts", 1)))
             if attempts > self.max_attempts:
-                await client.hset(self._job_key(job.id), mapping={"state": "failed", "finished_at": repr(now)})
+                await awaitable(client.hset(self._job_key(job.id), mapping={"state": "failed", "finished_at": repr(now)}))
                 await client.xack(self.stream, GROUP, entry_id)
                 continue
-            await client.hset(self._job_key(job.id),
-                              mapping={"state": "running", "started_at": repr(now), "consumer": consumer})
+            await awaitable(client.hset(self._job_key(job.id),
+                                        mapping={"state": "running", "started_at": repr(now), "consumer": consumer}))
             self.stages.record_seconds("ingest.queue_wait", max(0.0, now - job.accepted_at))
             work.append((entry_id, job))
         if not work:
@@ -225,8 +225,8 @@ class StreamIngestQueue:
         except Exception as exc:
             log.warning("ingest batch of %d jobs failed: %s: %s", len(work), type(exc).__name__, exc)
             for _, job in work:  # left pending: XAUTOCLAIM redelivers after claim_idle_s
-                await client.hset(self._job_key(job.id),
-                                  mapping={"state": "queued", "error": f"{type(exc).__name__}: {exc}"[:500]})
+                await awaitable(client.hset(self._job_key(job.id),
+                                            mapping={"state": "queued", "error": f"{type(exc).__name__}: {exc}"[:500]}))
             return
         finally:
             beat.cancel()

@@ -6,9 +6,9 @@ A mechanism module (one per file in this package) looks like::
     def batching(ctx: Context) -> Measurement:
         return Measurement(ctx.figures.embed_batch_mean, detail="...")
 
-``evaluate(result)`` compares each measurement with the scenario's expectation
-(``scenario.expect[app]``: ``{mechanism, min?, max?, phase?}``) and returns verdict lines such
-as ``batching: 23.4 chunks per provider call (expected >= 16): PASS``.
+``evaluate(result)`` returns the verdicts of the run's ``mechanism.NAME`` checks (judged by the
+one evaluator, ``reports.checks``), shown as lines such as
+``batching: 23.4 chunks per provider call (expected >= 16): PASS``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ __all__ = [
     "Measurement",
     "Mechanism",
     "evaluate",
-    "evaluate_app",
     "format_value",
     "get",
     "names",
@@ -142,19 +141,11 @@ def verdict_line(v: MechanismVerdict) -> str:
     return f"{v.mechanism}: {format_value(v.measured, v.unit)} (expected {v.expected}): {v.verdict}"
 
 
-def evaluate_app(result: RunResult, app: str) -> list[MechanismVerdict]:
-    return [judge(exp, result, app) for exp in result.scenario.expect.get(app, [])]
-
-
 def evaluate(result: RunResult) -> dict[str, list[MechanismVerdict]]:
-    """Verdicts for every app with expectations (apps absent from the run get a FAIL each)."""
-    out: dict[str, list[MechanismVerdict]] = {}
-    for app, exps in result.scenario.expect.items():
-        if app not in result.apps:
-            out[app] = [
-                MechanismVerdict(mechanism=e.mechanism, verdict="FAIL", detail=f"app {app!r} is not in this run")
-                for e in exps
-            ]
-            continue
-        out[app] = evaluate_app(result, app)
-    return out
+    """The mechanism checks' verdicts per app, from the one evaluator (``reports.checks``): the
+    scenario's ``APP[.PHASE].mechanism.NAME`` checks (and a results.json's older ``expect:``)."""
+    from ragchaos.reports.checks.evaluate import evaluate as judge_all
+    from ragchaos.reports.checks.evaluate import mechanism_verdicts
+
+    gate = result.gate if result.gate is not None else judge_all(result)
+    return mechanism_verdicts(gate)

@@ -8,7 +8,7 @@ def fallback(ctx: Context) -> Measurement:
     """Sum of ``ragchaos_fallback_total``; the detail splits it by kind."""
     c = ctx.figures.counters
     total = c.count("ragchaos_fallback_total") if c else None
-    if total is None:
+    if c is None or total is None:
         return Measurement(None, detail="ragchaos_fallback_total not reported")
     kinds = ", ".join(f"{k}: {int(v)}" for k, v in sorted(c.by("ragchaos_fallback_total", "kind").items()) if v)
     return Measurement(total, detail=f"by kind: {kinds}" if kinds else "none")

@@ -9,7 +9,7 @@ def quotas(ctx: Context) -> Measurement:
     c = ctx.figures.counters
     total = c.count("ragchaos_quota_rejections_total") if c else None
     seen = ctx.figures.errors.get("quota", 0)
-    if total is None:
+    if c is None or total is None:
         return Measurement(None, detail=f"ragchaos_quota_rejections_total not reported; clients saw {seen}")
     tenants = ", ".join(
         f"{k}: {int(v)}" for k, v in sorted(c.by("ragchaos_quota_rejections_total", "tenant").items()) if v

@@ -8,7 +8,7 @@ def semantic_cache(ctx: Context) -> Measurement:
     """Hits / lookups of ``ragchaos_cache_requests_total{layer="semantic"}``."""
     c = ctx.figures.counters
     lookups = c.count("ragchaos_cache_requests_total", layer="semantic") if c else None
-    if lookups is None:
+    if c is None or lookups is None:
         return Measurement(None, detail="ragchaos_cache_requests_total not reported")
     if not lookups:
         return Measurement(0.0, detail="no semantic cache lookups")

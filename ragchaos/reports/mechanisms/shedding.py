@@ -10,7 +10,7 @@ def shedding(ctx: Context) -> Measurement:
     c = ctx.figures.counters
     total = c.count("ragchaos_shed_total") if c else None
     seen = ctx.figures.errors.get("shed", 0)
-    if total is None:
+    if c is None or total is None:
         return Measurement(None, detail=f"ragchaos_shed_total not reported; clients saw {seen} shed answers")
     reasons = ", ".join(f"{k}: {int(v)}" for k, v in sorted(c.by("ragchaos_shed_total", "reason").items()) if v)
     return Measurement(total, detail=f"clients saw {seen} shed answers" + (f"; by reason: {reasons}" if reasons else ""))

@@ -3,12 +3,13 @@
 A load model is a pydantic model with ``kind: Literal[...]``, ``validate() -> list[str]``,
 ``describe() -> str``, a pure ``plan() -> list[PlannedStep]`` (what ``--dry-run`` prints) and
 ``total_s``. ``Load`` is the discriminated union the scenario file loads into; adding a model
-means adding a file here and importing it below.
+means adding a file here, importing it below and naming it in ``Load`` (spelled out so that a
+type checker sees the union; the import fails if the two disagree).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Union
+from typing import Annotated, get_args
 
 from pydantic import Field
 
@@ -27,4 +28,8 @@ __all__ = [
     "register",
 ]
 
-Load = Annotated[Union[tuple(LOAD_KINDS.values())], Field(discriminator="kind")]  # noqa: UP007
+Load = Annotated[ArrivalLoad | UserLoad, Field(discriminator="kind")]
+
+if set(get_args(get_args(Load)[0])) != set(LOAD_KINDS.values()):
+    raise ImportError(f"ragchaos.scenarios.loads: Load names {get_args(get_args(Load)[0])}, "
+                      f"the registry holds {sorted(LOAD_KINDS)}; name every registered model in Load")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -26,10 +28,13 @@ def bounds_problems(total_s: float, expected_requests: float | None = None) -> l
     return out
 
 
-def register(kind: str):  # type: ignore[no-untyped-def]
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def register(kind: str) -> Callable[[type[_Model]], type[_Model]]:
     """Class decorator: make a load model loadable as ``load: {kind: <kind>}``."""
 
-    def deco(cls: type[BaseModel]) -> type[BaseModel]:
+    def deco(cls: type[_Model]) -> type[_Model]:
         if kind in LOAD_KINDS:
             raise ValueError(f"load kind {kind!r} registered twice")
         LOAD_KINDS[kind] = cls

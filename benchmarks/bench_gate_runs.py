@@ -1,0 +1,81 @@
+"""Real gate runs on this machine: A/A (the same build on both sides) and A/B (the candidate
+made slower for real), each a full ``ragchaos gate --baseline-ref HEAD`` of the ci scenario.
+
+A/B: the candidate's link to the provider gets a Toxiproxy ``latency`` toxic for the whole run
+(``--toxic-ms`` per response), added as one more fault step of a copy of the ci scenario aimed
+at the app ``reference`` only; the apps' code is unchanged. The realized p99 change is printed
+from the run's own verdict (the ratio and its interval), so the size of the injected regression
+is measured, not assumed.
+
+Per run: exit status, wall time, the load average at the start, and each baseline verdict.
+One JSON line per run goes to ``--log``.
+
+    .venv/bin/python benchmarks/bench_gate_runs.py --aa 10 --ab 10 --toxic-ms 60 --out /tmp/gate-runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+CI = REPO / "ragchaos/scenarios/builtin/ci.yaml"
+
+
+def slower_scenario(out: Path, toxic_ms: int) -> Path:
+    data = yaml.safe_load(CI.read_text())
+    data["name"] = "ci-slower"
+    total = sum(float(str(s["duration"]).rstrip("s")) for s in data["load"]["stages"])
+    data["faults"].append({"name": "candidate-slower", "at": "0s", "duration": f"{total:g}s", "app": "reference",
+                           "dependency": "provider", "fault": {"kind": "latency", "latency_ms": toxic_ms}})
+    path = out / f"ci-slower-{toxic_ms}ms.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def one(kind: str, scenario: str, out: Path) -> dict:
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    t = time.monotonic()
+    proc = subprocess.run([str(REPO / ".venv/bin/ragchaos"), "gate", "--baseline-ref", "HEAD", "--scenario", scenario,
+                           "--out", str(out / "runs")], cwd=REPO, capture_output=True, text=True, timeout=900)
+    wall = time.monotonic() - t
+    run_dir = next((line.split("files ", 1)[1].split("/gate.json")[0] for line in proc.stdout.splitlines()
+                    if line.startswith("ragchaos gate: files ")), None)
+    verdicts = []
+    if run_dir:
+        doc = json.loads((Path(run_dir) / "gate.json").read_text())
+        verdicts = [{k: c.get(k) for k in ("name", "status", "ratio", "low", "high", "p_value", "resolution", "n",
+                                            "n_baseline")} for c in doc["checks"] if c.get("n_baseline")]
+    return {"kind": kind, "exit": proc.returncode, "wall_s": round(wall, 1), "loadavg": load, "run": run_dir,
+            "verdicts": verdicts, "tail": proc.stdout.splitlines()[-1:] + proc.stderr.splitlines()[-3:]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--aa", type=int, default=10)
+    ap.add_argument("--ab", type=int, default=10)
+    ap.add_argument("--toxic-ms", type=int, default=60)
+    ap.add_argument("--out", type=Path, default=Path("/tmp/gate-runs"))
+    ap.add_argument("--log", type=Path, default=None)
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    log = args.log or args.out / "runs.jsonl"
+    slower = slower_scenario(args.out, args.toxic_ms)
+    plan = [("A/A", "ci")] * args.aa + [(f"A/B +{args.toxic_ms}ms", str(slower))] * args.ab
+    for kind, scenario in plan:
+        row = one(kind, scenario, args.out)
+        with log.open("a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        v = {x["name"].split(" vs ")[0]: f"{x['status']} {((x['ratio'] or 1) - 1) * 100:+.0f}%" for x in row["verdicts"]}
+        print(f"{kind}: exit {row['exit']} in {row['wall_s']} s (load {' '.join(row['loadavg'])}) {v}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
