@@ -169,6 +169,7 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> Path:
             out(f"ragchaos: stack up: {', '.join(f'{a}={u.url}' for a, u in stack.apps.items())}")
             _print_instructions(stack, out)
             _seed(stack, bench, scenario, out)
+            _check_ready(stack, scenario, out)
             if receiver is not None:
                 _check_span_rules(stack, scenario, receiver, out)
             batches = [[a] for a in scenario.apps] if opts.sequential else [list(scenario.apps)]
@@ -237,6 +238,22 @@ def _check_span_rules(stack: Stack, scenario: Scenario, receiver: OtlpReceiver, 
     if problems:
         raise RunFailed("\n".join(problems))
     out(f"ragchaos: spans of {', '.join(receiver.rules)} arrive and every span rule matches")
+
+
+def _check_ready(stack: Stack, scenario: Scenario, out: Callable[[str], None]) -> None:
+    """Each target's readiness probe, after seeding and before the load: polled until it answers as
+    expected, or the run stops with what it answered instead."""
+    for app in scenario.apps:
+        probe = scenario.target(app).ready
+        if probe is None:
+            continue
+        deadline = time.monotonic() + probe.timeout_s
+        while (problem := probe.check(stack.apps[app].url)) is not None:
+            if time.monotonic() > deadline:
+                raise TargetError(f"target {app} is not ready after {probe.timeout_s:g}s: {probe.method} "
+                                  f"{probe.path} {problem}")
+            gevent.sleep(0.5)
+        out(f"ragchaos: {app} is ready ({probe.method} {probe.path} answered as expected)")
 
 
 def _seed(stack: Stack, bench: Workbench, scenario: Scenario, out: Callable[[str], None]) -> None:

@@ -22,6 +22,7 @@ A started target's ``command`` and ``env`` may name where each dependency's prox
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import sys
@@ -40,6 +41,7 @@ from ragchaos.stack.templates import INGEST_PLACEHOLDERS, QUERY_PLACEHOLDERS, Re
 __all__ = [
     "ADDRESS_FIELDS",
     "BUILTIN_TARGETS",
+    "ReadyProbe",
     "Target",
     "TargetError",
     "check_reachable",
@@ -62,6 +64,38 @@ class TargetError(RuntimeError):
     """A target that cannot be used; the message names it and says why."""
 
 
+class ReadyProbe(BaseModel):
+    """A request and the answer it must get before the load starts (after seeding): a health path
+    says the process is up, this says it can serve (its model loaded, its corpus in)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: str = Field(default="GET", pattern=r"^(GET|POST|PUT|PATCH|DELETE)$")
+    path: str = Field(pattern=r"^/")
+    body: Any = None
+    status: int = Field(default=200, ge=100, le=599)
+    contains: str | None = None  # a piece of text the answer's body must hold
+    timeout_s: float = Field(default=30.0, gt=0, le=600)
+
+    def check(self, base_url: str) -> str | None:
+        """None when the answer is as expected; else what came back instead."""
+        data = None if self.body is None else json.dumps(self.body).encode()
+        req = urllib.request.Request(base_url.rstrip("/") + self.path, data=data, method=self.method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                status, text = resp.status, resp.read().decode(errors="replace")
+        except urllib.error.HTTPError as exc:
+            status, text = exc.code, exc.read().decode(errors="replace")
+        except (urllib.error.URLError, OSError) as exc:
+            return f"no answer ({getattr(exc, 'reason', exc)})"
+        if status != self.status:
+            return f"answered {status} (expected {self.status}): {text[:200]}"
+        if self.contains is not None and self.contains not in text:
+            return f"answered {status} without {self.contains!r}: {text[:200]}"
+        return None
+
+
 class Target(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -70,6 +104,7 @@ class Target(BaseModel):
     url: str | None = None
     cwd: str | None = None
     health: str = Field(default="/healthz", pattern=r"^/")
+    ready: ReadyProbe | None = None
     start_timeout: float = Field(default=60.0, gt=0, le=600)
     env: dict[str, str] = Field(default_factory=dict)
     # for a builtin target, left out: our apps' templates
