@@ -178,10 +178,11 @@ def test_the_reference_apps_own_stages_and_the_proxy_agree(
     micro-batcher off (its gather wait, up to 5 ms, is time inside the stage no proxy can see).
 
     What the proxy cannot see is the client library's own work on each call (building and
-    serialising the request, taking a pooled connection, decoding the answer), 2-5 ms a call on
-    this machine under load: for a 300 ms chat call that is noise, for a 5 ms vector query it is
-    most of the gap. So: inside >= outside always, and inside - outside within 10% of the stage or
-    6 ms, whichever is larger."""
+    serialising the request, taking a pooled connection, decoding the answer, the app's event loop
+    getting to it): 2-7 ms a call on this machine, more the busier it is (BENCHMARKS.md). For a
+    chat call of hundreds of ms that is noise: there the p50s agree within 10%. For a 5-50 ms
+    embeddings or vector call it is most of the gap, so there: inside >= outside always, and
+    inside - outside within 10% of the stage or 10 ms, whichever is larger."""
     if toxiproxy.kind != "builtin":
         pytest.skip("only the built-in proxy times calls")
     group = ProcessGroup()
@@ -218,4 +219,5 @@ def test_the_reference_apps_own_stages_and_the_proxy_agree(
         i50, o50 = inside[own].percentile_us(50), outside[at_proxy].percentile_us(50)
         assert inside[own].count == outside[at_proxy].count == 40, (own, inside[own].count, outside[at_proxy].count)
         assert i50 >= o50 * 0.99, (own, i50, o50)  # the proxy sees part of the stage, never more
-        assert i50 - o50 <= max(0.10 * i50, 6_000), (own, i50, o50)
+        allowance = 0.10 * i50 if own == "query.generate" else max(0.10 * i50, 10_000)
+        assert i50 - o50 <= allowance, (own, i50, o50)

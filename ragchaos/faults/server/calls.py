@@ -267,7 +267,9 @@ class ConnectionTap:
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
             return OPAQUE
         call.method = parts[0]
-        call.path = urllib.parse.urlsplit(parts[1]).path[:300] or "/"
+        target = parts[1]
+        # origin form (/path?query) is what clients send a server; absolute form only to a proxy
+        call.path = (target.split("?", 1)[0] if target.startswith("/") else urllib.parse.urlsplit(target).path)[:300] or "/"
         call.endpoint = endpoint_of(call.method, call.path)
         retry = head.header(_RETRY_HEADER)
         if retry.isdigit():
