@@ -30,8 +30,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+## make bench: every benchmark, quick settings (a few minutes); make bench FULL=1: the settings
+## BENCHMARKS.md quotes (hours: the 10-minute soak, 20 whole gates of the ci scenario). Prints
+## where each figure went.
 bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py $(if $(filter 1 yes true,$(FULL)),--full)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

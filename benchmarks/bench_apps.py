@@ -1,6 +1,7 @@
 """Queries/s at saturation on one core for each app, and the reference's CPU per query on a miss.
 
     .venv/bin/python benchmarks/bench_apps.py [--queries 400] [--concurrency 16]
+    .venv/bin/python benchmarks/bench_apps.py --quick --json apps.json   # make bench: about a minute
 
 A healthy system: the provider (latency model off, limits out of reach) and a Chroma server,
 called directly (no fault proxy, whose CPU would share the cores). Each app runs alone, pinned to
@@ -33,6 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import figures
 import httpx
 import psutil
 
@@ -155,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=1, help="repeat every variant, interleaved")
-    args = parser.parse_args(argv)
+    args = figures.parse(parser, {"queries": 40, "warmup": 8}, argv)
     run = Path(tempfile.mkdtemp(prefix="bench-apps-"))
     group = ProcessGroup()
     results: list[dict[str, Any]] = []
@@ -184,16 +186,23 @@ def main(argv: list[str] | None = None) -> int:
     by: dict[str, list[dict[str, Any]]] = {}
     for r in results:
         by.setdefault(r["variant"], []).append(r)
+    medians: dict[str, dict[str, float]] = {}
     for label, rs in by.items():
         med = {k: statistics.median(x[k] for x in rs) for k in ("qps", "app_cores", "cpu_ms_per_query",
                                                                "qps_per_app_cpu_s", "p50_ms", "p99_ms")}
+        medians[label] = med
         print(f"| {label} | {med['qps']:.1f} | {med['app_cores']:.2f} | {med['cpu_ms_per_query']:.2f} | "
               f"{med['qps_per_app_cpu_s']:.0f} | {med['p50_ms']:.1f} | {med['p99_ms']:.1f} | {sum(x['errors'] for x in rs)} |")
+    ratios: dict[str, float] = {}
     for base in ("naive", VARIANTS[1][0]):
         b = statistics.median(r["cpu_ms_per_query"] for r in by[base])
         for label in list(by)[2:]:
             ref = statistics.median(r["cpu_ms_per_query"] for r in by[label])
+            ratios[f"{label} / {base}"] = round(ref / b, 3)
             print(f"{label}: {ref / b:.3f}x the CPU per query of '{base}' ({(ref / b - 1) * 100:+.1f} %)")
+    miss = f"{VARIANTS[3][0]} / naive"
+    figures.write(args, {"rounds": results, "medians": medians, "cpu_per_query_ratios": ratios,
+                         "headline": {"reference CPU per query on a cache miss, x the naive's": f"{ratios[miss]:.2f}"}})
     return 0
 
 

@@ -1,7 +1,7 @@
 """What timing every call costs the fault proxy: the same HTTP traffic through two built-in proxy
 processes, one timing calls (the default) and one started with ``--no-call-timing``.
 
-    .venv/bin/python benchmarks/bench_call_timing.py [--calls 4000] [--mb 64] [--json out.json]
+    .venv/bin/python benchmarks/bench_call_timing.py [--calls 4000] [--mb 64] [--quick] [--json out.json]
 
 1. Keep-alive request/response round trips (a 300-byte POST, a 200-byte answer), the two proxies
    measured alternately in blocks so machine noise hits both alike: p50 and p99 per call, and the
@@ -28,6 +28,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import figures  # noqa: E402
 
 from ragchaos.core.ports import LOOPBACK, free_port  # noqa: E402
 from ragchaos.core.procs import ManagedProcess, python_module_argv  # noqa: E402
@@ -126,8 +129,7 @@ def main() -> int:
     ap.add_argument("--calls", type=int, default=4000, help="round trips per proxy")
     ap.add_argument("--blocks", type=int, default=8)
     ap.add_argument("--mb", type=int, default=64, help="size of the large answer (MiB)")
-    ap.add_argument("--json", type=Path)
-    args = ap.parse_args()
+    args = figures.parse(ap, {"calls": 800, "blocks": 4, "mb": 8})
     log_dir = Path("/tmp/bench_call_timing")
     log_dir.mkdir(exist_ok=True)
     up_port = free_port()
@@ -178,9 +180,13 @@ def main() -> int:
             proc.stop()
         upstream.terminate()
         upstream.join(5)
+    report["headline"] = {
+        "added p50 per call": f"{(report['p50_us']['True'] - report['p50_us']['False']):.0f} us",
+        "added proxy CPU per call": f"{(report['proxy_cpu_us_per_call']['True'] - report['proxy_cpu_us_per_call']['False']):.0f} us",
+        "calls recorded / sent": f"{report['recorded_calls']} / {report['calls_per_proxy']}",
+    }
     print(json.dumps(report, indent=1))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=1))
+    figures.write(args, report)
     return 0 if report["recorded_equals_sent"] else 1
 
 

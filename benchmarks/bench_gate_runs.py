@@ -11,6 +11,10 @@ Per run: exit status, wall time, the load average at the start, and each baselin
 One JSON line per run goes to ``--log``.
 
     .venv/bin/python benchmarks/bench_gate_runs.py --aa 10 --ab 10 --toxic-ms 60 --out /tmp/gate-runs
+    .venv/bin/python benchmarks/bench_gate_runs.py --quick --json gate-runs.json   # one A/A, one A/B
+
+Each run is a whole gate of the ci scenario (minutes), so make bench lists it and skips it;
+make bench FULL=1 runs it with the settings above.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+import figures
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,17 +68,24 @@ def main() -> int:
     ap.add_argument("--toxic-ms", type=int, default=60)
     ap.add_argument("--out", type=Path, default=Path("/tmp/gate-runs"))
     ap.add_argument("--log", type=Path, default=None)
-    args = ap.parse_args()
+    args = figures.parse(ap, {"aa": 1, "ab": 1})
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.log or args.out / "runs.jsonl"
     slower = slower_scenario(args.out, args.toxic_ms)
     plan = [("A/A", "ci")] * args.aa + [(f"A/B +{args.toxic_ms}ms", str(slower))] * args.ab
+    rows = []
     for kind, scenario in plan:
         row = one(kind, scenario, args.out)
+        rows.append(row)
         with log.open("a") as fh:
             fh.write(json.dumps(row) + "\n")
         v = {x["name"].split(" vs ")[0]: f"{x['status']} {((x['ratio'] or 1) - 1) * 100:+.0f}%" for x in row["verdicts"]}
         print(f"{kind}: exit {row['exit']} in {row['wall_s']} s (load {' '.join(row['loadavg'])}) {v}", flush=True)
+    aa = [r for r in rows if r["kind"] == "A/A"]
+    ab = [r for r in rows if r["kind"] != "A/A"]
+    figures.write(args, {"runs": rows, "log": str(log), "headline": {
+        "A/A gates passed (exit 0)": f"{sum(r['exit'] == 0 for r in aa)} of {len(aa)}",
+        f"A/B +{args.toxic_ms} ms gates failed (exit 1)": f"{sum(r['exit'] == 1 for r in ab)} of {len(ab)}"}})
     return 0
 
 

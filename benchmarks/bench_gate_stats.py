@@ -15,17 +15,21 @@ BENCHMARKS.md measure those).
 
     .venv/bin/python benchmarks/bench_gate_stats.py RUN_DIR... --trials 20000
     .venv/bin/python benchmarks/bench_gate_stats.py RUN_DIR... --trials 2000 --shift 1.2 --metric response.query.p99
+    .venv/bin/python benchmarks/bench_gate_stats.py RUN_DIR... --quick --json stats.json   # 2,000 trials
+
+It needs run folders of the ci scenario with a baseline app (bench_gate_runs.py records them),
+so make bench runs it only with FULL=1, after bench_gate_runs, on the folders that recorded.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
 from pathlib import Path
 
+import figures
 import numpy as np
 
 from ragchaos.measure.hdr import Histogram
@@ -107,11 +111,10 @@ def main() -> int:
     ap.add_argument("--alpha", type=float, default=0.01)
     ap.add_argument("--apps", default="reference,baseline")
     ap.add_argument("--seed", type=int, default=20261206)
-    ap.add_argument("--json", type=Path, help="also write the results here")
-    args = ap.parse_args()
+    args = figures.parse(ap, {"trials": 2000})
     metrics = [m for m in args.metrics.split(",") if m]
     apps = tuple(args.apps.split(","))
-    runs = [recorded(d, metrics, apps) for d in args.runs]  # type: ignore[arg-type]
+    runs = [recorded(d, metrics, apps) for d in args.runs]
     common = set.intersection(*(set(r) for r in runs))
     runs = [{m: r[m] for m in metrics if m in common} for r in runs]
     if not common:
@@ -126,12 +129,13 @@ def main() -> int:
         out.append(simulate(runs, args.trials, args.shift, metric, policy, args.seed + 1))
     for res in out:
         what = "unchanged" if not res["shifted_metric"] else f"{res['shifted_metric']} x{res['shift']}"
-        low, high = res["wilson95"]  # type: ignore[misc]
+        low, high = res["wilson95"]
         print(f"{what}: gate failed in {res['gate_failed']} of {res['trials']} trials = {res['rate']:.2%} "
               f"[{low:.2%}, {high:.2%}] ({res['seconds']} s); median resolution "
-              + ", ".join(f"{m} +{v * 100:.0f}%" for m, v in res["median_resolution"].items()))  # type: ignore[union-attr]
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=1) + "\n")
+              + ", ".join(f"{m} +{v * 100:.0f}%" for m, v in res["median_resolution"].items()))
+    headline = {("false alarms, unchanged" if not r["shifted_metric"] else f"detected, {r['shifted_metric']} x{r['shift']}"):
+                f"{r['rate']:.2%} of {r['trials']} trials" for r in out}
+    figures.write(args, {"simulations": out, "runs": [str(d) for d in args.runs], "headline": headline})
     return 0
 
 

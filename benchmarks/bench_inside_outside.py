@@ -1,6 +1,6 @@
 """The reference app's own stage p50s beside the same calls timed at the fault proxy.
 
-    .venv/bin/python benchmarks/bench_inside_outside.py [--disable cache,batching] [--queries 60]
+    .venv/bin/python benchmarks/bench_inside_outside.py [--disable cache,batching] [--queries 60] [--quick] [--json F]
 
 One reference app (provider, Chroma and the built-in proxy started here), its corpus indexed,
 then ``--queries`` questions one at a time. Printed per stage: the app's p50 (``/_stats/hdr``),
@@ -20,6 +20,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import figures  # noqa: E402
 
 from ragchaos.core.procs import ProcessGroup  # noqa: E402
 from ragchaos.faults.calltiming import CallReader  # noqa: E402
@@ -37,7 +40,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--disable", default="cache,batching")
     ap.add_argument("--queries", type=int, default=60)
-    args = ap.parse_args()
+    args = figures.parse(ap, {"queries": 12})
     d = Path(tempfile.mkdtemp(prefix="inside_outside_"))
     group = ProcessGroup()
     try:
@@ -65,10 +68,15 @@ def main() -> int:
     print(f"load average {Path('/proc/loadavg').read_text().split()[:3]}, RAGCHAOS_DISABLE={args.disable}, "
           f"{args.queries} queries one at a time")
     print(f"{'stage':16} {'n':>4} {'inside p50':>11} {'at the proxy':26} {'n':>4} {'p50':>9} {'gap':>8} {'ratio':>6}")
+    rows = {}
     for own, at in PAIRS:
         hi, ho = inside[own], outside[at]
         i50, o50 = hi.percentile_us(50) / 1000, ho.percentile_us(50) / 1000
         print(f"{own:16} {hi.count:4} {i50:9.2f}ms {at:26} {ho.count:4} {o50:7.2f}ms {i50 - o50:6.2f}ms {i50 / o50:6.3f}")
+        rows[own] = {"at_proxy": at, "n": hi.count, "n_proxy": ho.count, "p50_ms": round(i50, 2),
+                     "proxy_p50_ms": round(o50, 2), "gap_ms": round(i50 - o50, 2), "ratio": round(i50 / o50, 3)}
+    figures.write(args, {"disable": args.disable, "queries": args.queries, "stages": rows,
+                         "headline": {own: f"{r['ratio']:.3f} (gap {r['gap_ms']:.1f} ms)" for own, r in rows.items()}})
     return 0
 
 

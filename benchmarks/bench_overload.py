@@ -1,6 +1,7 @@
 """The reference app at ten times its capacity: what it sheds, how fast, and what it keeps.
 
     .venv/bin/python benchmarks/bench_overload.py [--factor 10] [--seconds 20]
+    .venv/bin/python benchmarks/bench_overload.py --quick --json overload.json   # make bench: under a minute
 
 A provider (latency model on, rate limits out of reach, so the app itself is the bottleneck)
 and a Chroma server, called directly; the reference app with its caches off (every query is a
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import figures
 
 from ragchaos.core.procs import ProcessGroup
 from ragchaos.stack.local import app_env, start_app, start_chroma, start_provider
@@ -158,7 +160,8 @@ def main() -> int:
     ap.add_argument("--capacity-queries", type=int, default=400)
     # the chat bulkhead's cap (16): more clients than that measure its refusals, not capacity
     ap.add_argument("--concurrency", type=int, default=16)
-    args = ap.parse_args()
+    ap.add_argument("--warm-queries", type=int, default=64, help="queries that warm the pools before measuring")
+    args = figures.parse(ap, {"seconds": 3.0, "capacity_queries": 48, "warm_queries": 16})
 
     run = Path(tempfile.mkdtemp(prefix="bench-overload-"))
     (run / "provider.yaml").write_text(PROVIDER_CONFIG)
@@ -170,7 +173,7 @@ def main() -> int:
         proc, app = start_app(group, run / "logs", "reference", env)
         assert proc.pid is not None
         ingest(app.url)
-        asyncio.run(capacity(app.url, 64, 16))  # warm the pools
+        asyncio.run(capacity(app.url, args.warm_queries, 16))  # warm the pools
         cap, cap_lat, cap_codes = asyncio.run(capacity(app.url, args.capacity_queries, args.concurrency))
         rss_before = rss_kib(proc.pid)
         rate = args.rate or cap * args.factor
@@ -209,6 +212,13 @@ def main() -> int:
         "mean_latency_ok_s": round(statistics.fmean(ok), 3) if ok else None,
     }
     print(json.dumps(report, indent=2))
+    report["headline"] = {
+        "offered load, x the measured capacity": f"{report['offered_rps'] / report['capacity_qps']:.1f}",
+        "shed (503 + Retry-After)": f"{report['shed_fraction']:.0%}, p99 {report['shed_p99_ms']:.0f} ms",
+        "admitted p99": f"{report['admitted_p99_s']:.2f} s (within the {BUDGET_S:.0f} s budget: "
+                        f"{report['admitted_p99_within_budget']})",
+    }
+    figures.write(args, report)
     return 0
 
 

@@ -1,6 +1,7 @@
 """Provider throughput: embeddings requests per second on one server process, latency model off.
 
     .venv/bin/python benchmarks/bench_provider.py [--duration 10] [--clients 2] [--connections 32]
+    .venv/bin/python benchmarks/bench_provider.py --quick --json provider.json   # make bench: ~15 s
 
 Starts ``python -m ragchaos.provider`` (one process, one event loop: one core at most) with the latency
 model off and limits out of reach, then drives POST /v1/embeddings from ``--clients`` load
@@ -24,6 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import figures
 
 from ragchaos.core.ports import free_port
 from ragchaos.core.procs import ManagedProcess, python_module_argv
@@ -53,7 +56,7 @@ def _requests(seed: int, inputs: int, count: int) -> list[bytes]:
 
 
 def _client(port: int, seed: int, inputs: int, connections: int, start_at: float, stop_at: float,
-            queue: mp.Queue) -> None:  # type: ignore[type-arg]
+            queue: mp.Queue) -> None:
     try:
         import uvloop
 
@@ -78,16 +81,26 @@ def _client(port: int, seed: int, inputs: int, connections: int, start_at: float
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
             await reader.readexactly(length)
+            counts[2] += 1  # every answer, for the cross-check with the provider's own count
             if time.time() >= start_at:  # only what completes inside the window counts
                 counts[0 if status == 200 else 1] += 1
         writer.close()
 
     async def main() -> list[int]:
-        counts = [0, 0]
+        counts = [0, 0, 0]  # ok in the window, errors in the window, every answer
         await asyncio.gather(*(conn(i, counts) for i in range(connections)))
         return counts
 
     queue.put(runner(main()))
+
+
+def _provider_count(port: int) -> int:
+    """Embeddings requests the provider itself counted for the bench key (``GET /_stats``)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stats", timeout=10) as resp:
+        stats = json.loads(resp.read())
+    return int(stats["keys"].get("bench", {}).get("embeddings", {}).get("requests", 0))
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -115,7 +128,7 @@ def measure(port: int, pid: int, inputs: int, clients: int, connections: int, wa
     ok = sum(r[0] for r in results)
     errors = sum(r[1] for r in results)
     cpu = cpu1 - cpu0
-    return {"inputs": inputs, "requests_per_s": ok / duration, "errors": errors,
+    return {"inputs": inputs, "answers_seen": sum(r[2] for r in results), "requests_per_s": ok / duration, "errors": errors,
             "server_cpu_share": cpu / (t1 - t0), "requests_per_cpu_s": ok / cpu if cpu > 0 else float("nan")}
 
 
@@ -126,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=2, help="load-generator processes")
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections per client")
     parser.add_argument("--inputs", type=int, nargs="+", default=[1, 64], help="inputs per request, one case each")
-    args = parser.parse_args(argv)
+    args = figures.parse(parser, {"duration": 2.0, "warmup": 0.5}, argv)
 
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.json"
@@ -140,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             assert server.pid is not None
             rows = [measure(port, server.pid, n, args.clients, args.connections, args.warmup, args.duration)
                     for n in args.inputs]
+            counted = _provider_count(port)
         finally:
             server.stop()
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
@@ -150,6 +164,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {r['inputs']} | {r['requests_per_s']:,.0f} | {r['server_cpu_share']:.2f} | "
               f"{r['requests_per_cpu_s']:,.0f} | {r['errors']} |")
     print(json.dumps(rows))
+    seen = sum(r["answers_seen"] for r in rows)
+    print(f"cross-check: the clients read {seen:,} answers, the provider's /_stats counts {counted:,} requests"
+          f" ({'the same' if seen == counted else 'they differ'})")
+    headline = {f"{r['inputs']}-input requests per server CPU-second": f"{r['requests_per_cpu_s']:,.0f}" for r in rows}
+    figures.write(args, {"cases": rows, "clients": args.clients, "connections": args.connections,
+                         "duration_s": args.duration, "headline": headline,
+                         "cross_check": {"answers_read_by_clients": seen, "requests_counted_by_provider": counted,
+                                         "agree": seen == counted}})
+    if seen != counted:
+        print("bench_provider: the clients and the provider disagree on the request count", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,6 +1,7 @@
 """Fault proxy overhead: the built-in proxy against a direct connection, in one run.
 
     .venv/bin/python benchmarks/bench_proxy.py [--rtts 5000] [--mb 512] [--json out.json]
+    .venv/bin/python benchmarks/bench_proxy.py --quick --json proxy.json   # make bench: ~10 s
 
 1. Added round-trip latency of a 64-byte echo with no toxics (p50, p99): proxied minus direct,
    the two measured alternately in blocks so machine noise hits both alike.
@@ -16,7 +17,6 @@ The proxy runs as its own process (``python -m ragchaos.faults``), as it does in
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import socket
@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import figures  # noqa: E402
 
 from ragchaos.faults.client import ToxiproxyClient  # noqa: E402
 from ragchaos.faults.discovery import start_builtin  # noqa: E402
@@ -140,8 +142,7 @@ def main() -> int:
     ap.add_argument("--rtts", type=int, default=5000)
     ap.add_argument("--mb", type=int, default=512)
     ap.add_argument("--runs", type=int, default=3, help="throughput runs (best of, each direct and proxied)")
-    ap.add_argument("--json", type=Path)
-    args = ap.parse_args()
+    args = figures.parse(ap, {"rtts": 500, "mb": 32, "runs": 1})
 
     echo, sink = Server("echo"), Server("sink")
     handle = start_builtin()
@@ -227,8 +228,11 @@ def main() -> int:
           f"p99 {iso['fast_p99_us']:.0f} -> {iso['with_slow_p99_us']:.0f} µs with a stalled "
           f"({queued >> 20} MiB queued) and a 1 s-latency connection on other proxies")
     print(f"median direct rtt {statistics.median(direct) * 1e6:.0f} µs")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    result["headline"] = {
+        "p50 round trip added by the proxy": f"{lat['added_p50_us']:.0f} µs",
+        "one connection through the proxy": f"{tput_proxied:.0f} MB/s ({tput_proxied / tput_direct:.2f} of direct)",
+    }
+    figures.write(args, result)
     return 0
 
 

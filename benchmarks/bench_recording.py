@@ -8,6 +8,7 @@ machine hits both; the ratio is of the medians. Then the memory of one histogram
 significant figures, 1 us..10 min), its encoded size, and the recorder's cost per call.
 
     .venv/bin/python benchmarks/bench_recording.py --duration 8 --rounds 3 --users 8
+    .venv/bin/python benchmarks/bench_recording.py --quick --json recording.json   # make bench: ~15 s
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import statistics
 import sys
 import time
 import tracemalloc
+
+import figures
 
 
 def serve(port: int) -> None:
@@ -37,7 +40,7 @@ def serve(port: int) -> None:
             self.buf += data
             while b"\r\n\r\n" in self.buf:  # GETs without bodies
                 _, self.buf = self.buf.split(b"\r\n\r\n", 1)
-                self.t.write(response)  # type: ignore[attr-defined]
+                self.t.write(response)
 
     async def main() -> None:
         server = await asyncio.get_running_loop().create_server(Proto, "127.0.0.1", port)
@@ -166,7 +169,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--memory-only", action="store_true", help="skip the Locust part")
-    args = parser.parse_args()
+    args = figures.parse(parser, {"duration": 1.5, "warmup": 0.5, "rounds": 1, "users": 4})
     if args.serve:
         serve(args.serve)
         return 0
@@ -174,7 +177,9 @@ def main() -> int:
         parser.error("bounded load only: --duration (0, 60], --rounds 1..10, --users 1..200")
 
     if args.memory_only:
-        print(json.dumps({"memory": bench_memory()}, indent=1))
+        memory = {"memory": bench_memory()}
+        print(json.dumps(memory, indent=1))
+        figures.write(args, memory)
         return 0
 
     from ragchaos.core.ports import free_port, wait_for_port
@@ -195,6 +200,9 @@ def main() -> int:
           f"ratio {lo['ratio']:.3f} (recording costs {(1 - lo['ratio']) * 100:.1f}% of the rate)")
     print(f"per Locust CPU-second: bare {statistics.median(lo['bare_per_cpu_s']):,.0f}, recording "
           f"{statistics.median(lo['recording_per_cpu_s']):,.0f}; ratio {lo['cpu_ratio']:.3f}")
+    result["headline"] = {"requests/s of a recording Locust user, x a bare one": f"{lo['ratio']:.3f}",
+                          "recorder cost per request": f"{result['memory']['record_us_per_call']} µs"}
+    figures.write(args, result)
     return 0
 
 

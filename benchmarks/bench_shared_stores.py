@@ -9,6 +9,7 @@ backends so drift on a shared machine hits both; figures are medians of the roun
 operation, and the ratio is of those medians (sequential, one caller: latency, not capacity).
 
     .venv/bin/python benchmarks/bench_shared_stores.py --ops 2000 --rounds 3
+    .venv/bin/python benchmarks/bench_shared_stores.py --quick --json shared.json   # make bench: ~10 s
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import figures
 import numpy as np
 
 from ragchaos.kit.schemas import QueryResponse
@@ -72,7 +74,7 @@ async def build(url: str, data: Path) -> dict[str, dict[str, Op]]:
     local_pacer = Pacer(1e9, 1e12, **kw)
     red_pacer = RedisPacer(ns, "embeddings", writes, 1e9, 1e12, **kw)
     jobs = JobStore(data / "q.sqlite3")
-    stream = StreamIngestQueue(ns, None, StageRecorder(), workers=0)  # type: ignore[arg-type]
+    stream = StreamIngestQueue(ns, None, StageRecorder(), workers=0)
     await stream.start()
 
     async def resp(cache: LayerCache, versions: CorpusVersions, _: int) -> object:
@@ -113,7 +115,9 @@ async def timed(op: Op, n: int) -> float:
     return (time.perf_counter() - t0) / n * 1e6
 
 
-async def main_async(url: str, ops: int, rounds: int) -> None:
+async def main_async(url: str, ops: int, rounds: int) -> dict[str, dict[str, float]]:
+    """Median µs per operation, local and Redis, by operation (printed as a table too)."""
+    out: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         table = await build(url, Path(tmp))
         print(f"{'operation':32} {'local µs':>10} {'redis µs':>10} {'ratio':>7}")
@@ -125,6 +129,8 @@ async def main_async(url: str, ops: int, rounds: int) -> None:
                     runs[backend].append(await timed(impls[backend], n))
             lo, re_ = statistics.median(runs["local"]), statistics.median(runs["redis"])
             print(f"{name:32} {lo:10.1f} {re_:10.1f} {re_ / lo:7.1f}")
+            out[name] = {"local_us": round(lo, 1), "redis_us": round(re_, 1), "ratio": round(re_ / lo, 2)}
+    return out
 
 
 def main() -> None:
@@ -132,12 +138,15 @@ def main() -> None:
     p.add_argument("--ops", type=int, default=2000)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--redis-url", default=None, help="default: a private redis-server on a free port")
-    args = p.parse_args()
+    args = figures.parse(p, {"ops": 200, "rounds": 1})
     if args.redis_url:
-        asyncio.run(main_async(args.redis_url, args.ops, args.rounds))
-        return
-    with tempfile.TemporaryDirectory() as logs, acquire_redis(Path(logs), shared=None) as redis:
-        asyncio.run(main_async(redis.url, args.ops, args.rounds))
+        table = asyncio.run(main_async(args.redis_url, args.ops, args.rounds))
+    else:
+        with tempfile.TemporaryDirectory() as logs, acquire_redis(Path(logs), shared=None) as redis:
+            table = asyncio.run(main_async(redis.url, args.ops, args.rounds))
+    hit = table["response-cache hit"]
+    figures.write(args, {"operations": table, "ops": args.ops, "rounds": args.rounds, "headline": {
+        "response-cache hit, in-process / Redis": f"{hit['local_us']:.1f} µs / {hit['redis_us']:.0f} µs"}})
 
 
 if __name__ == "__main__":

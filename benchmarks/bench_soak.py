@@ -3,6 +3,10 @@
     .venv/bin/python benchmarks/bench_soak.py [--scenario soak] [--apps reference] [--every 5]
     .venv/bin/python benchmarks/bench_soak.py --scenario benchmarks/soak_repeat.yaml   # 20 min, faults twice
     .venv/bin/python benchmarks/bench_soak.py --probe   # + what grows inside the app (soak_probe/)
+    .venv/bin/python benchmarks/bench_soak.py --quick   # ragchaos run soak --quick: a shorter, scaled run
+
+The soak takes a fixed long time, so ``make bench`` lists it and skips it; ``make bench FULL=1``
+runs it with the default settings.
 
 Runs ``ragchaos run <scenario>`` as a child process with an environment marker that every
 process it starts inherits, finds the reference app among them (its command line is
@@ -40,6 +44,8 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+
+import figures
 
 MARK = "RAGCHAOS_TEST_MARK"
 
@@ -129,14 +135,13 @@ def main() -> int:
     ap.add_argument("--every", type=float, default=5.0)
     ap.add_argument("--warmup", type=float, default=60.0, help="seconds of load before the baseline sample")
     ap.add_argument("--out", default=None, help="run folder parent (default: a temporary directory)")
-    ap.add_argument("--json", default=None, help="write the samples here")
     ap.add_argument("--probe", action="store_true",
                     help="load benchmarks/soak_probe into the reference app: tracemalloc snapshots, objects by "
                          "type and cache sizes every 30 s into <out>/probe/ (slows the app; not for the figures)")
     ap.add_argument("--trim", type=float, default=None, metavar="SECONDS",
                     help="a diagnostic: the reference app calls glibc's malloc_trim(0) every SECONDS (soak_probe/): "
                          "the growth that remains is memory in use, not free memory the allocator kept")
-    args = ap.parse_args()
+    args = figures.parse(ap, {"warmup": 30.0})
 
     out = Path(args.out or tempfile.mkdtemp(prefix="bench-soak-"))
     mark = uuid.uuid4().hex
@@ -152,7 +157,8 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     log = open(out / "soak-run.log", "w")  # noqa: SIM115 - the child writes it for the whole run
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ragchaos", "run", args.scenario, "--apps", args.apps, "--out", str(out / "runs")],
+        [sys.executable, "-m", "ragchaos", "run", args.scenario, "--apps", args.apps, "--out", str(out / "runs"),
+         *(["--quick"] if args.quick else [])],
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )
     samples: list[tuple[float, int, int, int]] = []
@@ -203,8 +209,8 @@ def main() -> int:
         "run_folder": str(out / "runs"),
     }
     print(json.dumps(report, indent=2))
-    if args.json:
-        Path(args.json).write_text(json.dumps({**report, "series": samples}, indent=1))
+    report["headline"] = {"resident memory growth after the warm-up": f"{report['growth_after_warmup_pct']:+.1f}%"}
+    figures.write(args, {**report, "series": samples})
     return 0
 
 

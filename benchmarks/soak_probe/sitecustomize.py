@@ -48,14 +48,14 @@ def _sizes(objects: list[object]) -> dict[str, int]:
     for obj in objects:
         kind = type(obj).__name__
         if kind == "LayerCache":
-            out[f"layer.{obj.layer}"] = len(obj)  # type: ignore[attr-defined, arg-type]
+            out[f"layer.{obj.layer}"] = len(obj)
         elif kind == "SemanticCache":
             parts = getattr(obj, "_parts", None) or getattr(obj, "_partitions", {})
             out["semantic.partitions"] = len(parts)
             out["semantic.entries"] = sum(len(p.entries) for p in parts.values())
         elif kind == "CollectorRegistry":
             out["prometheus.samples"] = out.get("prometheus.samples", 0) + sum(
-                len(m.samples) for m in obj.collect())  # type: ignore[attr-defined]
+                len(m.samples) for m in obj.collect())
     return out
 
 

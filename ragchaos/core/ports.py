@@ -14,7 +14,7 @@ def free_port(host: str = LOOPBACK) -> int:
     """Ask the kernel for a free TCP port on ``host``.
 
     There is a window between closing this socket and the server binding the port; callers
-    that start servers retry on bind failure (see ``ragchaos.procs``).
+    that start servers retry on bind failure (see ``ragchaos.core.procs``).
     """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))

@@ -15,7 +15,7 @@ docs/your-service.md)::
         hits = index.search(vector)
 
 A service that prefers OpenTelemetry needs none of this: its spans map to the same stage names
-(``ragchaos.otlp``). Our own apps do both: when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, every
+(``ragchaos.stack.otlp``). Our own apps do both: when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, every
 recorded stage is also exported as an OpenTelemetry span named after the stage (its start is
 the end minus the recorded time), so the span path is tested on the apps we know best.
 """

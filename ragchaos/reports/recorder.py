@@ -41,12 +41,12 @@ What is recorded, per (app, phase, kind):
 Per (app, kind, second of completion): requests, ok, errors and a 2-significant-figure
 response-time histogram, for timelines and the ``.hlog`` files.
 
-Latencies are integer microseconds in ``ragchaos.hdr.Histogram`` (1 us..10 min, 3 significant
+Latencies are integer microseconds in ``ragchaos.measure.hdr.Histogram`` (1 us..10 min, 3 significant
 figures, out-of-range values clamped and counted).
 
 Cost: ``record`` appends one tuple to a deque (no lock); every ``batch`` rows (2,048) and
 before any read, rows are folded into the histograms with numpy. About 1.3 us per request in
-plain Python, 3-4 us in a gevent-patched Locust process (BENCHMARKS.md). Memory: fixed per
+plain Python, 3-4 us in a gevent-patched Locust process (docs/benchmark-history.md). Memory: fixed per
 histogram; timeline seconds more than 3 s behind the newest completion are kept HDR-encoded.
 
 Outcome classes (``classify_status``): 2xx/3xx ok; 429 whose JSON error mentions "quota"

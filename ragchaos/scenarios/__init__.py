@@ -6,7 +6,7 @@ part's step models), ``schema`` (``Scenario``: validate, describe, plan), ``load
 line numbers), ``phases`` (phase labels from stage labels and recorded fault times),
 ``schedule`` (the open model's seeded arrivals and the dispatcher), ``requests`` (what each
 request asks), ``targetfile`` (``--target``/``--targets``: services we did not write; the
-targets themselves and their request templates are ``ragchaos.targets``/``ragchaos.templates``),
+targets themselves and their request templates are ``ragchaos.stack.targets``/``ragchaos.stack.templates``),
 ``context`` (what the users share; outcomes, correctness), ``collect``
 (server-side snapshots), ``seed`` (loading the corpus), ``checks``, ``summary``, ``options``.
 

@@ -190,7 +190,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: in this process)")
     p.add_argument("--backend", choices=("local", "docker"), default="local",
                    help="where Toxiproxy, Chroma and Redis run: local processes (default) or Docker "
-                        "containers (ragchaos.docker_backend.BACKENDS; docs/scale-out.md)")
+                        "containers (ragchaos.stack.docker_backend.BACKENDS; docs/scale-out.md)")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow addresses off loopback (TOXIPROXY_URL, target urls, app_env hosts)")
 

@@ -69,7 +69,7 @@ class Probe:
     url: str
     provider_url: str | None = None
     key: str | None = None
-    # what the target serves: /_stats/hdr + /_stats/reset, /metrics (ragchaos.targets.Target)
+    # what the target serves: /_stats/hdr + /_stats/reset, /metrics (ragchaos.stack.targets.Target)
     stats: bool = True
     metrics: bool = True
     _last_metrics: dict[str, float] = field(default_factory=dict)

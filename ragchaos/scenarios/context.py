@@ -61,7 +61,7 @@ class RunContext:
         self.timeout_s = self.scenario.request_timeout
         self._lock = threading.Lock()
         self.tally: dict[str, AppTally] = {app: AppTally() for app in self.apps}
-        # how each app is spoken to: ours and the user's alike (ragchaos.targets)
+        # how each app is spoken to: ours and the user's alike (ragchaos.stack.targets)
         self.targets = {app: self.scenario.target(app) for app in self.apps}
 
     def request(self, app: str, spec: RequestSpec) -> tuple[str, str, Any, dict[str, str]]:

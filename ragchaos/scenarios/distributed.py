@@ -2,7 +2,7 @@
 
 Same interface as ``scenarios.drive.LoadDriver`` (prepare, start, phase_event, drain, stop).
 Workers are ``python -m ragchaos.scenarios.worker`` processes started and stopped by PID
-(``ragchaos.procs``); they record with their own ``reports.recorder.Recorder`` and ship it to
+(``ragchaos.core.procs``); they record with their own ``reports.recorder.Recorder`` and ship it to
 the master (``worker_report`` every few seconds, ``ragchaos_final`` at the end), where it is
 merged exactly into the run's recorder.
 """

@@ -40,7 +40,7 @@ class RunOptions:
     gate: list[str] = field(default_factory=list)
     gate_as: str | None = "reference"  # whose checks and gate lines a run of only their targets keeps
     allow_remote: bool = False  # --allow-remote: addresses off loopback may be reached (ragchaos/scenarios/safety.py)
-    backend: str = "local"  # --backend: where Toxiproxy, Chroma and Redis run (ragchaos.docker_backend)
+    backend: str = "local"  # --backend: where Toxiproxy, Chroma and Redis run (ragchaos.stack.docker_backend)
 
 
 def prepare_scenario(scenario: Scenario, opts: RunOptions) -> Scenario:

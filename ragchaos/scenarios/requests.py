@@ -29,7 +29,7 @@ class RequestSpec:
     document: Document | None = None
 
     def values(self, target: str, top_k: int, stream: bool = False) -> dict[str, object]:
-        """What a request template's placeholders stand for (``ragchaos.templates``)."""
+        """What a request template's placeholders stand for (``ragchaos.stack.templates``)."""
         if self.question is not None:
             return {"question": self.question.text, "tenant": self.tenant, "top_k": top_k, "stream": stream,
                     "target": target}

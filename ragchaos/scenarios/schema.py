@@ -111,7 +111,7 @@ class Scenario(_Strict):
     app_env: dict[str, dict[str, str]] = Field(default_factory=dict)
     # the provider's configuration (ragchaos/provider/config.py): the same budget for every app's key
     provider: dict[str, Any] = Field(default_factory=dict)
-    # services beyond (or instead of) ours: name -> how to reach it and speak to it (ragchaos.targets)
+    # services beyond (or instead of) ours: name -> how to reach it and speak to it (ragchaos.stack.targets)
     targets: dict[str, Target] = Field(default_factory=dict)
     faults: list[FaultStep] = Field(default_factory=list)
     # what must hold after the run: one model, one evaluator (ragchaos/reports/checks)
@@ -263,7 +263,7 @@ class Scenario(_Strict):
         out += _provider_problems(self.provider)
         return out
 
-    def validate(self) -> list[str]:  # type: ignore[override]
+    def validate(self) -> list[str]:  # type: ignore[override]  # not pydantic's deprecated classmethod
         return [f"{'.'.join(str(p) for p in path)}: {msg}" for path, msg in self.problems()]
 
     # ---- describing and planning -------------------------------------------------------

@@ -317,9 +317,9 @@ class StackConfig:
     toxiproxy_url: str | None = None
     # per-app extra environment, e.g. {"reference": {"RAGCHAOS_DISABLE": "cache"}}
     app_env: dict[str, dict[str, str]] = field(default_factory=dict)
-    # how each app is reached (ragchaos.targets); an app not here is one of our built-in ones
+    # how each app is reached (ragchaos.stack.targets); an app not here is one of our built-in ones
     targets: Mapping[str, Target] = field(default_factory=dict)
-    # per app: the OTLP endpoint its spans go to (ragchaos.otlp), for targets we start
+    # per app: the OTLP endpoint its spans go to (ragchaos.stack.otlp), for targets we start
     otlp_endpoints: Mapping[str, str] = field(default_factory=dict)
     # where a relative target ``cwd`` is resolved (the scenario file's folder)
     base_dir: Path | None = None

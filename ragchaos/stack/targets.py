@@ -7,11 +7,11 @@ A target is one of
   ``{port}``) and stops, with the addresses of its dependencies in its environment;
 - ``url: http://127.0.0.1:8000``: a service already running; the addresses are printed.
 
-Each has a health path, request templates (``ragchaos.templates``) for queries and ingests,
+Each has a health path, request templates (``ragchaos.stack.templates``) for queries and ingests,
 named dependencies (``provider``, ``chroma`` or a loopback ``host:port``), each reached
 through a fault proxy ``<target>_<dependency>`` and each with a role (``provider``,
 ``vector_store``, ``cache``, ``other``: what fault steps address), and optional span rules
-that map the service's OpenTelemetry spans to stage names (``ragchaos.otlp``).
+that map the service's OpenTelemetry spans to stage names (``ragchaos.stack.otlp``).
 
 A started target's ``command`` and ``env`` may name where each dependency's proxy is:
 ``{<dependency>.host}``, ``{<dependency>.port}``, ``{<dependency>.addr}`` (host:port) and
@@ -118,7 +118,7 @@ class Target(BaseModel):
     # span name glob -> stage name, e.g. {"embed*": "query.embed"}, or a list of rules that also
     # match attributes: [{name: haystack.component.run, attributes: {...}, stage: query.embed}]
     spans: dict[str, str] | list[SpanRule] = Field(default_factory=dict)
-    # the target serves GET /_stats/hdr + POST /_stats/reset (ragchaos.stages) / Prometheus /metrics
+    # the target serves GET /_stats/hdr + POST /_stats/reset (ragchaos.measure.stages) / Prometheus /metrics
     stats: bool = False
     metrics: bool = False
 

@@ -12,7 +12,7 @@ plus a JSON path to the source documents in the answer (for retrieval correctnes
 A string that is exactly one placeholder (``"{top_k}"``) is replaced by the value itself (an
 int stays an int, ``{metadata}`` a mapping); inside a longer string the value is formatted in.
 ``{{`` and ``}}`` are literal braces. Our own apps are described by the same kind of template
-(``ragchaos.targets.BUILTIN_TARGETS``).
+(``ragchaos.stack.targets.BUILTIN_TARGETS``).
 """
 
 from __future__ import annotations

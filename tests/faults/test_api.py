@@ -20,7 +20,7 @@ def err(status: int, message: str) -> bytes:
     return json.dumps({"error": message, "status": status}, separators=(",", ":")).encode() + b"\n"
 
 
-def create(api, name, upstream="127.0.0.1:1", listen="127.0.0.1:0", **extra):  # type: ignore[no-untyped-def]
+def create(api, name, upstream="127.0.0.1:1", listen="127.0.0.1:0", **extra):
     reply = api.call("POST", "/proxies", {"name": name, "listen": listen, "upstream": upstream, **extra})
     assert reply.status == 201, reply.body
     return reply.json
@@ -278,7 +278,7 @@ def test_populate_bad_bodies(api):
 
 # -- toxics ----------------------------------------------------------------------------------
 @pytest.fixture
-def proxy(api, names):  # type: ignore[no-untyped-def]
+def proxy(api, names):
     name = names()
     create(api, name)
     return name

@@ -142,5 +142,5 @@ def test_schema_errors(raw):
 
 
 def test_default_name_is_derived():
-    step = FaultStep(at=1.5, dependency="vectordb", fault={"kind": "down"})  # type: ignore[arg-type]
+    step = FaultStep(at=1.5, dependency="vectordb", fault={"kind": "down"})
     assert step.step_name == "vectordb-down-at-1.5s"

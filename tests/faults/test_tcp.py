@@ -20,7 +20,7 @@ from tests.faults.conftest import free_port, recv_exactly, recv_until_eof
 
 
 @pytest.fixture
-def make_proxy(client, names):  # type: ignore[no-untyped-def]
+def make_proxy(client, names):
     def make(upstream: str) -> tuple[str, int]:
         proxy = client.create_proxy(names(), upstream, listen="127.0.0.1:0")
         return proxy.name, proxy.port

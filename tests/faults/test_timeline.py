@@ -39,7 +39,7 @@ class FakeClock:
 class Recorder:
     """An applier that records calls with the (fake) time; a test double for the schedule logic only."""
 
-    def __init__(self, clock: FakeClock, fail_apply: set[str] = frozenset(), fail_revert: set[str] = frozenset()):  # type: ignore[assignment]
+    def __init__(self, clock: FakeClock, fail_apply: set[str] = frozenset(), fail_revert: set[str] = frozenset()):
         self.clock = clock
         self.calls: list[tuple[str, str, str, float]] = []
         self.fail_apply = fail_apply
@@ -65,7 +65,7 @@ def steps(*raw: dict) -> list[FaultStep]:
 LAT = {"kind": "latency", "latency_ms": 100}
 
 
-def make(clock: FakeClock, recorder: Recorder, *raw: dict, apps=("naive", "reference")) -> Timeline:  # type: ignore[no-untyped-def]
+def make(clock: FakeClock, recorder: Recorder, *raw: dict, apps=("naive", "reference")) -> Timeline:
     return Timeline(steps(*raw), apps=list(apps), clock=clock, sleep=clock.sleep,
                     appliers={"network": recorder, "provider": recorder})
 
@@ -159,7 +159,7 @@ def test_validate_names_and_missing_channels():
 
 # -- against the real built-in proxy -----------------------------------------------------------
 @pytest.fixture
-def proxies(client, names, echo):  # type: ignore[no-untyped-def]
+def proxies(client, names, echo):
     """naive_vectordb and reference_vectordb (uniquely prefixed) in front of an echo server."""
     prefix = names("app")
     made = {}

@@ -72,5 +72,5 @@ def test_slicer_cuts_cover_the_chunk_in_bounded_pieces():
 
 def test_slicer_one_byte_pieces():
     toxic = new_toxic("slicer", {"average_size": 1, "size_variation": 0})
-    assert slices(toxic, 24) == [1] * 24  # type: ignore[arg-type]
-    assert slices(toxic, 0) == []  # type: ignore[arg-type]
+    assert slices(toxic, 24) == [1] * 24
+    assert slices(toxic, 0) == []

@@ -14,7 +14,7 @@ from tests.faults.conftest import recv_exactly
 
 
 @pytest.fixture
-def tp(toxiproxy):  # type: ignore[no-untyped-def]
+def tp(toxiproxy):
     host, port = toxiproxy.url.removeprefix("http://").rsplit(":", 1)
     saved = (APIConsumer.host, APIConsumer.port)
     server = Toxiproxy()

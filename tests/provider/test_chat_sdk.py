@@ -53,7 +53,7 @@ def test_stream_parses_with_usage(prov: Provider) -> None:
     assert text == whole.choices[0].message.content
     assert chunks[-2].choices[0].finish_reason == "stop"
     assert chunks[-1].choices == [] and chunks[-1].usage is not None
-    assert chunks[-1].usage.completion_tokens == whole.usage.completion_tokens  # type: ignore[union-attr]
+    assert chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
     assert all(c.usage is None for c in chunks[:-1])
     plain = list(client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True))
     assert all(c.usage is None for c in plain) and plain[-1].choices[0].finish_reason == "stop"

@@ -117,7 +117,7 @@ class GatedProvider(FakeProvider):
 
 async def _until(check: object) -> None:
     for _ in range(1000):
-        if check():  # type: ignore[operator]
+        if check():
             return
         await asyncio.sleep(0)
     raise AssertionError("condition never held")

@@ -83,7 +83,7 @@ def faults(provider: Any) -> Any:
         added.append(fault_id)
         return fault_id
 
-    pf.add = add  # type: ignore[method-assign]
+    pf.add = add
     yield pf
     for fault_id in added:
         pf.remove(fault_id)

@@ -154,7 +154,7 @@ class _Generator:
 def _service(generator: _Generator, versions: CorpusVersions) -> QueryService:
     m = AppMetrics("t")
     return QueryService(
-        embedder=_Embedder(), store=_Store(), generator=generator,  # type: ignore[arg-type]
+        embedder=_Embedder(), store=_Store(), generator=generator,
         responses=LayerCache("response", m, maxsize=100, ttl_s=None),
         retrievals=LayerCache("retrieval", m, maxsize=100, ttl_s=None),
         semantic=SemanticCache(0.95), versions=versions, metrics=m, stages=StageRecorder(),

@@ -44,7 +44,7 @@ def test_the_stop_grace_follows_the_drain_grace(monkeypatch: pytest.MonkeyPatch)
 def _wait(cond: object, what: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if cond():  # type: ignore[operator]
+        if cond():
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")

@@ -1,4 +1,4 @@
-"""A fake Docker engine on a unix socket: just the API calls ``ragchaos.docker_backend`` makes.
+"""A fake Docker engine on a unix socket: just the API calls ``ragchaos.stack.docker_backend`` makes.
 
 The real ``docker`` SDK talks to it over HTTP exactly as it would to dockerd, so the backend's
 requests (create payloads, port bindings, labels, removal) are checked as sent on the wire.

@@ -233,19 +233,19 @@ class _Indexer:
 def test_stream_queue_redelivers_a_silent_consumers_job(redis_url: str, redis_prefix: str) -> None:
     async def body(a: Namespace, b: Namespace) -> None:
         hanging, working = _Indexer(hang=True), _Indexer(hang=False)
-        qa = StreamIngestQueue(a, hanging, StageRecorder(), workers=1, poll_s=0.05, claim_idle_s=1.5)  # type: ignore[arg-type]
-        qb = StreamIngestQueue(b, working, StageRecorder(), workers=1, poll_s=0.05, claim_idle_s=1.5)  # type: ignore[arg-type]
+        qa = StreamIngestQueue(a, hanging, StageRecorder(), workers=1, poll_s=0.05, claim_idle_s=1.5)
+        qb = StreamIngestQueue(b, working, StageRecorder(), workers=1, poll_s=0.05, claim_idle_s=1.5)
         await qa.start()
         job = await qa.submit(DocIn("acme", "doc-1", "text", {"k": "v"}))
-        assert (await qb.get(job.id)).state in ("queued", "running")  # type: ignore[union-attr]
+        assert (await qb.get(job.id)).state in ("queued", "running")
         await asyncio.wait_for(hanging.started.wait(), 10)
         # A's worker holds it; its heartbeat keeps it from being claimed while A lives
         await qb.start()
         await asyncio.sleep(2.0)  # > claim_idle_s
-        assert working.indexed == [] and (await qb.get(job.id)).state == "running"  # type: ignore[union-attr]
+        assert working.indexed == [] and (await qb.get(job.id)).state == "running"
         await qa.stop()  # A goes silent, its entry still pending (not acknowledged)
         deadline = time.monotonic() + 20
-        while (state := (await qb.get(job.id)).state) != "done":  # type: ignore[union-attr]
+        while (state := (await qb.get(job.id)).state) != "done":
             assert time.monotonic() < deadline, state
             await asyncio.sleep(0.05)
         done = await qb.get(job.id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ragchaos.scenarios.loader import load_scenario
 
 S = load_scenario("monday-morning")
-STAGES = S.load.stages  # type: ignore[union-attr]
+STAGES = S.load.stages
 
 
 def _rate(phase: str) -> list[float]:

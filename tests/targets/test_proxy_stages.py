@@ -179,10 +179,11 @@ def test_the_reference_apps_own_stages_and_the_proxy_agree(
 
     What the proxy cannot see is the client library's own work on each call (building and
     serialising the request, taking a pooled connection, decoding the answer, the app's event loop
-    getting to it): 2-7 ms a call on this machine, more the busier it is (BENCHMARKS.md). For a
-    chat call of hundreds of ms that is noise: there the p50s agree within 10%. For a 5-50 ms
-    embeddings or vector call it is most of the gap, so there: inside >= outside always, and
-    inside - outside within 10% of the stage or 10 ms, whichever is larger."""
+    getting to it): 2-7 ms a call on this machine at load average 6-10, up to 16 ms at 13
+    (docs/benchmark-history.md). For a chat call of hundreds of ms that is noise: there the p50s
+    agree within 10%. For a 5-50 ms embeddings or vector call it is most of the gap, so there:
+    inside >= outside always, and inside - outside within 10% of the stage or 20 ms, whichever is
+    larger (a busy machine meets it; a proxy timing the wrong thing, or another app's calls, does not)."""
     if toxiproxy.kind != "builtin":
         pytest.skip("only the built-in proxy times calls")
     group = ProcessGroup()
@@ -219,5 +220,5 @@ def test_the_reference_apps_own_stages_and_the_proxy_agree(
         i50, o50 = inside[own].percentile_us(50), outside[at_proxy].percentile_us(50)
         assert inside[own].count == outside[at_proxy].count == 40, (own, inside[own].count, outside[at_proxy].count)
         assert i50 >= o50 * 0.99, (own, i50, o50)  # the proxy sees part of the stage, never more
-        allowance = 0.10 * i50 if own == "query.generate" else max(0.10 * i50, 10_000)
+        allowance = 0.10 * i50 if own == "query.generate" else max(0.10 * i50, 20_000)
         assert i50 - o50 <= allowance, (own, i50, o50)
