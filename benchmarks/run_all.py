@@ -72,6 +72,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("provider", "the simulated provider's embeddings requests per server CPU-second",
               ("--duration", "10")),
     Benchmark("proxy", "the fault proxy's added round-trip latency, throughput and isolation"),
+    Benchmark("call_timing", "what timing every call costs the fault proxy (timing on versus --no-call-timing)"),
+    Benchmark("inside_outside", "the reference app's own stage p50s beside the same calls timed at the proxy"),
     Benchmark("recording", "what recording every request costs a Locust user; histogram memory",
               ("--duration", "8", "--rounds", "6", "--users", "8")),
     Benchmark("apps", "queries/s and CPU per query of the naive and the reference app",

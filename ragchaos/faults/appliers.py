@@ -30,6 +30,14 @@ def default_proxy_name(app: str, dependency: str) -> str:
     return f"{app}_{dependency}"
 
 
+def _named(step: FaultStep) -> str:
+    """The dependency's name: the timeline hands appliers steps with roles already resolved."""
+    if step.dependency is None:
+        raise ValueError(f"fault step {step.step_name!r} names a role ({step.role}), not a dependency; "
+                         "plan it through the timeline, which resolves roles per target")
+    return step.dependency
+
+
 class Applier(Protocol):
     def apply(self, step: FaultStep, target: str, duration_s: float | None) -> Any: ...
 
@@ -49,7 +57,7 @@ class NetworkApplier:
     def apply(self, step: FaultStep, target: str, duration_s: float | None) -> list[str]:
         fault = step.fault
         assert isinstance(fault, NetworkFault)
-        proxy = self.proxy_name(target, step.dependency)
+        proxy = self.proxy_name(target, _named(step))
         if isinstance(fault, DownFault):
             with self._lock:
                 if self._down_count.get(proxy, 0) == 0:
@@ -73,7 +81,7 @@ class NetworkApplier:
         return added
 
     def revert(self, step: FaultStep, target: str, handle: list[str]) -> None:
-        proxy = self.proxy_name(target, step.dependency)
+        proxy = self.proxy_name(target, _named(step))
         if isinstance(step.fault, DownFault):
             with self._lock:
                 left = self._down_count.get(proxy, 1) - 1

@@ -17,6 +17,7 @@ An endpoint name is ``[a-z0-9_]+`` so it can sit in a stage name (``proxy.vector
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Protocol
@@ -102,6 +103,7 @@ class GenericNamer:
         return _clean(words[-1]) if words else "root"
 
 
+@functools.lru_cache(maxsize=4096)  # a service calls few distinct paths; the proxy names every call
 def endpoint_of(method: str, path: str) -> str:
     """The short name of ``METHOD path`` (``path`` without its query string)."""
     for namer in NAMERS.values():

@@ -5,26 +5,38 @@
   at: 30s                       # offset from the run start
   duration: 20s                 # optional: omitted = until the end of the run
   app: both                     # naive | reference | both | any target name | a list
-  dependency: provider          # provider | vectordb | any named dependency
+  role: provider                # provider | vector_store | cache | other: each target's dependency
+                                # of that role; or `dependency: NAME` for one named dependency
   fault: {kind: rate_limit, rate: 0.5, retry_after_s: 1}
 ```
+
+A step names the dependency it hits either by ``role`` (built-in scenarios do: every target
+declares what each of its dependencies is, so one scenario reaches a vector store whatever the
+target calls it) or by ``dependency`` name. ``plan(resolve=...)`` turns a role into each target's
+dependency name; without a resolver our apps' names are used (provider, vectordb).
 
 Planning is pure (``plan()``), so a dry run can print what would happen and when.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from ragchaos.faults.kinds import FaultSpec
 from ragchaos.faults.units import Duration
 
-__all__ = ["DEFAULT_APPS", "FaultStep", "PlannedFault"]
+__all__ = ["DEFAULT_APPS", "DEPENDENCY_ROLES", "FaultStep", "PlannedFault", "Resolver"]
 
 DEFAULT_APPS = ("naive", "reference")
+# what a dependency is to a target; a fault step can address a role instead of a name
+DEPENDENCY_ROLES = ("provider", "vector_store", "cache", "other")
+# our apps' dependency of each role (used when no target tells otherwise)
+_OUR_NAMES = {"provider": "provider", "vector_store": "vectordb"}
+# (app, step) -> the name of the app's dependency the step hits (None: the app has none)
+Resolver = Callable[[str, "FaultStep"], str | None]
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
@@ -51,8 +63,33 @@ class FaultStep(BaseModel):
     at: Duration = 0.0
     duration: Duration | None = None
     app: str | list[str] = "both"
-    dependency: str = Field(min_length=1)
+    dependency: str | None = None
+    role: str | None = None
     fault: FaultSpec
+
+    @model_validator(mode="after")
+    def _dependency_or_role(self) -> FaultStep:
+        if (self.dependency is None) == (self.role is None):
+            raise ValueError("give either dependency (a dependency's name) or role "
+                             f"({', '.join(DEPENDENCY_ROLES)}), not both or neither")
+        if self.dependency is not None and not self.dependency:
+            raise ValueError("dependency: an empty name")
+        if self.role is not None and self.role not in DEPENDENCY_ROLES:
+            raise ValueError(f"role {self.role!r} is not a dependency role; roles: {', '.join(DEPENDENCY_ROLES)}")
+        return self
+
+    @property
+    def addressed(self) -> str:
+        """What the step names: ``vectordb`` or ``role vector_store``."""
+        return self.dependency if self.dependency is not None else f"role {self.role}"
+
+    def dependency_of(self, app: str, resolve: Resolver | None = None) -> str | None:
+        """The name of ``app``'s dependency this step hits."""
+        if resolve is not None:
+            return resolve(app, self)
+        if self.dependency is not None:
+            return self.dependency
+        return _OUR_NAMES.get(self.role or "")
 
     @field_validator("app")
     @classmethod
@@ -65,7 +102,7 @@ class FaultStep(BaseModel):
 
     @property
     def step_name(self) -> str:
-        return self.name or f"{self.dependency}-{self.fault.kind}-at-{self.at:g}s"
+        return self.name or f"{self.dependency or self.role}-{self.fault.kind}-at-{self.at:g}s"
 
     def targets(self, apps: Sequence[str] = DEFAULT_APPS) -> list[str]:
         """The apps this step hits; ``both`` (or ``all``) means every app of the run."""
@@ -81,10 +118,10 @@ class FaultStep(BaseModel):
         """Every problem with this step, not just the first (empty: fine)."""
         label = f"fault step {self.step_name!r}"
         errors = [f"{label}: {e}" for e in self.fault.validate()]
-        if self.fault.channel == "provider" and self.dependency != "provider":
+        if self.fault.channel == "provider" and "provider" not in (self.dependency, self.role):
             errors.append(
-                f"{label}: {self.fault.kind} is a provider fault, so dependency must be 'provider' "
-                f"(not {self.dependency!r}); use a network kind for other dependencies"
+                f"{label}: {self.fault.kind} is a provider fault, so it must address role (or dependency) "
+                f"'provider' (not {self.addressed!r}); use a network kind for other dependencies"
             )
         if self.name is not None and (not self.name or set(self.name) - _NAME_CHARS):
             errors.append(f"{label}: name may use only letters, digits, '_', '-' and '.'")
@@ -100,14 +137,17 @@ class FaultStep(BaseModel):
 
     def describe(self) -> str:
         until = f"for {self.duration:g}s" if self.duration is not None else "until the end"
-        return f"{self.step_name}: at {self.at:g}s {until}, {self.app}/{self.dependency}: {self.fault.describe()}"
+        return f"{self.step_name}: at {self.at:g}s {until}, {self.app}/{self.addressed}: {self.fault.describe()}"
 
-    def plan(self, apps: Sequence[str] = DEFAULT_APPS, run_duration_s: float | None = None) -> list[PlannedFault]:
-        """Pure: one PlannedFault per target app, with apply and revert times."""
+    def plan(self, apps: Sequence[str] = DEFAULT_APPS, run_duration_s: float | None = None,
+             resolve: Resolver | None = None) -> list[PlannedFault]:
+        """Pure: one PlannedFault per target app that has the dependency, with apply and revert times."""
         revert = None if self.duration is None else self.at + self.duration
         if revert is not None and run_duration_s is not None:
             revert = min(revert, run_duration_s)
-        return [
-            PlannedFault(self.step_name, app, self.dependency, self.fault.describe(), self.at, revert)
-            for app in self.targets(apps)
-        ]
+        out = []
+        for app in self.targets(apps):
+            dep = self.dependency_of(app, resolve)
+            if dep is not None:
+                out.append(PlannedFault(self.step_name, app, dep, self.fault.describe(), self.at, revert))
+        return out

@@ -21,7 +21,7 @@ from typing import Any
 
 from ragchaos.faults.appliers import Applier, NetworkApplier, ProviderApplier, ProxyNamer, default_proxy_name
 from ragchaos.faults.client import ToxiproxyClient
-from ragchaos.faults.step import DEFAULT_APPS, FaultStep, PlannedFault
+from ragchaos.faults.step import DEFAULT_APPS, FaultStep, PlannedFault, Resolver
 
 __all__ = ["FaultRecord", "Timeline"]
 
@@ -70,8 +70,10 @@ class Timeline:
         sleep: Callable[[float], None] = time.sleep,
         poll_s: float = 0.25,
         appliers: dict[str, Applier] | None = None,
+        resolve: Resolver | None = None,
     ) -> None:
         self.steps = list(steps)
+        self.resolve = resolve  # a step's role -> each target's dependency name
         self.apps = list(apps)
         self.clock = clock
         self.sleep = sleep
@@ -82,9 +84,11 @@ class Timeline:
         if "provider" not in self.appliers and provider_control_url:
             self.appliers["provider"] = ProviderApplier(provider_control_url)
         self._slots = [
-            _Slot(step, p, FaultRecord(p.step, p.target, p.dependency, p.what, p.apply_at_s, p.revert_at_s))
+            # each slot's step names its target's dependency: the appliers need a name, not a role
+            _Slot(step.model_copy(update={"dependency": p.dependency, "role": None, "name": step.step_name}), p,
+                  FaultRecord(p.step, p.target, p.dependency, p.what, p.apply_at_s, p.revert_at_s))
             for step in self.steps
-            for p in step.plan(self.apps)
+            for p in step.plan(self.apps, resolve=resolve)
         ]
         self._slots.sort(key=lambda s: s.planned.apply_at_s)
         self._t0: float | None = None
@@ -106,7 +110,7 @@ class Timeline:
         return errors
 
     def plan(self, run_duration_s: float | None = None) -> list[PlannedFault]:
-        return [p for step in self.steps for p in step.plan(self.apps, run_duration_s)]
+        return [p for step in self.steps for p in step.plan(self.apps, run_duration_s, self.resolve)]
 
     # -- running ----------------------------------------------------------------------------
     @property

@@ -33,11 +33,13 @@ from ragchaos.measure.hdr import Histogram
 
 __all__ = [
     "INGEST_STAGES",
+    "PROXY_STAGE_FAMILY",
     "PROVIDER_STAGES",
     "QUERY_STAGES",
     "STAGES",
     "StageRecorder",
     "hdr_routes",
+    "proxy_stage",
 ]
 
 QUERY_STAGES = ("query.total", "query.cache", "query.embed", "query.retrieve", "query.generate")
@@ -53,6 +55,14 @@ INGEST_STAGES = (
 # filled for every target that calls the simulated provider, ours or not
 PROVIDER_STAGES = ("provider.embeddings", "provider.chat")
 STAGES = QUERY_STAGES + INGEST_STAGES + PROVIDER_STAGES
+# every call a target made to a dependency, timed at the fault proxy (no code in the target):
+# ``proxy.<dependency>.<endpoint>``, e.g. proxy.vectordb.query, proxy.provider.chat
+PROXY_STAGE_FAMILY = "proxy"
+
+
+def proxy_stage(dependency: str, endpoint: str) -> str:
+    """The stage name of one dependency endpoint as timed at the proxy."""
+    return f"{PROXY_STAGE_FAMILY}.{dependency}.{endpoint}"
 
 
 class StageRecorder:

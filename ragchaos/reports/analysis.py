@@ -10,8 +10,9 @@ warm-up (histograms add exactly, counters and provider stats sum). Definitions:
 - goodput: ok answers per second; when the scenario gives an SLO for a kind
   (``scenario.slo_ms``), only ok answers whose response time is within it count.
 - cache hit ratio per layer: ``ragchaos_cache_requests_total{result="hit"}`` / all lookups.
-- per answered query: provider calls, tokens and cost (from the provider's own ``/_stats`` for
-  the app's key; ingest traffic in the same phase is included) / ok queries.
+- per answered query: provider calls (attempts), 429s, SDK retries, tokens and cost (from the
+  provider's own ``/_stats`` for the app's key; ingest traffic in the same phase is included) /
+  ok queries.
 - batch size: ``ragchaos_embed_batch_size`` sum / count = inputs per provider embeddings call.
 """
 
@@ -24,6 +25,8 @@ from ragchaos.reports.counters import Counters
 from ragchaos.reports.results import (
     ERROR_CLASSES,
     ClientStats,
+    DependencyCalls,
+    EndpointCalls,
     KindStats,
     Latency,
     PhaseResult,
@@ -106,7 +109,35 @@ def merge_phases(parts: list[PhaseResult]) -> PhaseResult:
                          "retries_seen", "errors"):
                 setattr(acc, name, getattr(acc, name) + getattr(st, name))
             acc.cost_usd += st.cost_usd
-    return PhaseResult(client=client, stages=stages, counters=counters, provider=provider)
+    stage_errors: dict[str, int] = {}
+    for p in parts:
+        for stage, n in p.stage_errors.items():
+            stage_errors[stage] = stage_errors.get(stage, 0) + n
+    return PhaseResult(client=client, stages=stages, counters=counters, provider=provider,
+                       dependencies=_merge_dependencies(parts), stage_errors=stage_errors)
+
+
+def _merge_dependencies(parts: list[PhaseResult]) -> dict[str, DependencyCalls]:
+    out: dict[str, DependencyCalls] = {}
+    for dep in sorted({d for p in parts for d in p.dependencies}):
+        present = [p.dependencies[dep] for p in parts if dep in p.dependencies]
+        endpoints: dict[str, EndpointCalls] = {}
+        for name in sorted({e for d in present for e in d.endpoints}):
+            es = [d.endpoints[name] for d in present if name in d.endpoints]
+            status: dict[str, int] = {}
+            for e in es:
+                for cls, n in e.status.items():
+                    status[cls] = status.get(cls, 0) + n
+            endpoints[name] = EndpointCalls(
+                attempts=sum(e.attempts for e in es), retries=sum(e.retries for e in es), status=status,
+                no_response=sum(e.no_response for e in es),
+                duration=_merge_summary([e.duration for e in es]) or Summary(),
+                error_duration=_merge_summary([e.error_duration for e in es]) or Summary(),
+            )
+        out[dep] = DependencyCalls(proxy=present[0].proxy, connections=sum(d.connections for d in present),
+                                   refused=sum(d.refused for d in present), calls=sum(d.calls for d in present),
+                                   endpoints=endpoints)
+    return out
 
 
 def phase_result(result: RunResult, app: str, phase: str) -> PhaseResult:
@@ -140,6 +171,7 @@ class Figures:
     provider_tokens: float | None
     provider_cost_usd: float | None
     provider_rate_limited: float | None
+    provider_retries: float | None = None  # requests the provider saw with x-stainless-retry-count > 0
     cache_hit_ratio: dict[str, float] = field(default_factory=dict)
     retries_by_reason: dict[str, float] = field(default_factory=dict)
     breaker_transitions: dict[str, float] = field(default_factory=dict)  # "dependency->state"
@@ -257,6 +289,7 @@ def _figures(result: RunResult, app: str, phase: str) -> Figures:
         provider_tokens=tokens,
         provider_cost_usd=_provider_sum(pr, "cost_usd"),
         provider_rate_limited=_provider_sum(pr, "rate_limited"),
+        provider_retries=_provider_sum(pr, "retries_seen"),
         cache_hit_ratio=hit_ratio,
         retries_by_reason=counters.by("ragchaos_retries_total", "reason"),
         breaker_transitions=transitions,

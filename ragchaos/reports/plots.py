@@ -166,6 +166,20 @@ def _shade_phases(ax, result: RunResult) -> None:
                    label="faults applied" if i == 0 else None)
 
 
+def with_gaps(points: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    """(x, y) per second, with a NaN between two points more than a second apart: a second in
+    which nothing completed is a gap in the line, not a straight line across it."""
+    xs: list[float] = []
+    ys: list[float] = []
+    for x, y in points:
+        if xs and x - xs[-1] > 1.0 + 1e-9:
+            xs.append(xs[-1] + 1.0)
+            ys.append(float("nan"))
+        xs.append(x)
+        ys.append(y)
+    return xs, ys
+
+
 def timeline_latency(result: RunResult, kind: str = "query") -> Figure:
     fig = Figure(figsize=(7.2, 4.6), dpi=100)
     ax = fig.add_subplot()
@@ -174,10 +188,11 @@ def timeline_latency(result: RunResult, kind: str = "query") -> Figure:
         rows = sorted((i for i in a.intervals if i.kind == kind and i.requests), key=lambda i: i.t_s)
         if not rows:
             continue
-        t = [i.t_s + 0.5 for i in rows]
         c = color(app, apps)
-        ax.plot(t, [i.p99_us / 1000 for i in rows], color=c, linewidth=1.8, label=f"{app} p99")
-        ax.plot(t, [max(i.p50_us, 1) / 1000 for i in rows], color=c, linewidth=1.2, linestyle=":", label=f"{app} p50")
+        ax.plot(*with_gaps([(i.t_s + 0.5, i.p99_us / 1000) for i in rows]), color=c, linewidth=1.8,
+                label=f"{app} p99")
+        ax.plot(*with_gaps([(i.t_s + 0.5, max(i.p50_us, 1) / 1000) for i in rows]), color=c, linewidth=1.2,
+                linestyle=":", label=f"{app} p50")
     _shade_phases(ax, result)
     ax.set_yscale("log")
     _ms_axis(ax.yaxis)

@@ -52,11 +52,15 @@ __all__ = [
     "ERROR_CLASSES",
     "OUTCOMES",
     "SCHEMA_VERSION",
+    "STATUS_CLASSES",
     "AppResult",
     "ClientStats",
     "Correctness",
     "CounterSample",
+    "DependencyCalls",
+    "EndpointCalls",
     "Expectation",
+    "FaultReach",
     "FaultRecord",
     "GateCheck",
     "GateResult",
@@ -67,6 +71,7 @@ __all__ = [
     "Phase",
     "PhaseResult",
     "ProviderEndpointStats",
+    "ProxyCallsInfo",
     "ResultsError",
     "RunInfo",
     "RunResult",
@@ -185,11 +190,42 @@ class ProviderEndpointStats(_Model):
     service_time: dict[str, Any] | None = None  # {"count", "hdr"} as the provider reports it
 
 
+STATUS_CLASSES = ("2xx", "3xx", "4xx", "429", "5xx")
+
+
+class EndpointCalls(_Model):
+    """One dependency endpoint as the fault proxy saw it in one phase (calls placed by start).
+
+    ``duration`` holds the calls that got a complete answer below 400; every other call (an error
+    status, no answer, half an answer) is in ``error_duration``, counted apart."""
+
+    attempts: int = 0  # every request the proxy carried: a retry is an attempt of its own
+    retries: int = 0  # attempts sent with x-stainless-retry-count > 0 (the openai SDK's retries)
+    status: dict[str, int] = Field(default_factory=dict)  # STATUS_CLASSES (429 apart from 4xx)
+    no_response: int = 0  # the connection closed before a complete answer
+    duration: Summary = Field(default_factory=Summary)
+    error_duration: Summary = Field(default_factory=Summary)
+
+
+class DependencyCalls(_Model):
+    """Everything one of an app's dependencies carried in one phase, at its fault proxy."""
+
+    proxy: str
+    connections: int = 0  # connections opened in the phase
+    refused: int = 0  # connections the upstream refused
+    calls: int = 0  # HTTP calls and other-protocol exchanges
+    endpoints: dict[str, EndpointCalls] = Field(default_factory=dict)
+
+
 class PhaseResult(_Model):
     client: ClientStats = Field(default_factory=ClientStats)
     stages: dict[str, Summary] = Field(default_factory=dict)
     counters: dict[str, float] = Field(default_factory=dict)
     provider: dict[str, ProviderEndpointStats] = Field(default_factory=dict)
+    # per dependency of the app, at its fault proxy (the built-in proxy only; see run.proxy_calls)
+    dependencies: dict[str, DependencyCalls] = Field(default_factory=dict)
+    # spans of a stage that ended with status ERROR: counted here, not in the stage's histogram
+    stage_errors: dict[str, int] = Field(default_factory=dict)
 
 
 class Interval(_Model):
@@ -277,6 +313,15 @@ class ScenarioInfo(_Model):
     gate: list[str] = Field(default_factory=list)
 
 
+class ProxyCallsInfo(_Model):
+    """Whether the dependencies' calls were timed at the fault proxy, and how completely."""
+
+    measured: bool
+    note: str = ""  # why not, when not measured
+    lost: int = 0  # records that left the proxy's ring before the run read them
+    unfinished: int = 0  # calls still waiting for an answer when the run ended (not counted)
+
+
 class RunInfo(_Model):
     started_at: float
     ended_at: float
@@ -284,6 +329,7 @@ class RunInfo(_Model):
     toxiproxy: Literal["builtin", "real"] | None = None
     workers: int = 1
     quick: bool = False
+    proxy_calls: ProxyCallsInfo | None = None
 
 
 class Phase(_Model):
@@ -291,6 +337,17 @@ class Phase(_Model):
     kind: Literal["steady", "fault", "recovery", "spike", "warmup"] = "steady"
     start_s: float
     end_s: float
+
+
+class FaultReach(_Model):
+    """Whether a fault reached its target (``scenarios.reach``): "missed" fails the run."""
+
+    verdict: Literal["reached", "missed", "not judged"]
+    calls: int = 0  # calls of the target through the fault's proxy in the evidence window
+    connections: int = 0
+    requests_served: int = 0  # the target's answers (any outcome) in the fault window
+    provider_requests: int = 0  # the provider's count of the target's key (provider faults)
+    message: str = ""
 
 
 class FaultRecord(_Model):
@@ -301,6 +358,7 @@ class FaultRecord(_Model):
     applied_at_s: float | None = None
     reverted_at_s: float | None = None
     error: str | None = None
+    reach: FaultReach | None = None
 
 
 VerdictStatus = Literal["pass", "fail", "warn", "insufficient"]

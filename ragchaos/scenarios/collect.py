@@ -141,8 +141,13 @@ class PhaseAccumulator:
         self.stages: dict[tuple[str, str], dict[str, Histogram]] = {}
         self.counters: dict[tuple[str, str], dict[str, float]] = {}
         self.provider: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        self.stage_errors: dict[tuple[str, str], dict[str, int]] = {}  # ERROR spans per stage
 
     def add(self, app: str, phase: str, snap: Mapping[str, Any], provider_keys: Mapping[str, Any]) -> None:
+        if snap.get("stage_errors"):
+            errors = self.stage_errors.setdefault((app, phase), {})
+            for stage, n in snap["stage_errors"].items():
+                errors[stage] = errors.get(stage, 0) + int(n)
         stages = self.stages.setdefault((app, phase), {})
         for name, hist in snap.get("stages", {}).items():
             if name in stages:

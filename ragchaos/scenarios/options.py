@@ -65,6 +65,15 @@ def prepare_scenario(scenario: Scenario, opts: RunOptions) -> Scenario:
 
     scenario, apps = apply_targets(scenario, file=opts.targets_file, args=opts.targets, gate=opts.gate,
                                    apps=opts.apps)
+    if opts.gate_as not in (None, "none") and opts.gate_as not in scenario.known_apps:
+        import difflib
+
+        known = [*scenario.known_apps, "none"]
+        near = difflib.get_close_matches(str(opts.gate_as), known, n=1)
+        raise ScenarioError([f"--gate-as {opts.gate_as}: unknown app"
+                             + (f" (did you mean {near[0]}?)" if near else "")
+                             + f"; known: {', '.join(known)}. Its checks are the bar your targets are held to; "
+                             "none drops them"])
     if apps:
         unknown = [a for a in apps if a not in scenario.known_apps]
         if unknown:

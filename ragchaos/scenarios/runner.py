@@ -29,17 +29,21 @@ import yaml
 
 from ragchaos.core.procs import ProcessGroup, ProcessStartError
 from ragchaos.faults.appliers import NetworkApplier, ProviderApplier
+from ragchaos.faults.calltiming import CallReader
 from ragchaos.faults.client import ToxiproxyClient
+from ragchaos.faults.kinds import DownFault
 from ragchaos.faults.timeline import Timeline
 from ragchaos.reports.recorder import Recorder
 from ragchaos.reports.results import (
     AppResult,
     ClientStats,
     Correctness,
+    FaultReach,
     FaultRecord,
     Phase,
     PhaseResult,
     ProviderEndpointStats,
+    ProxyCallsInfo,
     RunInfo,
     RunResult,
     ScenarioInfo,
@@ -51,6 +55,8 @@ from ragchaos.scenarios.distributed import DistributedDriver
 from ragchaos.scenarios.drive import LoadDriver
 from ragchaos.scenarios.options import RunOptions, prepare_scenario
 from ragchaos.scenarios.phases import PhaseClock
+from ragchaos.scenarios.proxycalls import ProxyCallFiler
+from ragchaos.scenarios.reach import ReachInput, judge_reach, wiring_hint
 from ragchaos.scenarios.requests import RequestSource, Workbench
 from ragchaos.scenarios.schema import Scenario
 from ragchaos.scenarios.seed import SeedError, _post, enforce_provider_limits, reset_provider_limits, seed_app
@@ -119,6 +125,7 @@ class _Leg:
     fault_records: list[Any] = field(default_factory=list)
     dispatch: dict[str, Any] = field(default_factory=dict)
     phases: list[Any] = field(default_factory=list)
+    calls: ProxyCallFiler | None = None  # the dependencies' calls, timed at the fault proxy
     mechanisms_off: dict[str, list[str] | None] = field(default_factory=dict)
 
 
@@ -162,6 +169,7 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> Path:
             out(f"ragchaos: stack up: {', '.join(f'{a}={u.url}' for a, u in stack.apps.items())}")
             _print_instructions(stack, out)
             _seed(stack, bench, scenario, out)
+            _check_ready(stack, scenario, out)
             if receiver is not None:
                 _check_span_rules(stack, scenario, receiver, out)
             batches = [[a] for a in scenario.apps] if opts.sequential else [list(scenario.apps)]
@@ -224,12 +232,30 @@ def _check_span_rules(stack: Stack, scenario: Scenario, receiver: OtlpReceiver, 
     while any(missing.values()) and time.monotonic() < deadline:
         gevent.sleep(0.2)
         missing = {app: receiver.unmatched(app) for app in receiver.rules}
-    problems = [f"target {app}: span rule {rule!r} matches no span (spans seen: "
-                f"{', '.join(receiver.seen_names(app)) or 'none; is OTEL_EXPORTER_OTLP_ENDPOINT used?'})"
+    problems = [f"target {app}: span rule {rule} matches no span (spans seen: "
+                f"{', '.join(receiver.seen_names(app)) or 'none; is OTEL_EXPORTER_OTLP_ENDPOINT used?'}"
+                + "".join(f"; {key} seen: {', '.join(values)}" for key, values in receiver.seen_values(app).items())
+                + ")"
                 for app, rules in missing.items() for rule in rules]
     if problems:
         raise RunFailed("\n".join(problems))
     out(f"ragchaos: spans of {', '.join(receiver.rules)} arrive and every span rule matches")
+
+
+def _check_ready(stack: Stack, scenario: Scenario, out: Callable[[str], None]) -> None:
+    """Each target's readiness probe, after seeding and before the load: polled until it answers as
+    expected, or the run stops with what it answered instead."""
+    for app in scenario.apps:
+        probe = scenario.target(app).ready
+        if probe is None:
+            continue
+        deadline = time.monotonic() + probe.timeout_s
+        while (problem := probe.check(stack.apps[app].url)) is not None:
+            if time.monotonic() > deadline:
+                raise TargetError(f"target {app} is not ready after {probe.timeout_s:g}s: {probe.method} "
+                                  f"{probe.path} {problem}")
+            gevent.sleep(0.5)
+        out(f"ragchaos: {app} is ready ({probe.method} {probe.path} answered as expected)")
 
 
 def _seed(stack: Stack, bench: Workbench, scenario: Scenario, out: Callable[[str], None]) -> None:
@@ -273,7 +299,8 @@ def _timeline(stack: Stack, scenario: Scenario, apps: list[str], phases: PhaseCl
         appliers["network"] = _Notifying(NetworkApplier(client), phases, t0, forward)
     if stack.provider is not None:
         appliers["provider"] = _Notifying(ProviderApplier(stack.provider.url), phases, t0, forward)
-    return Timeline(scenario.faults, apps=apps, clock=time.time, sleep=gevent.sleep, appliers=appliers)
+    return Timeline(scenario.faults, apps=apps, clock=time.time, sleep=gevent.sleep, appliers=appliers,
+                    resolve=scenario.dependency_for)
 
 
 def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str], acc: PhaseAccumulator,
@@ -282,6 +309,7 @@ def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str]
     phases = PhaseClock(scenario.load.stage_bounds(), scenario.warmup)
     ctx = RunContext(bench, {a: stack.apps[a].url for a in apps}, recorder=Recorder(), phases=phases)
     leg = _Leg(apps, ctx)
+    leg.calls = _call_filer(stack, apps)
     probes = [Probe(a, stack.apps[a].url, stats=stack.target(a).stats, metrics=stack.target(a).metrics)
               for a in apps]
     provider_url = stack.provider.url if stack.provider else None
@@ -316,16 +344,20 @@ def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str]
     leg.t0 = ctx.t0 = time.time()
     if receiver is not None:
         receiver.take()  # spans before the load (seeding, the probe) are not a phase's
-        # a span counts in the phase its end falls in, however late it is exported
-        receiver.phase_of = lambda t: ctx.phases.at(t - leg.t0) if leg.t0 <= t else None
+        # a span counts in the phase its start falls in (as requests and proxy calls do), however
+        # late it is exported; one that started before the load is not the load's
+        receiver.phase_of = lambda t: ctx.phases.at(min(t - leg.t0, duration - 1e-6)) if leg.t0 <= t else None
     if observer is not None:
         observer.leg_started(ctx, stack)
+    # a call belongs to the phase it started in, like a request (by its intended send time)
+    # (a call made while the load drains belongs to the last phase, as its request does)
+    leg.calls.start(leg.t0, lambda t: ctx.phases.at(min(t, duration - 1e-6)) if t >= 0 else None)
     timeline.start(leg.t0)
     out(f"ragchaos: load on {', '.join(apps)} for {duration:g}s ({scenario.load.describe()})")
     tl_greenlet = gevent.spawn(timeline.run, duration)
     driver.start(leg.t0)
     try:
-        _watch(ctx, probes, provider_url, acc, probe_errors, duration, opts)
+        _watch(ctx, probes, provider_url, acc, probe_errors, duration, opts, leg.calls)
         driver.drain(scenario.request_timeout)
     finally:
         driver.stop()
@@ -340,12 +372,39 @@ def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str]
             for (app, phase), hists in receiver.take().items():
                 if app in apps:
                     acc.add(app, phase, {"stages": hists}, {})
+            for (app, phase), errors in receiver.take_errors().items():
+                if app in apps:
+                    acc.add(app, phase, {"stage_errors": errors}, {})
         for p in probes:
             probe_errors.extend(p.errors)
+        _collect_calls(leg.calls, probe_errors, final=True)
     leg.fault_records = timeline.records
     leg.dispatch = driver.dispatch_stats()
     leg.phases = phases.phases(duration)
     return leg
+
+
+def _call_filer(stack: Stack, apps: list[str]) -> ProxyCallFiler:
+    """The fault proxy's call records of these apps' dependencies (none from a real Toxiproxy)."""
+    owners = {name: owner for name, owner in stack.proxy_owners.items() if owner[0] in apps}
+    reader = CallReader(stack.toxiproxy.url) if stack.toxiproxy is not None else None
+    try:
+        return ProxyCallFiler(reader, owners)
+    except OSError:  # the proxy did not answer: measured as absent, not as zero
+        return ProxyCallFiler(None, owners)
+
+
+def _collect_calls(calls: ProxyCallFiler | None, errors: list[str], final: bool = False) -> None:
+    if calls is None:
+        return
+    try:
+        if final:
+            gevent.sleep(0.5)  # connections closed by the drain report their last calls
+            calls.finish()
+        else:
+            calls.collect()
+    except OSError as exc:
+        errors.append(f"fault proxy calls: {exc}")
 
 
 def _snapshot(probes: list[Probe], provider_url: str | None, acc: PhaseAccumulator, phase: str,
@@ -357,7 +416,7 @@ def _snapshot(probes: list[Probe], provider_url: str | None, acc: PhaseAccumulat
 
 
 def _watch(ctx: RunContext, probes: list[Probe], provider_url: str | None, acc: PhaseAccumulator,
-           errors: list[str], duration: float, opts: RunOptions) -> None:
+           errors: list[str], duration: float, opts: RunOptions, calls: ProxyCallFiler | None = None) -> None:
     """Until the end of the load: snapshot at phase changes, print the live line."""
     phase = ctx.phases.at(0.0)
     last_live = time.time()
@@ -376,6 +435,8 @@ def _watch(ctx: RunContext, probes: list[Probe], provider_url: str | None, acc: 
             if snapshotting is not None:
                 snapshotting.join()
             snapshotting = gevent.spawn(_snapshot, probes, provider_url, acc, phase, errors)
+            # the proxy keeps 200,000 records; reading at each boundary keeps a long run inside that
+            gevent.spawn(_collect_calls, calls, errors)
             phase = now_phase
         if time.time() - last_live >= opts.live_every_s:
             span = time.time() - last_live
@@ -424,7 +485,7 @@ def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: Phase
     }
     run = RunInfo(started_at=started_at, ended_at=ended_at, versions=_versions(),
                   toxiproxy=(stack.toxiproxy.kind if stack.toxiproxy else None),
-                  workers=max(1, opts.workers), quick=opts.quick)
+                  workers=max(1, opts.workers), quick=opts.quick, proxy_calls=_calls_info(legs))
     first = legs[0] if legs else None
     phases = [Phase(name=p.name, kind=p.kind, start_s=round(p.start_s, 3), end_s=round(p.end_s, 3))
               for p in (first.phases if first else [])]
@@ -433,7 +494,7 @@ def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: Phase
     for leg in legs:
         for r in leg.fault_records:
             entry = r.results_entry()
-            faults.append(FaultRecord(**entry))
+            faults.append(FaultRecord(**entry, reach=_reach(r, leg, scenario, stack, acc)))
         for app in leg.apps:
             apps[app] = _app_result(app, leg, acc)
     result = RunResult(scenario=info, run=run, phases=phases, faults=faults, apps=apps)
@@ -448,19 +509,63 @@ def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: Phase
     return result
 
 
+def _reach(record: Any, leg: _Leg, scenario: Scenario, stack: Stack, acc: PhaseAccumulator) -> FaultReach | None:
+    """Whether this fault reached its target (``scenarios.reach``)."""
+    step = next((s for s in scenario.faults if s.step_name == record.name), None)
+    calls = leg.calls
+    if step is None or calls is None or record.target not in leg.apps:
+        return None
+    app, dep = record.target, record.dependency
+    proxy = f"{app}_{dep}"
+    endpoint = stack.proxies.get(proxy)
+    provider = step.fault.channel == "provider"
+    intervals = leg.ctx.recorder.intervals(app, t0=leg.t0)
+
+    def served(a: float, b: float) -> int:  # 1 s buckets by completion time
+        return sum(i.requests for i in intervals if a - 1.0 < i.t_s <= b)
+
+    provider_requests = 0
+    if provider and record.applied_at_s is not None:
+        b = record.reverted_at_s if record.reverted_at_s is not None else scenario.total_s
+        for span in leg.phases:
+            if span.start_s < b and span.end_s > record.applied_at_s:
+                provider_requests += sum(int(v.get("requests", 0)) for v in acc.provider.get((app, span.name), {}).values())
+    info = calls.info()
+    target = stack.target(app)
+    return judge_reach(
+        ReachInput(record.name, app, dep, proxy, endpoint.addr if endpoint else None, record.applied_at_s,
+                   record.reverted_at_s, scenario.total_s, isinstance(step.fault, DownFault), provider,
+                   info.measured, info.note),
+        lambda a, b: calls.activity(app, dep, a, b), served, provider_requests,
+        wiring_hint(app, dep, target.started, provider, endpoint.addr if endpoint else None),
+    )
+
+
+def _calls_info(legs: list[_Leg]) -> ProxyCallsInfo | None:
+    infos = [leg.calls.info() for leg in legs if leg.calls is not None]
+    if not infos:
+        return None
+    return ProxyCallsInfo(measured=all(i.measured for i in infos), note=next((i.note for i in infos if i.note), ""),
+                          lost=sum(i.lost for i in infos), unfinished=sum(i.unfinished for i in infos))
+
+
 def _app_result(app: str, leg: _Leg, acc: PhaseAccumulator) -> AppResult:
     rec = leg.ctx.recorder
     names = [p.name for p in leg.phases]
-    for extra in rec.phases(app):
+    calls = leg.calls
+    for extra in rec.phases(app) + (calls.phases(app) if calls else []):
         if extra not in names:
             names.append(extra)
     phases: dict[str, PhaseResult] = {}
     for name in names:
         client = rec.client_stats(app, name) if name in rec.phases(app) else ClientStats()
         stages = {s: Summary.of(h) for s, h in acc.stages.get((app, name), {}).items()}
+        if calls is not None:  # beside the app's own stages: its dependencies' calls at the proxy
+            stages.update({s: Summary.of(h) for s, h in calls.stages(app, name).items()})
         provider = {ep: ProviderEndpointStats(**v) for ep, v in acc.provider.get((app, name), {}).items()}
         phases[name] = PhaseResult(client=client, stages=stages, counters=acc.counters.get((app, name), {}),
-                                   provider=provider)
+                                   provider=provider, stage_errors=acc.stage_errors.get((app, name), {}),
+                                   dependencies=calls.dependencies(app, name) if calls is not None else {})
     tally = leg.ctx.tally[app]
     return AppResult(
         phases=phases,
@@ -476,6 +581,9 @@ def _judge(result: RunResult, scenario: Scenario, out: Callable[[str], None]) ->
 
     try:
         finalize(result)
+        for c in result.gate.checks if result.gate else []:
+            if c.metric == "fault_reach" and c.status == "fail":
+                out(f"ragchaos: {c.reason}")  # the run fails on it: say why, and how to wire the target
     except Exception as exc:  # judging is the reports part's; a bug there must not lose the run
         out(f"ragchaos: judging the run failed: {exc}")
 

@@ -59,5 +59,8 @@ def remote_addresses(scenario: Scenario, environ: Mapping[str, str]) -> list[str
         url = getattr(target, "url", None)
         if url and not is_loopback_host(_host_of(url, "url") or url):
             found.append((f"targets.{name}.url", url))
-        found.extend(_settings(f"targets.{name}.env", getattr(target, "env", {}) or {}))
+        env = getattr(target, "env", {}) or {}
+        if hasattr(target, "environment"):  # {dep.host} etc. become a proxy's address: always loopback
+            env = target.environment(None, {d: "127.0.0.1:1" for d in target.dependencies})
+        found.extend(_settings(f"targets.{name}.env", env))
     return [f"{where}={value}" for where, value in found]

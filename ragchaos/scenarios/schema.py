@@ -154,6 +154,30 @@ class Scenario(_Strict):
         """How ``app`` is reached and spoken to: the scenario's own description, or ours."""
         return self.targets.get(app) or BUILTIN_TARGETS[app]
 
+    def dependency_for(self, app: str, step: Any) -> str | None:
+        """The name of ``app``'s dependency a fault step hits: the one it names, or the one
+        dependency of the role it addresses (None: there is none, or more than one)."""
+        target = self.target(app)
+        if step.dependency is not None:
+            return step.dependency if step.dependency in target.dependencies else None
+        found = target.with_role(step.role)
+        return found[0] if len(found) == 1 else None
+
+    def dependency_problem(self, app: str, step: Any) -> str | None:
+        if self.dependency_for(app, step) is not None:
+            return None
+        target = self.target(app)
+        deps = ", ".join(f"{d} ({target.role_of(d)})" for d in target.dependencies) or "none"
+        if step.dependency is not None:
+            return f"{app} has no dependency {step.dependency!r} (its dependencies: {deps})"
+        found = target.with_role(step.role)
+        if found:
+            return (f"{app} has {len(found)} dependencies with role {step.role!r} ({', '.join(found)}): "
+                    "name the one to fault with dependency: instead of role:")
+        return (f"{app} has no dependency with role {step.role!r} (its dependencies: {deps}); if one of "
+                f"them is its {step.role.replace('_', ' ')}, say so in its target: "
+                f"dependencies: {{NAME: {{upstream: ..., role: {step.role}}}}}")
+
     @property
     def known_apps(self) -> list[str]:
         return list(KNOWN_APPS) + [t for t in self.targets if t not in KNOWN_APPS]
@@ -225,11 +249,11 @@ class Scenario(_Strict):
             for path, msg in fault_problems(step, self.apps, self.total_s):
                 out.append((("faults", i, *path), msg))
             for app in step.targets(self.apps):
-                if app in known and step.dependency not in self.target(app).dependencies:
+                if app in known:
                     # its proxy would not exist: the fault could never reach this target
-                    deps = ", ".join(self.target(app).dependencies) or "none"
-                    out.append((("faults", i, "dependency"), f"{app} has no dependency {step.dependency!r} "
-                                                             f"(its dependencies: {deps})"))
+                    problem = self.dependency_problem(app, step)
+                    if problem:
+                        out.append((("faults", i, "role" if step.role else "dependency"), problem))
         phases = self.phase_names()
         for i, spec in enumerate(self.checks):
             out += [(("checks", i, *path), msg) for path, msg in _check_problems(spec, self, phases)]

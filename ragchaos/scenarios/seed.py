@@ -123,14 +123,16 @@ def seed_app(
     job_headers: dict[str, dict[str, str]] = {}
 
     def one(doc: Document) -> str | None:
+        # every message names the document, the endpoint that refused it and what it answered
+        what = f"{target + ': ' if target else ''}seeding document {doc.doc_id!r} (tenant {doc.tenant})"
         for attempt in range(attempts):
+            method, path, payload, headers = RequestSpec("ingest", doc.tenant, document=doc).render(
+                target, template, 0)
             try:
-                method, path, payload, headers = RequestSpec("ingest", doc.tenant, document=doc).render(
-                    target, template, 0)
                 status, body = _post(f"{base_url}{path}", payload, request_timeout_s, method, headers)
             except (urllib.error.URLError, OSError) as exc:  # a slow start: try again, then give up
                 if attempt == attempts - 1:
-                    raise SeedError(f"{base_url}: document {doc.doc_id}: {exc}") from None
+                    raise SeedError(f"{what}: {method} {base_url}{path} failed: {exc}") from None
                 sleep(min(0.25 * 2**attempt, 4.0))
                 continue
             if status in (200, 201):
@@ -147,8 +149,8 @@ def seed_app(
                 # ingesting chunk by chunk): seeding must not depend on luck, so it waits and retries
                 sleep(min(0.25 * 2**attempt, 2.0))
                 continue
-            raise SeedError(f"{base_url}: document {doc.doc_id} refused with {status}: {body}")
-        raise SeedError(f"{base_url}: document {doc.doc_id} not accepted after {attempts} attempts "
+            raise SeedError(f"{what}: {method} {base_url}{path} answered {status}: {str(body)[:300]}")
+        raise SeedError(f"{what}: {method} {base_url}{path} not accepted after {attempts} attempts "
                         f"(last answer {status}: {str(body)[:200]})")
 
     jobs = _parallel(one, documents, parallel)

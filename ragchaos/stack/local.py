@@ -346,10 +346,12 @@ class Stack:
         self.chroma: Endpoint | None = None
         self.toxiproxy: ToxiproxyHandle | None = None
         self.proxies: dict[str, Endpoint] = {}
+        self.proxy_owners: dict[str, tuple[str, str]] = {}  # proxy name -> (app, dependency)
         self.apps: dict[str, Endpoint] = {}
         self.app_processes: dict[str, ManagedProcess] = {}
         self.app_handles: dict[str, AppHandle] = {}  # our apps (builtin targets) only
         self._app_envs: dict[str, dict[str, str]] = {}
+        self._addrs: dict[str, dict[str, str]] = {}  # per started target: dependency -> its proxy's host:port
         # per app, what a target we did not start must be told (printed by the runner)
         self.instructions: dict[str, dict[str, str]] = {}
 
@@ -394,25 +396,30 @@ class Stack:
         for dep, spec in target.dependencies.items():
             proxies[dep] = self.proxies[f"{app}_{dep}"] = create_proxy(
                 self.toxiproxy.url, f"{app}_{dep}", self._upstream(spec))
+            self.proxy_owners[f"{app}_{dep}"] = (app, dep)
         otlp = self.config.otlp_endpoints.get(app)
         if target.builtin is not None:
             assert "provider" in proxies and "vectordb" in proxies, "our apps need provider and vectordb"
             wiring = AppProxies({dep: f"{app}_{dep}" for dep in proxies}, proxies)
-            extra = {**target.env, **self.config.app_env.get(app, {}), **(dependency_env(app, {}, otlp) if otlp else {})}
+            extra = {**target.environment(None, {d: e.addr for d, e in proxies.items()}),
+                     **self.config.app_env.get(app, {}), **(dependency_env(app, {}, otlp) if otlp else {})}
             handle = self.app_handles[app] = launch_app(
                 self.group, self.log_dir, app, wiring, self.data_dir / app, kind=target.builtin, env=extra)
             self._app_envs[app] = handle.env
             self.apps[app], self.app_processes[app] = handle.endpoint, handle.process
             return
-        env = {**dependency_env(app, {d: e.addr for d, e in proxies.items()}, otlp),
-               **target.env, **self.config.app_env.get(app, {})}
+        addrs = {d: e.addr for d, e in proxies.items()}
+        port = None if target.url is not None else free_port()
+        env = {**dependency_env(app, addrs, otlp), **target.environment(port, addrs),
+               **self.config.app_env.get(app, {})}
         if target.url is not None:
             check_reachable(app, target.url, target.health)
             self.instructions[app] = env
             self.apps[app] = _endpoint_of(target.url)
             return
-        port = free_port()
-        proc = ManagedProcess(app, target.argv(port), env=env,
+        assert port is not None
+        self._addrs[app] = addrs
+        proc = ManagedProcess(app, target.argv(port, addrs), env=env,
                               health_url=f"http://{LOOPBACK}:{port}{target.health}",
                               log_path=self.log_dir / f"{app}.log", cwd=target.working_dir(self.config.base_dir))
         self._app_envs[app] = env
@@ -435,7 +442,7 @@ class Stack:
         # a user's command, on the same port
         target = self.target(app)
         port = self.apps[app].port
-        new_proc = ManagedProcess(app, target.argv(port), env=self._app_envs[app],
+        new_proc = ManagedProcess(app, target.argv(port, self._addrs.get(app)), env=self._app_envs[app],
                                   health_url=f"http://{LOOPBACK}:{port}{target.health}",
                                   log_path=self.log_dir / f"{app}.log",
                                   cwd=target.working_dir(self.config.base_dir))

@@ -169,7 +169,8 @@ def test_what_the_connection_lost_is_recorded_as_no_response_or_incomplete() -> 
     first, second = _calls(log)
     assert first["outcome"] == "incomplete" and first["duration_us"] == 300_000
     assert second["outcome"] == "no_response" and second["first_byte_us"] is None
-    [conn] = _calls(log, "conn")
+    assert len(_calls(log, "open")) == 1
+    [conn] = _calls(log, "close")
     assert conn["calls"] == 2 and conn["mode"] == "http" and conn["bytes_up"] == 2 * len(REQ)
     assert log.counter("app_dep").open == 0 and log.counter("app_dep").connections == 1
 
@@ -199,7 +200,7 @@ def test_other_protocols_are_timed_by_exchange() -> None:
     first, second = _calls(log, "tcp")
     assert first["duration_us"] == 3_000 and first["first_byte_us"] == 2_000 and first["outcome"] == "ok"
     assert second["outcome"] == "no_response" and second["endpoint"] == "exchange"
-    assert _calls(log, "conn")[0]["mode"] == "tcp"
+    assert _calls(log, "close")[0]["mode"] == "tcp"
 
 
 def test_a_server_that_speaks_first_is_not_http() -> None:

@@ -92,8 +92,22 @@ def test_provider_fault_json_matches_the_contract():
 def test_provider_kinds_need_the_provider_dependency(cls):
     step = FaultStep(at=1, dependency="vectordb", fault=cls())
     problems = step.validate()
-    assert len(problems) == 1 and "dependency must be 'provider'" in problems[0]
+    assert len(problems) == 1 and "must address role (or dependency) 'provider'" in problems[0]
     assert FaultStep(at=1, dependency="provider", fault=cls()).validate() == []
+    assert FaultStep(at=1, role="provider", fault=cls()).validate() == []
+
+
+def test_a_step_addresses_a_dependency_by_name_or_by_role():
+    latency = {"kind": "latency", "latency_ms": 100}
+    by_role = FaultStep.model_validate({"at": 1, "role": "vector_store", "fault": latency})
+    # without a resolver, our apps' names; with one, each target's own
+    assert [p.dependency for p in by_role.plan(["naive"])] == ["vectordb"]
+    named = {"myrag": "chroma_main", "other": None}
+    plans = by_role.plan(["myrag", "other"], resolve=lambda app, step: named[app])
+    assert [(p.target, p.dependency) for p in plans] == [("myrag", "chroma_main")]  # "other" has none
+    for bad in ({"role": "vectordb"}, {"role": "cache", "dependency": "redis"}, {}):
+        with pytest.raises(ValidationError):
+            FaultStep.model_validate({"at": 1, "fault": latency, **bad})
 
 
 def test_validate_collects_every_problem():

@@ -72,6 +72,52 @@ def test_a_span_rule_that_matches_nothing_stops_the_run_before_the_load(tmp_path
 
 def test_a_fault_on_a_dependency_the_target_lacks_is_refused() -> None:
     opts = RunOptions(targets_file=ROOT / "examples" / "myrag" / "ragchaos.yaml")
-    with pytest.raises(ScenarioError, match="myrag has no dependency 'vectordb' \\(its dependencies: provider\\)"):
+    # the built-in scenario addresses a role; myrag's only dependency is its provider
+    with pytest.raises(ScenarioError, match="faults.0.role: myrag has no dependency with role 'vector_store' "
+                                            "\\(its dependencies: provider \\(provider\\)\\); if one of them is its "
+                                            "vector store, say so in its target"):
         prepare_scenario(load_scenario("vectordb-brownout"), opts)
     assert prepare_scenario(load_scenario("provider-429-storm"), opts).apps == ["myrag"]
+
+
+def test_gate_as_an_unknown_app_is_refused_with_the_closest_name() -> None:
+    opts = RunOptions(targets_file=ROOT / "examples" / "myrag" / "ragchaos.yaml", gate_as="refernce")
+    with pytest.raises(ScenarioError, match="--gate-as refernce: unknown app \\(did you mean reference\\?\\); "
+                                            "known: naive, reference, myrag, none"):
+        prepare_scenario(load_scenario("smoke"), opts)
+
+
+def test_a_seeding_refusal_names_the_document_the_endpoint_and_the_status() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from ragchaos.scenarios.corpus import Document
+    from ragchaos.scenarios.seed import SeedError, seed_app
+    from ragchaos.stack.templates import RequestTemplate
+
+    class Refuse(BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = b'{"detail": "owner missing"}'
+            self.send_response(422)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    doc = Document(doc_id="acme-007", tenant="acme", type="memo", date="2026-01-01", title="t", text="some text", facts=())
+    try:
+        with pytest.raises(SeedError) as err:
+            seed_app(url, [doc], template=RequestTemplate(method="PUT", path="/store/{tenant}", body={"t": "{text}"}),
+                     target="mine")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert str(err.value).startswith(f"mine: seeding document 'acme-007' (tenant acme): PUT {url}/store/acme "
+                                     "answered 422: "), str(err.value)
+    assert "owner missing" in str(err.value)

@@ -59,9 +59,11 @@ def test_smoke_and_429_storm_against_a_users_service(tmp_path: Path) -> None:
     from ragchaos.scenarios.loader import load_scenario
 
     # (a line comparing with another app, "<= 0.5x naive", cannot hold without that app in the run)
-    # (mechanism checks read our apps' /metrics and are not carried over to a user's target)
+    # (a mechanism check reads our apps' /metrics: it is not carried over to a user's target)
     ours = [c.check for c in load_scenario("provider-429-storm").checks
             if c.check.startswith("reference.") and "naive" not in c.check and ".mechanism." not in c.check]
     names = [c["name"] for c in storm["gate"]["checks"]]
     assert ours and all(f"myrag.{g.removeprefix('reference.')}" in names for g in ours), (ours, names)
     assert all(c["measured"] not in (None, "") for c in storm["gate"]["checks"])
+    # the provider's 429s went through the proxy it was handed: the fault reached it
+    assert [f["reach"]["verdict"] for f in storm["faults"]] == ["reached"]

@@ -15,8 +15,9 @@ from the first byte of its request to the last byte of its response, faults incl
 - **Anything else** (Redis, Postgres, TLS, HTTP/2): one record per exchange, ``kind: "tcp"``,
   ``endpoint: "exchange"``: from the first client byte of a turn to the last server byte before
   the client spoke again (exact for request/response protocols without pipelining).
-- Every connection, at its end: ``kind: "conn"`` with its duration, bytes each way and calls;
-  a connection whose upstream refused the dial is ``outcome: "upstream_refused"``.
+- Every connection: ``kind: "open"`` when it is accepted and dialled through, ``kind: "close"``
+  at its end with its duration, bytes each way and calls; a connection whose upstream refused
+  the dial is one ``kind: "refused"``.
 
 ``CallLog`` keeps the records in order (each with a ``seq``) in a bounded ring and counts per
 proxy; readers page through it with a cursor (``GET /ragchaos/calls?after=SEQ``), so several
@@ -83,7 +84,7 @@ class CallLog:
         self.seq += 1
         record["seq"] = self.seq
         self.records.append(record)
-        if record["kind"] != "conn":
+        if record["kind"] in ("http", "tcp"):
             self.counter(record["proxy"]).calls += 1
 
     def since(self, after: int, limit: int) -> dict[str, Any]:
@@ -152,6 +153,7 @@ class ConnectionTap:
         c = self.log.counter(self.proxy)
         c.connections += 1
         c.open += 1
+        self.log.add({"proxy": self.proxy, "kind": "open", "conn": self.conn, "start": round(self.opened_wall, 6)})
 
     # -- fed by the proxy ------------------------------------------------------------------
     # A fault in the tap must never cost the data path a byte: each entry point catches its own
@@ -241,17 +243,15 @@ class ConnectionTap:
             self._exchange = None
         c = self.log.counter(self.proxy)
         c.open -= 1
-        self.log.add({"proxy": self.proxy, "kind": "conn", "conn": self.conn, "start": round(self.opened_wall, 6),
+        self.log.add({"proxy": self.proxy, "kind": "close", "conn": self.conn, "start": round(self.opened_wall, 6),
                       "duration_us": _us(now - self.opened), "mode": self.mode or "idle", "calls": self.calls,
-                      "bytes_up": self.bytes_up, "bytes_down": self.bytes_down, "outcome": "closed"})
+                      "bytes_up": self.bytes_up, "bytes_down": self.bytes_down})
 
     @staticmethod
     def refused(log: CallLog, proxy: str, wall: float) -> None:
         """A client connected but the upstream refused the dial: it was closed at once."""
         log.counter(proxy).refused += 1
-        log.add({"proxy": proxy, "kind": "conn", "conn": next(_conn_ids), "start": round(wall, 6),
-                 "duration_us": 0, "mode": "idle", "calls": 0, "bytes_up": 0, "bytes_down": 0,
-                 "outcome": "upstream_refused"})
+        log.add({"proxy": proxy, "kind": "refused", "conn": next(_conn_ids), "start": round(wall, 6)})
 
     @property
     def in_flight(self) -> int:
@@ -267,7 +267,9 @@ class ConnectionTap:
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
             return OPAQUE
         call.method = parts[0]
-        call.path = urllib.parse.urlsplit(parts[1]).path[:300] or "/"
+        target = parts[1]
+        # origin form (/path?query) is what clients send a server; absolute form only to a proxy
+        call.path = (target.split("?", 1)[0] if target.startswith("/") else urllib.parse.urlsplit(target).path)[:300] or "/"
         call.endpoint = endpoint_of(call.method, call.path)
         retry = head.header(_RETRY_HEADER)
         if retry.isdigit():

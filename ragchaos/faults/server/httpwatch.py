@@ -117,6 +117,16 @@ class MessageStream:
                 self._head_bytes = 0
                 self.on_begin()
             elif state == _HEAD:
+                if not self._line and not self._lines:  # the fast path: the whole head in this chunk
+                    end = data.find(b"\r\n\r\n", pos, pos + HEAD_LIMIT)
+                    if end >= 0:
+                        self._lines = data[pos:end].split(b"\r\n")
+                        pos = end + 4
+                        if len(self._lines) > 200:
+                            self.give_up()
+                            return
+                        self._head_done()
+                        continue
                 line, pos = self._take_line(data, pos)
                 if line is None:
                     continue

@@ -19,6 +19,7 @@ from ragchaos.measure.hdr import Histogram
 from ragchaos.reports import mechanisms
 from ragchaos.reports.checks.grammar import ALL, OPS, Check, CheckError, parse_check
 from ragchaos.reports.checks.measure import Measured, format_measure, measure
+from ragchaos.reports.checks.reach import reach_checks
 from ragchaos.reports.checks.regression import RegressionPolicy, StoredBaseline, judge_against_baseline
 from ragchaos.reports.checks.spec import CheckSpec, legacy_checks
 from ragchaos.reports.results import GateCheck, GateResult, MechanismVerdict, RunResult, Summary
@@ -178,6 +179,7 @@ def evaluate(
     if against_baseline:
         out += judge_against_baseline(result, against_baseline, baseline_app=baseline_app, stored=stored,
                                       policy=policy)
+    out += [c for c in reach_checks(result) if apps is None or c.app in apps]  # did each fault reach its target
     return GateResult(passed=all(c.passed for c in out), checks=out)
 
 

@@ -10,6 +10,7 @@
              | NUMBER "x" "baseline"             the baseline build's same metric: a two-sample
                                                  decision (latency percentiles only)
     METRIC  := STAGE "." STAT                    query.total.p99, ingest.freshness.p50
+             | "proxy." DEPENDENCY "." ENDPOINT "." STAT   proxy.vectordb.query.p99 (at the fault proxy)
              | ("response" | "service") [ "." KIND ] "." STAT
              | "ttft." STAT
              | "error_rate" [ "." CLASS ]        CLASS one of 429 5xx timeout reset shed quota other
@@ -31,7 +32,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ragchaos.measure.stages import STAGES
+from ragchaos.measure.stages import PROXY_STAGE_FAMILY, STAGES
 from ragchaos.reports import mechanisms
 from ragchaos.reports.results import ERROR_CLASSES
 
@@ -80,7 +81,8 @@ _SCALAR = {
     "provider_calls_per_answer": "number",
 }
 STAGE_FAMILIES = {s.split(".")[0] for s in STAGES}
-METRIC_HEADS = STAGE_FAMILIES | {"response", "service", "ttft", "error_rate", "cache_hit_ratio", "mechanism"} | set(_SCALAR)
+METRIC_HEADS = STAGE_FAMILIES | {"response", "service", "ttft", "error_rate", "cache_hit_ratio", "mechanism",
+                                  PROXY_STAGE_FAMILY} | set(_SCALAR)
 STATS_SPELLED = ("p50", "p90", "p99", "p99.9", "max", "mean", "count")
 
 
@@ -141,6 +143,11 @@ def percentile_of(stat: str) -> float | None:
 def _metric_kind(metric: list[str], fail: Callable[[str], CheckError]) -> str:
     head = metric[0]
     stat_hint = f"; STAT is one of {', '.join(STATS_SPELLED)}"
+    if head == PROXY_STAGE_FAMILY:  # a dependency's calls timed at the fault proxy
+        if len(metric) != 4 or not _STAT.match(metric[3]):
+            raise fail("a call timed at the fault proxy is proxy.DEPENDENCY.ENDPOINT.STAT, "
+                       f"e.g. proxy.vectordb.query.p99{stat_hint}")
+        return "latency"
     if head in STAGE_FAMILIES:
         names = sorted(s.split(".", 1)[1] for s in STAGES if s.startswith(head + "."))
         if len(metric) == 3 and metric[1] not in names:

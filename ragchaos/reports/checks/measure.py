@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ragchaos.measure.stages import PROXY_STAGE_FAMILY
 from ragchaos.reports import mechanisms
 from ragchaos.reports.analysis import Figures, figures
 from ragchaos.reports.checks.grammar import STAGE_FAMILIES, percentile_of
@@ -35,6 +36,8 @@ def _stat(summary: Summary | None, stat: str) -> Measured:
 
 def latency_summary(f: Figures, metric: Sequence[str]) -> Summary | None:
     head = metric[0]
+    if head == PROXY_STAGE_FAMILY:
+        return f.stages.get(".".join(metric[:-1]))
     if head in STAGE_FAMILIES:
         return f.stages.get(f"{metric[0]}.{metric[1]}")
     if head in ("response", "service"):
@@ -51,7 +54,7 @@ def measure(result: RunResult, app: str, phase: str, metric: Sequence[str]) -> M
         raise KeyError(f"no app {app!r} in the run (apps: {', '.join(result.apps)})")
     f: Figures = figures(result, app, phase)
     head = metric[0]
-    if head in STAGE_FAMILIES or head in ("response", "service", "ttft"):
+    if head in STAGE_FAMILIES or head in ("response", "service", "ttft", PROXY_STAGE_FAMILY):
         return _stat(latency_summary(f, metric), metric[-1])
     value: float | None
     if head == "error_rate":

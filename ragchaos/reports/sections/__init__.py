@@ -6,10 +6,12 @@ from collections.abc import Callable
 
 from ragchaos.reports.results import RunResult
 from ragchaos.reports.sections.base import Line, Section, Table
+from ragchaos.reports.sections.dependencies import dependencies
 from ragchaos.reports.sections.errors import errors
 from ragchaos.reports.sections.gate import gate
 from ragchaos.reports.sections.headline import headline
 from ragchaos.reports.sections.latency import latency
+from ragchaos.reports.sections.observations import observations
 from ragchaos.reports.sections.provider import provider
 from ragchaos.reports.sections.stages import stages
 from ragchaos.reports.sections.timeline import timeline
@@ -22,10 +24,12 @@ SECTIONS: dict[str, Callable[[RunResult], Section]] = {
     "headline": headline,
     "gate": gate,
     "mechanisms": verdicts,
+    "observations": observations,
     "latency": latency,
     "timeline": timeline,
     "errors": errors,
     "stages": stages,
+    "dependencies": dependencies,
     "provider": provider,
 }
 

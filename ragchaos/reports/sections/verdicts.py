@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ragchaos.reports import fmt, mechanisms
-from ragchaos.reports.analysis import ALL, figures, phase_names
+from ragchaos.reports.analysis import ALL, Figures, figures, phase_names
 from ragchaos.reports.results import RunResult
 from ragchaos.reports.sections.base import Line, Section, Table
 
@@ -15,6 +15,20 @@ _PER_PHASE = {
     "quota rejections": ("ragchaos_quota_rejections_total", {}),
     "fallbacks": ("ragchaos_fallback_total", {}),
 }
+
+
+def _reports(f: Figures, metric: str) -> bool:
+    return f.counters is not None and f.counters.count(metric) is not None
+
+
+def _retries(f: Figures) -> str:
+    """The app's own retry count by reason; an app that does not report one is not "0": the
+    provider's count of the SDK's retries is what is known."""
+    if _reports(f, "ragchaos_retries_total"):
+        return ", ".join(f"{k} {fmt.num(v)}" for k, v in sorted(f.retries_by_reason.items()) if v) or "0"
+    if f.provider_retries is not None:
+        return f"not reported by the app; the provider saw {fmt.num(f.provider_retries)} SDK retries"
+    return "not reported"
 
 
 def verdicts(result: RunResult) -> Section:
@@ -31,8 +45,9 @@ def verdicts(result: RunResult) -> Section:
         figs_rows.append([
             app,
             ", ".join(f"{k} {fmt.pct(v)}" for k, v in sorted(f.cache_hit_ratio.items())) or "–",
-            ", ".join(f"{k} {fmt.num(v)}" for k, v in sorted(f.retries_by_reason.items()) if v) or "0",
-            ", ".join(f"{k} {fmt.num(v)}" for k, v in sorted(f.breaker_transitions.items()) if v) or "0",
+            _retries(f),
+            ", ".join(f"{k} {fmt.num(v)}" for k, v in sorted(f.breaker_transitions.items()) if v)
+            or ("0" if _reports(f, "ragchaos_breaker_transitions_total") else "not reported"),
             fmt.num(f.embed_batch_mean),
             f"{fmt.ms(fresh.p50_us)} / {fmt.ms(fresh.p99_us)}" if fresh and fresh.count else "–",
         ])

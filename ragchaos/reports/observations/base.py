@@ -1,0 +1,49 @@
+"""The observation model and the rule registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from ragchaos.reports.results import RunResult
+
+__all__ = ["RULES", "Observation", "Rule", "observe", "register"]
+
+
+@dataclass(frozen=True)
+class Observation:
+    rule: str
+    text: str  # the suggestion, in plain words, ending with the question to ask
+    evidence: str  # the figures it rests on, so a reader can check it
+    app: str | None = None
+
+
+class Rule(Protocol):
+    def __call__(self, result: RunResult) -> list[Observation]: ...
+
+
+RULES: dict[str, Rule] = {}
+
+
+def register(name: str) -> Callable[[type], type]:
+    def deco(cls: type) -> type:
+        if name in RULES:
+            raise ValueError(f"observation rule {name!r} is registered twice")
+        RULES[name] = cls()
+        return cls
+
+    return deco
+
+
+def observe(result: RunResult, only: list[str] | None = None) -> list[Observation]:
+    """Every rule's observations, in registration order; a rule that fails is skipped, not fatal."""
+    out: list[Observation] = []
+    for name, rule in RULES.items():
+        if only is not None and name not in only:
+            continue
+        try:
+            out += rule(result)
+        except (KeyError, ValueError, ZeroDivisionError, AttributeError):
+            continue  # a rule that cannot read this run says nothing rather than something wrong
+    return out
