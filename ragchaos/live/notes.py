@@ -11,6 +11,8 @@ the run has none), exactly as results.json would hold it, and every ``NoteSource
   the report's verdicts call, and only words the numbers they return;
 - ``CheckNotes`` judges the scenario's ``checks:`` over the window with the report's one
   evaluator (``reports.checks.evaluate``);
+- ``ObservationNotes`` runs the report's observation rules (``reports.observations``: a fault
+  that reached nothing, 429s met with retries, ...) over the window;
 - a source built on another registry of rules over a ``RunResult`` is one more class with the
   same ``notes(result, phase)`` method (``register_note_source``, or handed to the session).
 
@@ -41,7 +43,7 @@ from ragchaos.reports.results import (
 )
 from ragchaos.scenarios.phases import phase_kind
 
-__all__ = ["LIVE_PHASE", "MechanismNotes", "Note", "NoteSource", "WindowResult", "note_sources",
+__all__ = ["LIVE_PHASE", "MechanismNotes", "Note", "NoteSource", "ObservationNotes", "WindowResult", "note_sources",
            "register_note_source"]
 
 LIVE_PHASE = "live"
@@ -226,6 +228,27 @@ class CheckNotes:
                             f"over the last {window}; {verdict.reason or verdict.detail}".rstrip("; "), level,
                             self.name))
         return out
+
+
+class ObservationNotes:
+    """The report's observation rules (``reports.observations``), run over the window: the same
+    sentence the report's "Observations" section would print for a run shaped like this window."""
+
+    name = "observations"
+    # the rules a window can feed: hit@k is not scored while the load runs (sources_missing would
+    # speak on every window), and a fault's reach and the proxy's timing are judged once, per run
+    WINDOW_RULES = ("retry_storm", "p99_tracked_fault")
+
+    def __init__(self, rules: Sequence[str] = WINDOW_RULES) -> None:
+        self.rules = list(rules)
+
+    def notes(self, result: RunResult, phase: str) -> list[Note]:
+        from ragchaos.reports.observations import observe
+
+        return [Note(o.app, o.text, o.evidence, "bad", self.name) for o in observe(result, only=self.rules)]
+
+
+register_note_source(ObservationNotes.name, ObservationNotes)
 
 
 def timestamped(notes: Sequence[Note], t: float | None = None) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ragchaos.live.board import FaultBoard
-from ragchaos.live.notes import CheckNotes, MechanismNotes
+from ragchaos.live.notes import CheckNotes, MechanismNotes, ObservationNotes
 from ragchaos.live.server import LiveServer
 from ragchaos.live.session import Attachment, LiveSession
 from ragchaos.live.settings import LiveSettings
@@ -47,7 +47,8 @@ class LiveRunObserver:
         scenario = ctx.scenario
         apps = list(ctx.apps)
         self.session.configure(slo_ms={k: v * 1000.0 for k, v in scenario.slo.items()} or None, apps=apps)
-        self.session.sources = [MechanismNotes(self.settings.min_requests), CheckNotes(scenario.checks)]
+        self.session.sources = [MechanismNotes(self.settings.min_requests), CheckNotes(scenario.checks),
+                                ObservationNotes()]
         self.board = FaultBoard({}, apps)
         self.session.attach(Attachment(ctx, feeds_for(stack, apps), board=self.board, phase_of=ctx.phase_at))
 

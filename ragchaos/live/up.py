@@ -26,7 +26,7 @@ from gevent.event import Event
 from ragchaos.core.procs import ProcessGroup
 from ragchaos.live.board import FaultBoard
 from ragchaos.live.load import ArrivalRateLoad, ClosedUsersLoad, LoadControl
-from ragchaos.live.notes import CheckNotes, MechanismNotes
+from ragchaos.live.notes import CheckNotes, MechanismNotes, ObservationNotes
 from ragchaos.live.server import LiveServer
 from ragchaos.live.session import Attachment, LiveSession
 from ragchaos.live.settings import LiveSettings
@@ -77,7 +77,8 @@ def run_up(scenario: Scenario, *, out: Path, settings: LiveSettings, level: floa
         provider_config.write_text(yaml.safe_dump(scenario.provider, sort_keys=False))
     stack = Stack(StackConfig(run_dir=run_dir, apps=scenario.apps, provider_config=provider_config,
                               app_env=scenario.app_env, targets=scenario.targets))
-    session = LiveSession(settings, sources=[MechanismNotes(settings.min_requests), CheckNotes(scenario.checks)])
+    session = LiveSession(settings, sources=[MechanismNotes(settings.min_requests), CheckNotes(scenario.checks),
+                                                  ObservationNotes()])
     server = LiveServer(settings, session)
     board: FaultBoard | None = None
     load: LoadControl | None = None

@@ -242,3 +242,31 @@ def test_a_stalled_tick_leaves_no_hole_and_a_failing_frame_does_not_stop_the_loo
     seconds = [f["t"] for f in session.frames]
     assert seconds == [s for s in range(seconds[0], seconds[-1] + 1) if s != broken]
     assert any(f"frame of {broken} failed: RuntimeError: recorder hiccup" in e["text"] for e in session.log)
+
+
+def test_the_reports_observation_rules_speak_in_the_window() -> None:
+    from ragchaos.live.notes import ObservationNotes
+    from ragchaos.reports.observations import observe
+    from ragchaos.reports.results import ProviderEndpointStats
+
+    def window(storm: bool):
+        rec = Recorder()
+        for i in range(40):
+            phase = "steady" if i < 20 else "fault"
+            rec.record("reference", "query", phase, intended_start=None, actual_start=T0 + i * 0.2,
+                       end=T0 + i * 0.2 + 0.05, outcome="ok")
+        result = WindowResult(["reference"], {}).build(rec, Deltas(), T0, T0 + 10, ["steady", "fault"])
+        if storm:  # the provider answered 30 calls with 429 and saw 28 retried at once
+            phases = result.apps["reference"].phases
+            phases["steady"].provider = {"chat": ProviderEndpointStats(requests=20)}
+            phases["fault"].provider = {"chat": ProviderEndpointStats(requests=80, rate_limited=30, retries_seen=28)}
+        return result
+
+    # a quiet window says nothing (and hit@k, which no window scores, is not "missing")
+    assert ObservationNotes().notes(window(storm=False), "fault") == []
+    stormy = window(storm=True)
+    [note] = ObservationNotes().notes(stormy, "fault")
+    [rule] = observe(stormy, only=["retry_storm"])
+    # the report's rule, word for word
+    assert (note.app, note.text, note.evidence, note.source) == ("reference", rule.text, rule.evidence, "observations")
+    assert "28 retries behind 30 429s" in note.text
