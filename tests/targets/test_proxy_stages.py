@@ -54,7 +54,7 @@ class _FakeReader:
 
 
 def test_records_are_filed_by_start_with_errors_and_retries_apart() -> None:
-    filer = ProxyCallFiler(_FakeReader(), {"a_vectordb": ("a", "vectordb"), "a_provider": ("a", "provider")})  # type: ignore[arg-type]
+    filer = ProxyCallFiler(_FakeReader(), {"a_vectordb": ("a", "vectordb"), "a_provider": ("a", "provider")})  # type: ignore[arg-type]  # a fake reader in place of the proxy client
     filer.start(1000.0, lambda t: "steady" if t < 10 else "fault")
     filer.file([
         _http("a_vectordb", 1009.9, 300.0),  # starts in steady, ends in the fault: steady's
@@ -83,7 +83,7 @@ def test_records_are_filed_by_start_with_errors_and_retries_apart() -> None:
 
 
 def test_a_real_toxiproxy_gives_not_measured_never_zero() -> None:
-    filer = ProxyCallFiler(_FakeReader(available=False), {"a_vectordb": ("a", "vectordb")})  # type: ignore[arg-type]
+    filer = ProxyCallFiler(_FakeReader(available=False), {"a_vectordb": ("a", "vectordb")})  # type: ignore[arg-type]  # a fake reader in place of the proxy client
     filer.start(0.0, lambda t: "steady")
     filer.collect()
     info = filer.info()
