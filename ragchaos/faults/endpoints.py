@@ -22,6 +22,8 @@ import re
 from collections.abc import Callable
 from typing import Protocol
 
+from ragchaos.core.registry import Registry
+
 __all__ = ["NAMERS", "EndpointNamer", "endpoint_of", "register"]
 
 
@@ -31,15 +33,12 @@ class EndpointNamer(Protocol):
         ...
 
 
-NAMERS: dict[str, EndpointNamer] = {}
+NAMERS: Registry[EndpointNamer] = Registry("endpoint namer")
 
 
 def register(name: str) -> Callable[[type], type]:
-    def deco(cls: type) -> type:
-        NAMERS[name] = cls()
-        return cls
-
-    return deco
+    """``@register("openai")`` on a namer class: one instance of it names endpoints."""
+    return NAMERS.register(name, entry=lambda cls: cls())
 
 
 _ID = re.compile(r"^(\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,}|[A-Za-z0-9_-]{24,})$",

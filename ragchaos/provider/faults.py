@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ragchaos.core.registry import Registry
 from ragchaos.provider.errors import ApiError, error_body, insufficient_quota, server_error
 from ragchaos.provider.ratelimit import go_duration
 
@@ -79,18 +80,12 @@ class Effect:
     injected: list[str] = field(default_factory=list)
 
 
-FAULT_KINDS: dict[str, type[Fault]] = {}
+FAULT_KINDS: Registry[type[Fault]] = Registry("fault kind")
 
 
 def register(kind: str) -> Callable[[type[Fault]], type[Fault]]:
-    def deco(cls: type[Fault]) -> type[Fault]:
-        if kind in FAULT_KINDS:
-            raise ValueError(f"fault kind {kind!r} registered twice")
-        cls.kind = kind
-        FAULT_KINDS[kind] = cls
-        return cls
-
-    return deco
+    """``@register("slow")``: the class runs faults of kind ``slow`` (and knows it: ``kind``)."""
+    return FAULT_KINDS.register(kind, tag="kind")
 
 
 class Fault:

@@ -7,7 +7,7 @@ kinds (``provider.py``) become faults posted to the provider's control API. Each
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, get_args
 
 from pydantic import Field
 
@@ -35,8 +35,10 @@ from ragchaos.faults.kinds.provider import (
     SlowFault,
     StreamCutFault,
 )
+from ragchaos.faults.kinds.registry import FAULT_SPECS
 
 __all__ = [
+    "FAULT_SPECS",
     "NETWORK_KINDS",
     "PROVIDER_KINDS",
     "BandwidthFault",
@@ -78,3 +80,7 @@ FaultSpec = Annotated[
     | MalformedFault,
     Field(discriminator="kind"),
 ]
+
+if set(get_args(get_args(FaultSpec)[0])) != set(FAULT_SPECS.values()):  # pragma: no cover - a wiring mistake
+    raise RuntimeError(f"FaultSpec and the registry of fault kinds differ: the registry holds "
+                       f"{FAULT_SPECS.names()}; name every registered kind in FaultSpec")

@@ -11,6 +11,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ragchaos.faults.kinds.registry import fault_kind, kinds_of_channel
+
 __all__ = [
     "NETWORK_KINDS",
     "BandwidthFault",
@@ -63,6 +65,7 @@ class NetworkFault(BaseModel):
         return f"{self.kind} ({attrs}) {self.stream}{odds}"  # type: ignore[attr-defined]  # each subclass declares its kind literal
 
 
+@fault_kind
 class LatencyFault(NetworkFault):
     kind: Literal["latency"] = "latency"
     toxic_type: ClassVar[str] = "latency"
@@ -73,6 +76,7 @@ class LatencyFault(NetworkFault):
         return {"latency": self.latency_ms, "jitter": self.jitter_ms}
 
 
+@fault_kind
 class BandwidthFault(NetworkFault):
     kind: Literal["bandwidth"] = "bandwidth"
     toxic_type: ClassVar[str] = "bandwidth"
@@ -82,6 +86,7 @@ class BandwidthFault(NetworkFault):
         return {"rate": self.rate_kbps}
 
 
+@fault_kind
 class TimeoutFault(NetworkFault):
     kind: Literal["timeout"] = "timeout"
     toxic_type: ClassVar[str] = "timeout"
@@ -91,6 +96,7 @@ class TimeoutFault(NetworkFault):
         return {"timeout": self.timeout_ms}
 
 
+@fault_kind
 class ResetPeerFault(NetworkFault):
     kind: Literal["reset_peer"] = "reset_peer"
     toxic_type: ClassVar[str] = "reset_peer"
@@ -100,6 +106,7 @@ class ResetPeerFault(NetworkFault):
         return {"timeout": self.timeout_ms}
 
 
+@fault_kind
 class SlicerFault(NetworkFault):
     kind: Literal["slicer"] = "slicer"
     toxic_type: ClassVar[str] = "slicer"
@@ -116,6 +123,7 @@ class SlicerFault(NetworkFault):
         return []
 
 
+@fault_kind
 class LimitDataFault(NetworkFault):
     kind: Literal["limit_data"] = "limit_data"
     toxic_type: ClassVar[str] = "limit_data"
@@ -125,6 +133,7 @@ class LimitDataFault(NetworkFault):
         return {"bytes": self.bytes}
 
 
+@fault_kind
 class DownFault(NetworkFault):
     """The proxy is disabled: open connections get EOF, new ones are refused."""
 
@@ -145,6 +154,4 @@ class DownFault(NetworkFault):
         return "down (proxy disabled)"
 
 
-NETWORK_KINDS = (
-    LatencyFault, BandwidthFault, TimeoutFault, ResetPeerFault, SlicerFault, LimitDataFault, DownFault,
-)
+NETWORK_KINDS = kinds_of_channel("network")

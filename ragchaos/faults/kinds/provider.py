@@ -10,6 +10,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ragchaos.faults.kinds.registry import fault_kind, kinds_of_channel
+
 __all__ = [
     "PROVIDER_KINDS",
     "ErrorFault",
@@ -58,6 +60,7 @@ class ProviderFault(BaseModel):
         return f"provider {self.kind}{share} ({self.endpoint}{extra})"  # type: ignore[attr-defined]  # each subclass declares its kind literal
 
 
+@fault_kind
 class RateLimitFault(ProviderFault):
     """429 with ``Retry-After``: a rate-limit storm."""
 
@@ -66,6 +69,7 @@ class RateLimitFault(ProviderFault):
     retry_after_s: float = Field(1.0, ge=0.0)
 
 
+@fault_kind
 class ErrorFault(ProviderFault):
     """An HTTP error status (5xx by default) on a share of requests."""
 
@@ -74,12 +78,14 @@ class ErrorFault(ProviderFault):
     status: int = Field(503, ge=400, le=599)
 
 
+@fault_kind
 class InsufficientQuotaFault(ProviderFault):
     """OpenAI's 429 ``insufficient_quota``: retrying does not help."""
 
     kind: Literal["insufficient_quota"] = "insufficient_quota"
 
 
+@fault_kind
 class SlowFault(ProviderFault):
     """Service time multiplied by ``factor``."""
 
@@ -91,6 +97,7 @@ class SlowFault(ProviderFault):
         return [] if self.factor >= 1 else [f"slow: factor {self.factor} < 1 would speed the provider up"]
 
 
+@fault_kind
 class StreamCutFault(ProviderFault):
     """A streamed chat answer stops after ``after_chunks`` chunks."""
 
@@ -99,6 +106,7 @@ class StreamCutFault(ProviderFault):
     after_chunks: int = Field(5, ge=0)
 
 
+@fault_kind
 class FailFirstFault(ProviderFault):
     """The first ``n`` matching requests fail with ``status``, then all succeed."""
 
@@ -108,6 +116,7 @@ class FailFirstFault(ProviderFault):
     status: int = Field(503, ge=400, le=599)
 
 
+@fault_kind
 class HangFault(ProviderFault):
     """Requests hang for ``seconds`` (null: until the fault is removed)."""
 
@@ -116,13 +125,11 @@ class HangFault(ProviderFault):
     seconds: float | None = Field(None, ge=0.0)
 
 
+@fault_kind
 class MalformedFault(ProviderFault):
     """A 200 whose body is not what the API promises."""
 
     kind: Literal["malformed"] = "malformed"
 
 
-PROVIDER_KINDS = (
-    RateLimitFault, ErrorFault, InsufficientQuotaFault, SlowFault, StreamCutFault, FailFirstFault, HangFault,
-    MalformedFault,
-)
+PROVIDER_KINDS = kinds_of_channel("provider")

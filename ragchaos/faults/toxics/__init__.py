@@ -8,38 +8,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ragchaos.core.registry import Registry, UnknownName
 from ragchaos.faults.toxics.base import Toxic
 
 __all__ = ["TOXICS", "UnknownToxic", "new_toxic", "register"]
 
-TOXICS: dict[str, type[Toxic]] = {}
+TOXICS: Registry[type[Toxic]] = Registry("toxic")
 
-
-class UnknownToxic(KeyError):
-    pass
-
+UnknownToxic = UnknownName
 
 _ToxicClass = TypeVar("_ToxicClass", bound=type[Toxic])
 
 
 def register(name: str) -> Callable[[_ToxicClass], _ToxicClass]:
-    def deco(cls: _ToxicClass) -> _ToxicClass:
-        if name in TOXICS:
-            raise RuntimeError(f"toxic {name!r} registered twice")
-        cls.type_name = name
-        TOXICS[name] = cls
-        return cls
-
-    return deco
+    """``@register("latency")``: the class is the toxic type ``latency`` (and knows it: ``type_name``)."""
+    return TOXICS.register(name, tag="type_name")
 
 
 def new_toxic(type_name: str, attributes: dict[str, Any] | None) -> Toxic:
     """A fresh toxic of ``type_name`` with ``attributes`` decoded over its zero values."""
-    try:
-        cls = TOXICS[type_name]
-    except KeyError:
-        raise UnknownToxic(type_name) from None
-    return cls().merged(attributes)
+    return TOXICS.get_or_raise(type_name)().merged(attributes)
 
 
 # the toxics register themselves on import

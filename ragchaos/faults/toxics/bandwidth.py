@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ragchaos.faults.toxics import register
-from ragchaos.faults.toxics.base import INTERRUPTED, Chunk, Toxic, ToxicStub
+from ragchaos.faults.toxics.base import Chunk, Toxic, ToxicStub, each_chunk
 
 
 @register("bandwidth")
@@ -18,31 +18,30 @@ class BandwidthToxic(Toxic):
 
     async def pipe(self, stub: ToxicStub) -> None:
         debt = 0.0  # seconds still owed; carries the timer's error into the next chunk
-        while True:
-            chunk = await stub.recv()
-            if chunk is INTERRUPTED:
-                return
-            if chunk is None:
-                stub.close()
-                return
+
+        async def throttle(chunk: Chunk) -> bool:
+            nonlocal debt
             if self.rate <= 0:
                 # rate 0 stalls the stream for good (the real one sends empty slices forever)
                 await stub.wait_interrupt()
                 stub.send(chunk)
-                return
+                return False
             data = chunk.data
             debt += len(data) / (self.rate * 1000.0)
             piece = self.rate * 100  # bytes per 100 ms
             while len(data) > piece:
                 if not await stub.sleep(0.1):
                     stub.send(Chunk(data, chunk.ts))
-                    return
+                    return False
                 stub.send(Chunk(data[:piece], chunk.ts))
                 data = data[piece:]
                 debt -= 0.1
             start = stub.loop_time
             if not await stub.sleep(debt):
                 stub.send(Chunk(data, chunk.ts))
-                return
+                return False
             debt -= stub.loop_time - start
             stub.send(Chunk(data, chunk.ts))
+            return True
+
+        await each_chunk(stub, throttle)

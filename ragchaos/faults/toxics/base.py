@@ -19,6 +19,7 @@ import asyncio
 import collections
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ __all__ = [
     "Toxic",
     "ToxicStub",
     "ToxicWrapper",
+    "each_chunk",
 ]
 
 
@@ -310,6 +312,29 @@ class ToxicStub:
                 channel.waiter = None
             if handle is not None:
                 handle.cancel()
+
+
+async def each_chunk(
+    stub: ToxicStub,
+    handle: Callable[[Chunk], Awaitable[bool]],
+    *,
+    at_eof: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """The loop most toxics are: ``handle`` each chunk until it answers False (the toxic is done:
+    it has flushed what it held) or the stub is interrupted; at EOF, ``at_eof`` (by default the
+    stub closes at once)."""
+    while True:
+        chunk = await stub.recv()
+        if chunk is INTERRUPTED:
+            return
+        if chunk is EOF:
+            if at_eof is not None:
+                await at_eof()
+            else:
+                stub.close()
+            return
+        if not await handle(chunk):
+            return
 
 
 def _resolve(fut: asyncio.Future[Any], value: Any) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ragchaos.faults.toxics import register
-from ragchaos.faults.toxics.base import INTERRUPTED, Toxic, ToxicStub
+from ragchaos.faults.toxics.base import Chunk, Toxic, ToxicStub, each_chunk
 
 
 @register("latency")
@@ -19,17 +19,14 @@ class LatencyToxic(Toxic):
         return delay / 1000.0
 
     async def pipe(self, stub: ToxicStub) -> None:
-        while True:
-            chunk = await stub.recv()
-            if chunk is INTERRUPTED:
-                return
-            if chunk is None:
-                stub.close()
-                return
+        async def delay(chunk: Chunk) -> bool:
             # counted from the chunk's receipt, so chunks queued behind it are not delayed twice
             sleep = self._delay_s(stub) - (stub.loop_time - chunk.ts)
             if not await stub.sleep(sleep):
                 stub.send(chunk)  # interrupted: pass it on now, without the delay
-                return
+                return False
             chunk.ts += sleep  # the next latency toxic in the chain counts from here: they add up
             stub.send(chunk)
+            return True
+
+        await each_chunk(stub, delay)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ragchaos.faults.toxics import register
-from ragchaos.faults.toxics.base import INTERRUPTED, Toxic, ToxicStub
+from ragchaos.faults.toxics.base import Chunk, Toxic, ToxicStub, each_chunk
 
 
 class _Count:
@@ -28,13 +28,8 @@ class LimitDataToxic(Toxic):
 
     async def pipe(self, stub: ToxicStub) -> None:
         count: _Count = stub.state if isinstance(stub.state, _Count) else _Count()
-        while True:
-            chunk = await stub.recv()
-            if chunk is INTERRUPTED:
-                return
-            if chunk is None:
-                stub.close()
-                return
+
+        async def limit(chunk: Chunk) -> bool:
             left = max(self.bytes - count.sent, 0)
             data = chunk.data[:left]
             if data:
@@ -43,4 +38,7 @@ class LimitDataToxic(Toxic):
                 count.sent += len(data)
             if self.bytes - count.sent <= 0:
                 stub.close()
-                return
+                return False
+            return True
+
+        await each_chunk(stub, limit)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ragchaos.faults.toxics import register
-from ragchaos.faults.toxics.base import INTERRUPTED, Toxic, ToxicStub
+from ragchaos.faults.toxics.base import Chunk, Toxic, ToxicStub, each_chunk
 
 
 @register("noop")
@@ -11,11 +11,8 @@ class NoopToxic(Toxic):
     go_name = "NoopToxic"
 
     async def pipe(self, stub: ToxicStub) -> None:
-        while True:
-            chunk = await stub.recv()
-            if chunk is INTERRUPTED:
-                return
-            if chunk is None:
-                stub.close()
-                return
+        async def forward(chunk: Chunk) -> bool:
             stub.send(chunk)
+            return True
+
+        await each_chunk(stub, forward)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from ragchaos.faults.toxics import register
-from ragchaos.faults.toxics.base import INTERRUPTED, Chunk, Toxic, ToxicStub
+from ragchaos.faults.toxics.base import Chunk, Toxic, ToxicStub, each_chunk
 
 
 @register("slicer")
@@ -40,16 +40,13 @@ class SlicerToxic(Toxic):
         return out
 
     async def pipe(self, stub: ToxicStub) -> None:
-        while True:
-            chunk = await stub.recv()
-            if chunk is INTERRUPTED:
-                return
-            if chunk is None:
-                stub.close()
-                return
+        async def slice_up(chunk: Chunk) -> bool:
             cuts = self.bounds(len(chunk.data), stub.rng)
             for i in range(1, len(cuts)):
                 stub.send(Chunk(chunk.data[cuts[i - 1]:cuts[i]], chunk.ts))
                 if i < len(cuts) - 1 and not await stub.sleep(self.delay / 1_000_000.0):
                     stub.send(Chunk(chunk.data[cuts[i]:], chunk.ts))
-                    return
+                    return False
+            return True
+
+        await each_chunk(stub, slice_up)

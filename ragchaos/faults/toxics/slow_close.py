@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ragchaos.faults.toxics import register
-from ragchaos.faults.toxics.base import INTERRUPTED, Toxic, ToxicStub
+from ragchaos.faults.toxics.base import Chunk, Toxic, ToxicStub, each_chunk
 
 
 @register("slow_close")
@@ -12,13 +12,13 @@ class SlowCloseToxic(Toxic):
     delay: int = 0
 
     async def pipe(self, stub: ToxicStub) -> None:
-        while True:
-            chunk = await stub.recv()
-            if chunk is INTERRUPTED:
-                return
-            if chunk is None:
-                # interrupted or not, the close goes on: a held EOF is in-flight data too
-                await stub.sleep(self.delay / 1000.0)
-                stub.close()
-                return
+        async def forward(chunk: Chunk) -> bool:
             stub.send(chunk)
+            return True
+
+        async def close_late() -> None:
+            # interrupted or not, the close goes on: a held EOF is in-flight data too
+            await stub.sleep(self.delay / 1000.0)
+            stub.close()
+
+        await each_chunk(stub, forward, at_eof=close_late)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ragchaos.core.registry import Registry
 from ragchaos.reports.analysis import ALL, Figures, figures
 from ragchaos.reports.results import Expectation, MechanismVerdict, RunResult
 
@@ -54,31 +55,28 @@ class Mechanism:
     doc: str
 
 
-_REGISTRY: dict[str, Mechanism] = {}
-_ALIASES: dict[str, str] = {}
+_REGISTRY: Registry[Mechanism] = Registry("mechanism")
+_ALIASES: Registry[str] = Registry("mechanism")  # an older name -> the registered one
 
 
 def register(name: str, *, unit: str, aliases: tuple[str, ...] = ()) -> Callable:
     def deco(fn: Callable[[Context], Measurement]) -> Callable[[Context], Measurement]:
-        if name in _REGISTRY or name in _ALIASES:
+        if name in _ALIASES:
             raise ValueError(f"mechanism {name!r} registered twice")
-        _REGISTRY[name] = Mechanism(name, unit, fn, (fn.__doc__ or "").strip())
+        _REGISTRY.add(name, Mechanism(name, unit, fn, (fn.__doc__ or "").strip()))
         for alias in aliases:
-            _ALIASES[alias] = name
+            _ALIASES.add(alias, name)
         return fn
 
     return deco
 
 
 def names() -> list[str]:
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def get(name: str) -> Mechanism:
-    key = _ALIASES.get(name, name)
-    if key not in _REGISTRY:
-        raise KeyError(f"unknown mechanism {name!r}; known: {', '.join(names())}")
-    return _REGISTRY[key]
+    return _REGISTRY.get_or_raise(_ALIASES.get(name, name))
 
 
 def format_value(value: float | None, unit: str) -> str:

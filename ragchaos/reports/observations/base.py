@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from ragchaos.core.registry import Registry
 from ragchaos.reports.results import RunResult
 
 __all__ = ["RULES", "Observation", "Rule", "observe", "register"]
@@ -23,17 +24,12 @@ class Rule(Protocol):
     def __call__(self, result: RunResult) -> list[Observation]: ...
 
 
-RULES: dict[str, Rule] = {}
+RULES: Registry[Rule] = Registry("observation rule")
 
 
 def register(name: str) -> Callable[[type], type]:
-    def deco(cls: type) -> type:
-        if name in RULES:
-            raise ValueError(f"observation rule {name!r} is registered twice")
-        RULES[name] = cls()
-        return cls
-
-    return deco
+    """``@register("retry_storm")`` on a rule class: one instance of it is the rule."""
+    return RULES.register(name, entry=lambda cls: cls())
 
 
 def observe(result: RunResult, only: list[str] | None = None) -> list[Observation]:

@@ -8,9 +8,11 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from ragchaos.core.registry import Registry
+
 __all__ = ["LOAD_KINDS", "MAX_REQUESTS", "MAX_TOTAL_S", "PlannedStep", "bounds_problems", "register"]
 
-LOAD_KINDS: dict[str, type[BaseModel]] = {}
+LOAD_KINDS: Registry[type[BaseModel]] = Registry("load kind")
 
 # Hard caps on one run's load, whatever the file says: a harness must not turn into an
 # unbounded load generator through a typo ("60m" for "60s", a rate with one zero too many).
@@ -34,13 +36,7 @@ _Model = TypeVar("_Model", bound=BaseModel)
 def register(kind: str) -> Callable[[type[_Model]], type[_Model]]:
     """Class decorator: make a load model loadable as ``load: {kind: <kind>}``."""
 
-    def deco(cls: type[_Model]) -> type[_Model]:
-        if kind in LOAD_KINDS:
-            raise ValueError(f"load kind {kind!r} registered twice")
-        LOAD_KINDS[kind] = cls
-        return cls
-
-    return deco
+    return LOAD_KINDS.register(kind)
 
 
 @dataclass(frozen=True)
