@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ragchaos.measure.metrics import AppMetrics
 from ragchaos.reference_app.bulkhead import Bulkhead, BulkheadFull
+from ragchaos.reference_app.errors import ReferenceAppError
 
 __all__ = ["AdmissionConfig", "AdmissionControl", "Overloaded"]
 
@@ -27,7 +28,7 @@ class AdmissionConfig(BaseModel):
     retry_after_s: float = Field(1.0, ge=0)
 
 
-class Overloaded(Exception):
+class Overloaded(ReferenceAppError):
     def __init__(self, reason: str, retry_after: float) -> None:
         super().__init__(f"overloaded: {reason}")
         self.reason = reason

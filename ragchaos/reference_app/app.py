@@ -20,7 +20,6 @@ A checklist, one module per mechanism, each with its switch (``RAGCHAOS_DISABLE`
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -43,7 +42,6 @@ from ragchaos.kit.streaming import sse_delta, sse_done, sse_error, sse_response
 from ragchaos.measure.metrics import AppMetrics
 from ragchaos.measure.ops import instrument_app
 from ragchaos.measure.stages import StageRecorder
-from ragchaos.reference_app.admission import Overloaded
 from ragchaos.reference_app.auth import install_auth
 from ragchaos.reference_app.batching import BatchConfig
 from ragchaos.reference_app.clients import Clients
@@ -52,14 +50,13 @@ from ragchaos.reference_app.embedder import Embedder
 from ragchaos.reference_app.fallback import as_unavailable, unavailable
 from ragchaos.reference_app.finish_late import FinishLate
 from ragchaos.reference_app.generator import Generator
+from ragchaos.reference_app.http_errors import install_error_mapping
 from ragchaos.reference_app.ingest import DocIn, Indexer
 from ragchaos.reference_app.query import Answer, QueryService
-from ragchaos.reference_app.quotas import QuotaExceeded
 from ragchaos.reference_app.resilience import (
     breaker_stats,
-    build_admission,
     build_guards,
-    build_quotas,
+    build_request_guards,
     request_deadline,
 )
 from ragchaos.reference_app.settings import ReferenceSettings
@@ -72,10 +69,6 @@ __all__ = ["create_app"]
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def _retry_after(seconds: float) -> dict[str, str]:
-    return {"Retry-After": str(max(1, math.ceil(seconds)))}
-
-
 def create_app(settings: ReferenceSettings) -> FastAPI:
     switches = settings.switches
     disabled = switches.effective_disabled()
@@ -85,8 +78,8 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
 
     backend = select_backend(settings, metrics)  # REDIS_URL: fleet-wide state in Redis (shared/)
     guards = build_guards(res, metrics, disabled, pacer_factory=backend.pacer_factory())
-    quotas = build_quotas(res, metrics, disabled, store=backend.quota_store())
-    admission = build_admission(res, metrics, disabled)
+    # around every API request, in order: the tenant's quota, then admission (guards.py)
+    request_guards = build_request_guards(res, metrics, disabled, quota_store=backend.quota_store())
     clients = Clients(settings, pooled=switches.on("pooling"))
     versions = backend.versions()
     embedder = Embedder(
@@ -140,21 +133,12 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
 
     app = build_app(settings, title="ragchaos reference app", ready=ready, lifespan=lifespan)
     instrument_app(app, metrics=metrics, recorder=stages)
+    install_error_mapping(app)  # QuotaExceeded -> 429, Overloaded -> 503, ... (http_errors.py)
     install_auth(app, metrics.registry)  # off unless RAGCHAOS_AUTH_KEYS(_FILE) is set
     app.state.service = service
     app.state.clients = clients
     app.state.guards = guards
     app.state.queue = queue
-
-    async def admit(tenant: str) -> None:
-        try:
-            await quotas.acquire(tenant)
-        except QuotaExceeded as exc:
-            raise ApiError(429, "quota_exceeded", f"tenant {tenant!r} is over its request quota",
-                           _retry_after(exc.retry_after)) from None
-
-    def overloaded(exc: Overloaded) -> ApiError:
-        return ApiError(503, "overloaded", f"server overloaded ({exc.reason}); retry later", _retry_after(exc.retry_after))
 
     def headers(answer: Answer) -> dict[str, str]:
         return {"X-Cache": answer.x_cache, "X-Degraded": answer.body.degraded or "false"}
@@ -162,12 +146,8 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
     @app.post("/v1/query", response_model=QueryResponse)
     async def query(req: QueryRequest) -> Response:
         top_k = check_query(req, settings)
-        await admit(req.tenant)
-        slot = admission.slot()
-        try:
-            await slot.__aenter__()
-        except Overloaded as exc:
-            raise overloaded(exc) from None
+        slot = request_guards.hold(req.tenant)
+        await slot.__aenter__()
         streaming = False
         try:
             deadline = request_deadline(res, disabled)
@@ -203,24 +183,20 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
     @app.post("/v1/documents", status_code=202, response_model=DocumentAccepted | DocumentIndexed)
     async def add_document(req: DocumentRequest) -> Response:
         check_document(req, settings)
-        await admit(req.tenant)
-        try:
-            async with admission.slot():
-                doc = DocIn(req.tenant, req.doc_id, req.text, req.metadata)
-                if queue is not None:
-                    job = await queue.submit(doc)  # committed to disk before we answer
-                    return JSONResponse(DocumentAccepted(job_id=job.id).model_dump(), status_code=202,
-                                        headers={"Location": f"/v1/jobs/{job.id}"})
-                try:
-                    (chunks,) = await indexer.index([doc], Deadline.after(settings.ingest_deadline_s))
-                except Exception as exc:
-                    dep = as_unavailable(exc, "ingest")
-                    if dep is None:
-                        raise
-                    raise unavailable(dep, metrics) from exc
-                return JSONResponse(DocumentIndexed(doc_id=req.doc_id, chunks=chunks).model_dump(), status_code=200)
-        except Overloaded as exc:
-            raise overloaded(exc) from None
+        async with request_guards.hold(req.tenant):
+            doc = DocIn(req.tenant, req.doc_id, req.text, req.metadata)
+            if queue is not None:
+                job = await queue.submit(doc)  # committed to disk before we answer
+                return JSONResponse(DocumentAccepted(job_id=job.id).model_dump(), status_code=202,
+                                    headers={"Location": f"/v1/jobs/{job.id}"})
+            try:
+                (chunks,) = await indexer.index([doc], Deadline.after(settings.ingest_deadline_s))
+            except Exception as exc:
+                dep = as_unavailable(exc, "ingest")
+                if dep is None:
+                    raise
+                raise unavailable(dep, metrics) from exc
+            return JSONResponse(DocumentIndexed(doc_id=req.doc_id, chunks=chunks).model_dump(), status_code=200)
 
     @app.get("/v1/jobs/{job_id}", response_model=JobStatus)
     async def get_job(job_id: str) -> JobStatus:

@@ -25,6 +25,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ragchaos.reference_app.errors import ReferenceAppError
+
 __all__ = ["BreakerConfig", "BreakerOpen", "CircuitBreaker", "Outcome", "Ticket", "Transition"]
 
 State = Literal["closed", "open", "half_open"]
@@ -41,7 +43,7 @@ class BreakerConfig(BaseModel):
     reset_timeout_s: float = Field(2.0, gt=0)
 
 
-class BreakerOpen(Exception):
+class BreakerOpen(ReferenceAppError):
     def __init__(self, name: str, state: State, retry_after: float) -> None:
         super().__init__(f"circuit breaker {name!r} is {state}")
         self.state = state

@@ -14,6 +14,8 @@ from contextlib import asynccontextmanager
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ragchaos.reference_app.errors import ReferenceAppError
+
 __all__ = ["Bulkhead", "BulkheadConfig", "BulkheadFull"]
 
 
@@ -35,7 +37,7 @@ class BulkheadConfig(BaseModel):
             raise ValueError(f"no bulkhead size for dependency {dependency!r}") from None
 
 
-class BulkheadFull(Exception):
+class BulkheadFull(ReferenceAppError):
     def __init__(self, name: str, limit: int, retry_after: float) -> None:
         super().__init__(f"bulkhead {name!r} full ({limit} in flight)")
         self.retry_after = retry_after

@@ -16,33 +16,19 @@ never stores an error, an empty or a degraded answer). Sizes and TTLs are bounde
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Hashable, Sequence
+from typing import Generic, TypeVar
 
 from cachetools import Cache, LRUCache, TTLCache
 
 from ragchaos.measure.metrics import AppMetrics
+from ragchaos.reference_app.cachekey import filters_key, normalise_question
 from ragchaos.reference_app.revalidation import CorpusChange
 
 __all__ = ["CorpusVersions", "LayerCache", "filters_key", "normalise_question"]
 
 V = TypeVar("V")
-_SPACE = re.compile(r"\s+")
-
-
-def normalise_question(question: str) -> str:
-    """Case and whitespace do not change a question; trailing ``?`` / ``.`` neither."""
-    return _SPACE.sub(" ", question.strip().lower()).rstrip("?.! ")
-
-
-def filters_key(filters: Mapping[str, Any] | None) -> str:
-    if not filters:
-        return ""
-    return hashlib.sha256(json.dumps(filters, sort_keys=True).encode()).hexdigest()[:16]
 
 
 Carrier = Callable[[CorpusChange, int, int], None]  # (change, old version, new version)

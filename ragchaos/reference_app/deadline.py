@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ragchaos.reference_app.errors import ReferenceAppError
+
 __all__ = ["Deadline", "DeadlineConfig", "DeadlineExceeded"]
 
 Clock = Callable[[], float]
 
 
-class DeadlineExceeded(Exception):
+class DeadlineExceeded(ReferenceAppError):
     """The request's time budget is spent."""
 
 

@@ -10,9 +10,6 @@ path here is bounded by the guards. Fallback answers are never cached.
 
 from __future__ import annotations
 
-import math
-
-from ragchaos.kit.errors import ApiError
 from ragchaos.kit.prompt import Passage
 from ragchaos.kit.schemas import QueryResponse, Source
 from ragchaos.measure.metrics import AppMetrics
@@ -61,10 +58,8 @@ def retrieval_only(
     return QueryResponse(answer=text, sources=sources, degraded=degraded_reason(exc))
 
 
-def unavailable(exc: DependencyUnavailable, metrics: AppMetrics) -> ApiError:
+def unavailable(exc: DependencyUnavailable, metrics: AppMetrics) -> DependencyUnavailable:
+    """No fallback answer: count it and hand the error back to raise (http_errors.py answers
+    503 with Retry-After and X-Degraded)."""
     metrics.fallbacks.labels(kind="unavailable").inc()
-    retry_after = max(1, math.ceil(exc.retry_after or 1.0))
-    return ApiError(
-        503, "dependency_unavailable", f"{exc.dependency} unavailable ({exc.reason}); retry later",
-        {"Retry-After": str(retry_after), "X-Degraded": degraded_reason(exc)},
-    )
+    return exc

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragchaos.reference_app.deadline import Deadline
+from ragchaos.reference_app.errors import ReferenceAppError
 
 __all__ = ["PaceTimeout", "Pacer", "PacingConfig", "TokenBucket", "parse_duration"]
 
@@ -43,7 +44,7 @@ class PacingConfig(BaseModel):
     burst_s: float = Field(60.0, gt=0, le=60)
 
 
-class PaceTimeout(Exception):
+class PaceTimeout(ReferenceAppError):
     def __init__(self, wait: float) -> None:
         super().__init__(f"pacing would wait {wait:.3f}s, past the deadline")
         self.wait = wait

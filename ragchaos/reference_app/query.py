@@ -1,10 +1,10 @@
 """The query path: exact cache -> single-flight -> embed -> semantic cache -> retrieval -> chat.
 
 When this process completes an ingest, the cached answers the change cannot alter are re-keyed
-under the tenant's new corpus version (``_carry_forward``, rule in revalidation.py); an answer
-that finishes after the version moved is stored under the new version by the same rule
-(``_rekeyed``), since under a spike with a document batch most answers finish after the next
-ingest did.
+under the tenant's new corpus version (``Revalidator.carry_forward``, rule in revalidation.py); an
+answer that finishes after the version moved is stored under the new version by the same rule
+(``Revalidator.version_for``), since under a spike with a document batch most answers finish
+after the next ingest did. The keys are named in cachekey.py.
 
 Same RAG logic as the naive app (same chunks, prompt, models and tenant filter, hence the same
 sources on a healthy system); what differs is everything around the calls: caches, guards,
@@ -15,24 +15,25 @@ cached: never an error, an empty answer or a degraded one.
 from __future__ import annotations
 
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cachetools import LRUCache
 
-from ragchaos.kit.prompt import EMBED_MODEL, PROMPT_VERSION, Passage, build_messages
+from ragchaos.kit.prompt import Passage, build_messages
 from ragchaos.kit.schemas import QueryRequest, QueryResponse, Source
 from ragchaos.measure.metrics import AppMetrics
 from ragchaos.measure.stages import StageRecorder
 from ragchaos.reference_app import fallback
-from ragchaos.reference_app.caches import CorpusVersions, LayerCache, filters_key, normalise_question
+from ragchaos.reference_app.cachekey import CacheKey, Partition, QueryKey
+from ragchaos.reference_app.caches import CorpusVersions, LayerCache
 from ragchaos.reference_app.deadline import Deadline
 from ragchaos.reference_app.embedder import Embedder
+from ragchaos.reference_app.errors import ReferenceAppError
 from ragchaos.reference_app.finish_late import FinishLate
 from ragchaos.reference_app.generator import Generator
-from ragchaos.reference_app.revalidation import Basis, CorpusChange, basis_of, still_exact
+from ragchaos.reference_app.revalidator import NoRevalidation, Revalidation, Revalidator
 from ragchaos.reference_app.semantic_cache import SemanticCache
 from ragchaos.reference_app.singleflight import SingleFlight
 from ragchaos.reference_app.vectorstore import VectorStore
@@ -54,12 +55,30 @@ class Answer:
 @dataclass
 class _Ctx:
     req: QueryRequest
-    top_k: int
-    exact_key: tuple[Hashable, ...]
-    stale_key: tuple[Hashable, ...]
-    retrieval_key: tuple[Hashable, ...]
-    semantic_partition: tuple[Hashable, ...]
+    key: QueryKey
+    version: int  # the tenant's corpus version the query read
     cache_s: float = 0.0
+
+    @property
+    def top_k(self) -> int:
+        return self.key.top_k
+
+    @property
+    def exact_key(self) -> CacheKey:
+        return self.key.response(self.version)
+
+    @property
+    def retrieval_key(self) -> CacheKey:
+        return self.key.retrieval(self.version)
+
+    @property
+    def semantic_partition(self) -> Partition:
+        # hard partition: the similarity search never sees another tenant, corpus or prompt
+        return self.key.partition(self.version)
+
+    @property
+    def stale_key(self) -> tuple[str, str, str, int, str]:
+        return self.key.stale()
 
 
 @dataclass
@@ -100,34 +119,22 @@ class QueryService:
         self.flight: SingleFlight[Answer] = SingleFlight()
         self.late = late or FinishLate(0.0, enabled=False)
         # last good answer per question, across corpus versions: only ever served as a fallback
-        self._last_good: LRUCache[Hashable, QueryResponse] = LRUCache(maxsize=10_000)
-        # retrieval key -> what its sources depended on, for carrying cached answers across a change
-        self.revalidate = revalidate and self._any_cache
-        self._clock = clock
-        self._bases: LRUCache[tuple[Hashable, ...], Basis] = LRUCache(maxsize=20_000)
-        # tenant -> the last changes this process made, by the version they produced
-        self._recent: dict[str, deque[tuple[int, CorpusChange]]] = {}
+        self._last_good: LRUCache[tuple[str, str, str, int, str], QueryResponse] = LRUCache(maxsize=10_000)
         versions.on_change(lambda tenant: semantic.invalidate_tenant(tenant, keep_version=versions.get(tenant)))
-        if self.revalidate:
-            versions.on_advance(self._carry_forward)
+        self.revalidation: Revalidation = (
+            Revalidator(responses=responses, retrievals=retrievals, semantic=semantic, versions=versions,
+                        metrics=metrics, clock=clock)
+            if revalidate and self._any_cache
+            else NoRevalidation(versions)
+        )
 
     @property
     def _any_cache(self) -> bool:
         return self.responses.enabled or self.semantic.enabled
 
-    def _ctx(self, req: QueryRequest, top_k: int, version: int | None = None) -> _Ctx:
-        q = normalise_question(req.question)
-        fk = filters_key(req.filters)
-        version = self.versions.get(req.tenant) if version is None else version
-        return _Ctx(
-            req=req,
-            top_k=top_k,
-            exact_key=(req.tenant, version, PROMPT_VERSION, q, top_k, fk),
-            stale_key=(req.tenant, PROMPT_VERSION, q, top_k, fk),
-            retrieval_key=(req.tenant, version, EMBED_MODEL, q, top_k, fk),
-            # hard partition: the similarity search never sees another tenant, corpus or prompt
-            semantic_partition=(req.tenant, version, PROMPT_VERSION, EMBED_MODEL, top_k, fk),
-        )
+    def _ctx(self, req: QueryRequest, top_k: int) -> _Ctx:
+        key = QueryKey.of(req.tenant, req.question, top_k, req.filters)
+        return _Ctx(req=req, key=key, version=self.versions.get(req.tenant))
 
     async def _shared_ctx(self, req: QueryRequest, top_k: int) -> _Ctx:
         """The context after reading what replicas share (REDIS_URL: ragchaos/reference_app/shared/):
@@ -234,9 +241,7 @@ class QueryService:
                 current = self._rekeyed(ctx, vector, hits[0])
                 if current is not None:
                     self.retrievals.put(current.retrieval_key, hits)
-                    if self.revalidate and current.retrieval_key not in self._bases:
-                        self._bases[current.retrieval_key] = basis_of(vector, hits[0], ctx.top_k,
-                                                                      created=self._clock())
+                    self.revalidation.remember(current.retrieval_key, vector, hits[0])
         except _Served as served:
             return served.answer
         sources, passages = hits
@@ -264,81 +269,15 @@ class QueryService:
         return Answer(body, "MISS" if self._any_cache else "BYPASS")
 
     def _rekeyed(self, ctx: _Ctx, vector: Any, sources: list[Source]) -> _Ctx | None:
-        """``ctx`` if the tenant's corpus version has not moved since the query read it; the
-        context at the current version if every change since is one this process made and none
-        can alter these sources (revalidation.py); None if the answer may be out of date."""
-        tenant, version = str(ctx.exact_key[0]), int(str(ctx.exact_key[1]))
-        current = self.versions.get(tenant)
-        if current == version:
-            return ctx
-        if not self.revalidate or current < version:
+        """``ctx`` at the version its answer may be cached under now, or None if it may be out
+        of date (the rule: ``Revalidation.version_for``)."""
+        version = self.revalidation.version_for(ctx.key, ctx.version, vector, sources)
+        if version is None:
             return None
-        known = dict(self._recent.get(tenant, ()))
-        changes = [known.get(v) for v in range(version + 1, current + 1)]
-        if any(c is None for c in changes):
-            return None  # another replica's change, or one too old to remember: only its version is known
-        basis = basis_of(vector, sources, ctx.top_k, created=0.0)
-        if not all(still_exact([basis], c)[0] for c in changes if c is not None):
-            return None
-        return self._ctx(ctx.req, ctx.top_k, version=current)
+        return ctx if version == ctx.version else _Ctx(ctx.req, ctx.key, version)
 
 
-    def _carry_forward(self, change: CorpusChange, old: int, new: int) -> None:
-        """Re-key under ``new`` the cached answers of ``change.tenant`` at ``old`` that the change
-        cannot alter (revalidation.py); the rest stay under ``old``, never looked up again."""
-        tenant = change.tenant
-        self._recent.setdefault(tenant, deque(maxlen=64)).append((new, change))
-        mine = [k for k in self._bases if k[0] == tenant]
-        current = [k for k in mine if k[1] == old]
-        verdicts = still_exact([self._bases[k] for k in current], change)
-        kept = dropped = 0
-        for key, ok in zip(current, verdicts, strict=True):
-            basis = self._bases[key]
-            moved = False
-            if ok and self._clock() - basis.created < self._max_age_s:
-                new_key = (tenant, new, *key[2:])
-                hits = self.retrievals.peek(key)
-                if hits is not None:
-                    self.retrievals.put(new_key, hits)
-                    moved = True
-                answer = self.responses.peek(_exact_key(key))
-                if answer is not None:
-                    self.responses.put(_exact_key(new_key), answer)
-                    moved = True
-                if moved:
-                    self._bases[new_key] = basis
-            kept += moved
-            dropped += not moved
-        for key in mine:  # what the old versions keyed is unreachable now: free it, not at TTL
-            self._bases.pop(key, None)
-            self.retrievals.discard(key)
-            self.responses.discard(_exact_key(key))
-        self.metrics.cache_carried.labels(layer="response", result="kept").inc(kept)
-        self.metrics.cache_carried.labels(layer="response", result="dropped").inc(dropped)
-
-        def keep(vectors: Any, answers: list[Any], partition: tuple[Hashable, ...]) -> list[bool]:
-            top_k = partition[4]  # (tenant, version, prompt version, model, top_k, filters)
-            assert isinstance(top_k, int)
-            bases = [basis_of(v, a.sources, top_k, created=0.0) for v, a in zip(vectors, answers, strict=True)]
-            return still_exact(bases, change)
-
-        s_kept, s_dropped = self.semantic.carry_forward(tenant, old, new, keep)
-        self.metrics.cache_carried.labels(layer="semantic", result="kept").inc(s_kept)
-        self.metrics.cache_carried.labels(layer="semantic", result="dropped").inc(s_dropped)
-
-    @property
-    def _max_age_s(self) -> float:
-        """A carried answer keeps its age: past the response TTL it is not carried."""
-        return self.responses.ttl_s or float("inf")
-
-
-def _exact_key(retrieval_key: tuple[Hashable, ...]) -> tuple[Hashable, ...]:
-    """(tenant, version, EMBED_MODEL, q, top_k, filters) -> the response cache's key."""
-    tenant, version, _model, q, top_k, fk = retrieval_key
-    return (tenant, version, PROMPT_VERSION, q, top_k, fk)
-
-
-class _Served(Exception):
+class _Served(ReferenceAppError):
     """A fallback answer found while a dependency failed; unwinds to ``_prepare``."""
 
     def __init__(self, answer: Answer) -> None:

@@ -17,6 +17,7 @@ from cachetools import TTLCache
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragchaos.measure.metrics import AppMetrics
+from ragchaos.reference_app.errors import ReferenceAppError
 
 __all__ = ["MemoryQuotaStore", "QuotaConfig", "QuotaExceeded", "QuotaStore", "TenantLimit", "TenantQuotas"]
 
@@ -41,7 +42,7 @@ class QuotaConfig(BaseModel):
         return self.overrides.get(tenant) or TenantLimit(rate_per_s=self.rate_per_s, burst=self.burst)
 
 
-class QuotaExceeded(Exception):
+class QuotaExceeded(ReferenceAppError):
     def __init__(self, tenant: str, retry_after: float) -> None:
         super().__init__(f"tenant {tenant!r} is over its quota; retry in {retry_after:.2f}s")
         self.tenant = tenant

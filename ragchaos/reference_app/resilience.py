@@ -1,8 +1,9 @@
 """One guard per dependency, composing the mechanisms, and the settings that size them.
 
-``DependencyGuard.call(op, deadline=..., tokens=...)`` applies, in order: deadline check ->
-breaker -> bulkhead -> per attempt (pacing -> ``op(timeout)``) with retries. Each part is its
-own module; a part switched off (``RAGCHAOS_DISABLE``) is simply absent from the guard.
+``DependencyGuard.call(op, deadline=..., tokens=...)`` applies, in order, the guards in its list
+(guards.py: deadline -> breaker -> bulkhead) then per attempt (pacing -> ``op(timeout)``) with
+retries. Each part is its own module; a part switched off (``RAGCHAOS_DISABLE``) is simply not
+in the list.
 
 Errors the caller sees: ``DependencyUnavailable`` when the guard fails fast or gives up (the app
 serves a fallback or a 503 with Retry-After); any non-retryable error unchanged (e.g.
@@ -16,7 +17,8 @@ import asyncio
 import dataclasses
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
 from typing import TypeVar
 
 from pydantic import Field
@@ -24,16 +26,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ragchaos.measure.metrics import BREAKER_STATE_VALUE, AppMetrics
 from ragchaos.reference_app.admission import AdmissionConfig, AdmissionControl
-from ragchaos.reference_app.breaker import (
-    BreakerConfig,
-    BreakerOpen,
-    CircuitBreaker,
-    Outcome,
-    Ticket,
-    Transition,
-)
-from ragchaos.reference_app.bulkhead import Bulkhead, BulkheadConfig, BulkheadFull
+from ragchaos.reference_app.breaker import BreakerConfig, CircuitBreaker, Transition
+from ragchaos.reference_app.bulkhead import Bulkhead, BulkheadConfig
 from ragchaos.reference_app.deadline import Deadline, DeadlineConfig
+from ragchaos.reference_app.guards import (
+    AdmissionGuard,
+    BreakerGuard,
+    BulkheadGuard,
+    Call,
+    CallGuard,
+    DeadlineGuard,
+    QuotaGuard,
+    RequestGuard,
+    RequestGuards,
+)
 from ragchaos.reference_app.pacing import Pacer, PaceTimeout, PacingConfig
 from ragchaos.reference_app.quotas import QuotaConfig, QuotaStore, TenantQuotas
 from ragchaos.reference_app.retries import FailedFast, Failure, GaveUp, Retrier, RetryConfig, classify
@@ -48,6 +54,7 @@ __all__ = [
     "build_admission",
     "build_guards",
     "build_quotas",
+    "build_request_guards",
     "request_deadline",
 ]
 
@@ -122,6 +129,9 @@ class DependencyUnavailable(FailedFast):
 
 
 class DependencyGuard:
+    """The guards around one dependency's calls, in order (guards.py: deadline, breaker,
+    bulkhead; absent when switched off), then per attempt pacing and the retries."""
+
     def __init__(
         self,
         name: str,
@@ -129,25 +139,30 @@ class DependencyGuard:
         metrics: AppMetrics,
         attempt_timeout_s: float,
         min_attempt_s: float = 0.05,
+        guards: Sequence[CallGuard] = (),
         retrier: Retrier | None = None,
-        breaker: CircuitBreaker | None = None,
-        bulkhead: Bulkhead | None = None,
         pacer: Pacer | None = None,
-        use_deadline: bool = True,
     ) -> None:
         self.name = name
         self.metrics = metrics
         self.attempt_timeout_s = attempt_timeout_s
         self.min_attempt_s = min_attempt_s
+        self.guards = list(guards)
         self.retrier = retrier
-        self.breaker = breaker
-        self.bulkhead = bulkhead
         self.pacer = pacer
-        self.use_deadline = use_deadline
+
+    @property
+    def breaker(self) -> CircuitBreaker | None:
+        return next((g.breaker for g in self.guards if isinstance(g, BreakerGuard)), None)
+
+    @property
+    def bulkhead(self) -> Bulkhead | None:
+        return next((g.bulkhead for g in self.guards if isinstance(g, BulkheadGuard)), None)
 
     @property
     def state(self) -> str:
-        return self.breaker.state if self.breaker is not None else "closed"
+        breaker = self.breaker
+        return breaker.state if breaker is not None else "closed"
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Feed a provider response's ``x-ratelimit-*`` headers to pacing."""
@@ -155,49 +170,20 @@ class DependencyGuard:
             self.pacer.observe(headers)
 
     async def call(self, op: Callable[[float], Awaitable[T]], *, deadline: Deadline, tokens: int = 0) -> T:
-        """Run ``op(timeout_s)`` (one attempt with that timeout) under every mechanism that is on:
-        deadline check -> breaker -> bulkhead -> per attempt: pacing (``tokens``) -> op, retried.
-        Raises ``DependencyUnavailable`` when failing fast or giving up; re-raises non-retryable
-        errors unchanged."""
-        if not self.use_deadline:
-            deadline = Deadline.unbounded()
-        if deadline.remaining() < self.min_attempt_s:
-            raise self._shed("deadline", "deadline")
-        ticket: Ticket | None = None
-        if self.breaker is not None:
+        """Run ``op(timeout_s)`` (one attempt with that timeout) inside every guard in the list,
+        then per attempt: pacing (``tokens``) -> op, retried. Raises ``DependencyUnavailable``
+        when failing fast or giving up; re-raises non-retryable errors unchanged."""
+        call = Call(requested=deadline, shed=self._shed, min_attempt_s=self.min_attempt_s)
+        async with AsyncExitStack() as stack:
+            for guard in self.guards:
+                await stack.enter_async_context(guard.around(call))
             try:
-                ticket = self.breaker.admit()
-            except BreakerOpen as exc:
-                raise self._shed("breaker_open", "breaker_open", exc.retry_after) from None
-        outcome: Outcome = "neutral"
-        try:
-            if self.bulkhead is not None:
-                await self._enter_bulkhead()
-            try:
-                result = await self._attempts(op, deadline, tokens, probe=ticket is not None and ticket.probe)
+                return await self._attempts(op, call.deadline, tokens, probe=call.probe)
             except GaveUp as exc:
-                outcome = "failure" if exc.failure is not None and exc.failure.unhealthy else "neutral"
+                call.outcome = "failure" if exc.failure is not None and exc.failure.unhealthy else "neutral"
                 if exc.reason in ("pacing", "deadline") and exc.failure is None:
                     raise self._shed(exc.reason, exc.reason, exc.retry_after) from None
                 raise DependencyUnavailable(self.name, exc.reason, exc.retry_after) from exc.__cause__
-            except Exception as exc:
-                outcome = "failure" if classify(exc).unhealthy else "neutral"
-                raise
-            finally:
-                if self.bulkhead is not None:
-                    self.bulkhead.release()
-            outcome = "success"
-            return result
-        finally:
-            if self.breaker is not None and ticket is not None:
-                self.breaker.record(ticket, outcome)
-
-    async def _enter_bulkhead(self) -> None:
-        assert self.bulkhead is not None
-        try:
-            await self.bulkhead.acquire()
-        except BulkheadFull as exc:
-            raise self._shed(f"bulkhead_{self.name}", "bulkhead_full", exc.retry_after) from None
 
     async def _attempts(
         self, op: Callable[[float], Awaitable[T]], deadline: Deadline, tokens: int, probe: bool
@@ -266,15 +252,19 @@ def build_guards(
                 on_retry=count_retry,
                 min_attempt_s=settings.deadline.min_attempt_s,
             )
-        breaker = None
+        # the guards around each call, in order; a switched-off one is not in the list
+        call_guards: list[CallGuard] = []
+        if "deadline" not in disabled:
+            call_guards.append(DeadlineGuard())
         if "breaker" not in disabled:
             breaker = CircuitBreaker(name, settings.breaker, clock=clock, wall=wall)
             breaker.add_listener(_breaker_metrics(metrics))
             metrics.breaker_state.labels(dependency=name).set(BREAKER_STATE_VALUE["closed"])
-        bulkhead = None
+            call_guards.append(BreakerGuard(breaker))
         if "bulkhead" not in disabled:
             b = settings.bulkhead
             bulkhead = Bulkhead(name, b.limit(name), max_wait_s=b.max_wait_s, retry_after_s=b.retry_after_s)
+            call_guards.append(BulkheadGuard(bulkhead, name))
         pacer = None
         if "pacing" not in disabled and name in PACED:
             p = settings.pacing
@@ -293,11 +283,9 @@ def build_guards(
             metrics=metrics,
             attempt_timeout_s=settings.deadline.attempt_timeout(name),
             min_attempt_s=settings.deadline.min_attempt_s,
+            guards=call_guards,
             retrier=retrier,
-            breaker=breaker,
-            bulkhead=bulkhead,
             pacer=pacer,
-            use_deadline="deadline" not in disabled,
         )
     return guards
 
@@ -316,15 +304,15 @@ def breaker_stats(guards: Mapping[str, DependencyGuard]) -> dict[str, object]:
     occupancy and each pacer's counters, so a scenario can check "in flight <= cap"."""
     return {
         "breakers": {
-            name: guard.breaker.snapshot()
-            if guard.breaker is not None
+            name: breaker.snapshot()
+            if (breaker := guard.breaker) is not None
             else {"state": "disabled", "consecutive_failures": 0, "transitions": []}
             for name, guard in guards.items()
         },
         "bulkheads": {
-            name: {"limit": g.bulkhead.limit, "in_flight": g.bulkhead.in_flight, "peak": g.bulkhead.peak}
+            name: {"limit": bulkhead.limit, "in_flight": bulkhead.in_flight, "peak": bulkhead.peak}
             for name, g in guards.items()
-            if g.bulkhead is not None
+            if (bulkhead := g.bulkhead) is not None
         },
         "pacing": {
             name: {
@@ -365,3 +353,21 @@ def build_admission(
     settings: ResilienceSettings, metrics: AppMetrics, disabled: set[str] | frozenset[str]
 ) -> AdmissionControl:
     return AdmissionControl(settings.admission, metrics, enabled="admission" not in disabled)
+
+
+def build_request_guards(
+    settings: ResilienceSettings,
+    metrics: AppMetrics,
+    disabled: set[str] | frozenset[str],
+    *,
+    quota_store: QuotaStore | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> RequestGuards:
+    """The guards around every API request, in order: the tenant's quota, then admission; a
+    switched-off one is not in the list."""
+    guards: list[RequestGuard] = []
+    if "quotas" not in disabled:
+        guards.append(QuotaGuard(build_quotas(settings, metrics, disabled, store=quota_store, clock=clock)))
+    if "admission" not in disabled:
+        guards.append(AdmissionGuard(build_admission(settings, metrics, disabled)))
+    return RequestGuards(guards)

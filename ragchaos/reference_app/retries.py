@@ -29,6 +29,7 @@ from chromadb.errors import ChromaError
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragchaos.reference_app.deadline import Deadline
+from ragchaos.reference_app.errors import ReferenceAppError
 
 __all__ = [
     "FailedFast",
@@ -98,7 +99,7 @@ def _by_status(status: int, headers: Mapping[str, str]) -> Failure:
     return Failure("client_error", False, False)
 
 
-class FailedFast(Exception):
+class FailedFast(ReferenceAppError):
     """Base of errors a guard already decided on (``DependencyUnavailable``): if one reaches an
     outer guard it is neither retried nor counted against that dependency's health again."""
 
@@ -160,7 +161,7 @@ class Step:
     reason: str = ""
 
 
-class GaveUp(Exception):
+class GaveUp(ReferenceAppError):
     """Retrying stopped early; ``failure`` is the last attempt's (None if none was made)."""
 
     def __init__(self, reason: str, failure: Failure | None, retry_after: float | None = None) -> None:
