@@ -25,6 +25,7 @@ from cachetools import Cache, LRUCache, TTLCache
 from ragchaos.measure.metrics import AppMetrics
 from ragchaos.reference_app.cachekey import filters_key, normalise_question
 from ragchaos.reference_app.revalidation import CorpusChange
+from ragchaos.reference_app.stores import CacheStore, LocalVersionStore, NoCacheStore, VersionStore
 
 __all__ = ["CorpusVersions", "LayerCache", "filters_key", "normalise_question"]
 
@@ -42,7 +43,8 @@ class CorpusVersions:
     time, with what changed, so they can re-key what the change cannot alter.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, store: VersionStore | None = None) -> None:
+        self._store: VersionStore = store if store is not None else LocalVersionStore()
         self._versions: dict[str, int] = {}
         self._listeners: list[Callable[[str], object]] = []
         self._carriers: list[Carrier] = []
@@ -71,12 +73,22 @@ class CorpusVersions:
             listener(tenant)
 
     async def refresh(self, tenant: str) -> int:
-        """The current version (a shared store reads it; in-process it is already current)."""
-        return self.get(tenant)
+        """The current version, read from the store (in process: already current)."""
+        version = await self._store.read(tenant)
+        if version is None:
+            return self.get(tenant)
+        if version != self._versions.get(tenant, 0):
+            # another replica's change: only the version is known here, so nothing is carried
+            self._moved(tenant, self.get(tenant), version, None)
+        return version
 
     async def advance(self, tenant: str, change: CorpusChange | None = None) -> int:
-        """``bump`` where the version lives (ragchaos/reference_app/shared/caches.py: in Redis)."""
-        return self.bump(tenant, change)
+        """Advance the version where it lives (stores.py) and tell the listeners."""
+        old = self.get(tenant)
+        version = await self._store.increment(tenant, old)
+        # carried only when no other replica moved the version in between (new == old + 1)
+        self._moved(tenant, old, version, change)
+        return version
 
 
 class LayerCache(Generic[V]):
@@ -95,8 +107,10 @@ class LayerCache(Generic[V]):
         ttl_s: float | None,
         enabled: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        store: CacheStore[V] | None = None,
     ) -> None:
         self.layer = layer
+        self.store: CacheStore[V] = store if store is not None else NoCacheStore()
         self.enabled = enabled
         self.ttl_s = ttl_s
         self._metrics = metrics
@@ -115,6 +129,7 @@ class LayerCache(Generic[V]):
     def put(self, key: Hashable, value: V) -> None:
         if self.enabled:
             self._data[key] = value
+            self.store.write(key, value)
 
     def peek(self, key: Hashable) -> V | None:
         """This process's entry for ``key``, without counting a lookup (for re-keying)."""
@@ -126,7 +141,21 @@ class LayerCache(Generic[V]):
         self._data.pop(key, None)
 
     async def prefetch(self, keys: Sequence[Hashable]) -> None:
-        """Bring ``keys`` from a shared store into this cache before ``get`` (none here)."""
+        """Bring what the store has for ``keys`` into this replica's entries (one round trip)."""
+        if not self.enabled:
+            return
+        wanted = [k for k in keys if k not in self._data]
+        if wanted:
+            self._data.update(await self.store.fetch(wanted))
+
+    async def lookup(self, key: Hashable) -> V | None:
+        """``get`` after asking the store: what the query path calls."""
+        await self.prefetch([key])
+        return self.get(key)
+
+    async def lookup_many(self, keys: Sequence[Hashable]) -> list[V | None]:
+        await self.prefetch(keys)
+        return [self.get(k) for k in keys]
 
     def __len__(self) -> int:
         return len(self._data)

@@ -45,9 +45,8 @@ class Embedder:
     async def embed(self, texts: Sequence[str], deadline: Deadline) -> list[Vector]:
         out: list[Vector | None] = [None] * len(texts)
         missing: list[int] = []
-        await self.cache.prefetch([(EMBED_MODEL, t) for t in texts])  # shared cache (REDIS_URL)
-        for i, text in enumerate(texts):
-            hit = self.cache.get((EMBED_MODEL, text))
+        hits = await self.cache.lookup_many([(EMBED_MODEL, t) for t in texts])
+        for i, hit in enumerate(hits):
             if hit is not None:
                 out[i] = hit
             else:

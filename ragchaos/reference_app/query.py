@@ -136,19 +136,16 @@ class QueryService:
         key = QueryKey.of(req.tenant, req.question, top_k, req.filters)
         return _Ctx(req=req, key=key, version=self.versions.get(req.tenant))
 
-    async def _shared_ctx(self, req: QueryRequest, top_k: int) -> _Ctx:
-        """The context after reading what replicas share (REDIS_URL: ragchaos/reference_app/shared/):
-        the tenant's corpus version, then the response cache entry for this question."""
+    async def _current_ctx(self, req: QueryRequest, top_k: int) -> _Ctx:
+        """The context at the tenant's current corpus version (read where it lives: stores.py)."""
         await self.versions.refresh(req.tenant)
-        ctx = self._ctx(req, top_k)
-        await self.responses.prefetch([ctx.exact_key])
-        return ctx
+        return self._ctx(req, top_k)
 
     async def answer(self, req: QueryRequest, top_k: int, deadline: Deadline) -> Answer:
         t0 = time.perf_counter()
         try:
-            ctx = await self._shared_ctx(req, top_k)
-            hit = self._exact(ctx)
+            ctx = await self._current_ctx(req, top_k)
+            hit = await self._exact(ctx)
             if hit is not None:
                 return hit
             if self.responses.enabled:  # concurrent identical misses: one upstream call
@@ -161,8 +158,8 @@ class QueryService:
         self, req: QueryRequest, top_k: int, deadline: Deadline
     ) -> Answer | tuple[Prepared, AsyncIterator[str]]:
         """A finished Answer (cache hit, fallback), or the prepared query and its chat deltas."""
-        ctx = await self._shared_ctx(req, top_k)
-        hit = self._exact(ctx)
+        ctx = await self._current_ctx(req, top_k)
+        hit = await self._exact(ctx)
         if hit is not None:
             return hit
         prep = await self._prepare(ctx, deadline)
@@ -176,11 +173,11 @@ class QueryService:
     def finish_stream(self, prep: Prepared, text: str) -> Answer:
         return self._store(prep, text)
 
-    def _exact(self, ctx: _Ctx) -> Answer | None:
+    async def _exact(self, ctx: _Ctx) -> Answer | None:
         if not self.responses.enabled:
             return None
         t = time.perf_counter()
-        hit = self.responses.get(ctx.exact_key)
+        hit = await self.responses.lookup(ctx.exact_key)
         ctx.cache_s += time.perf_counter() - t
         if hit is None:
             return None
@@ -222,8 +219,7 @@ class QueryService:
             )
             if self.semantic.enabled:
                 t = time.perf_counter()
-                await self.semantic.prefetch(ctx.semantic_partition)
-                hit = self.semantic.lookup(ctx.semantic_partition, vector, req.question)
+                hit = await self.semantic.search(ctx.semantic_partition, vector, req.question)
                 ctx.cache_s += time.perf_counter() - t
                 self.metrics.cache_requests.labels(layer="semantic", result="hit" if hit else "miss").inc()
                 if hit is not None:
@@ -232,7 +228,7 @@ class QueryService:
                     return Answer(body, f"SEMANTIC; sim={hit.similarity:.3f}")
             if self._any_cache:
                 self.stages.record_seconds("query.cache", ctx.cache_s)
-            hits = self.retrievals.get(ctx.retrieval_key)
+            hits = await self.retrievals.lookup(ctx.retrieval_key)
             if hits is None:
                 hits = await self._guarded(
                     ctx, "vectordb", "query.retrieve",

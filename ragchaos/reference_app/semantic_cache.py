@@ -120,6 +120,13 @@ class SemanticCache:
     async def prefetch(self, partition: tuple[Hashable, ...]) -> None:
         """Bring a shared store's copy of ``partition`` in before ``lookup`` (none here)."""
 
+    async def search(self, partition: tuple[Hashable, ...], vector: Sequence[float], question: str) -> SemanticHit | None:
+        """``lookup`` after reading the shared copy of the partition: what the query path calls."""
+        if not self.enabled:
+            return None
+        await self.prefetch(partition)
+        return self.lookup(partition, vector, question)
+
     def store(self, partition: tuple[Hashable, ...], vector: Sequence[float], question: str, value: Any) -> None:
         if not self.enabled:
             return

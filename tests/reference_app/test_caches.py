@@ -55,3 +55,31 @@ def test_corpus_versions_bump_and_notify() -> None:
     assert v.get("t1") == 0
     assert v.bump("t1") == 1 and v.get("t1") == 1 and v.get("t2") == 0
     assert seen == ["t1"]
+
+
+def test_a_layer_asks_its_store_on_lookup_and_writes_through_on_put() -> None:
+    import asyncio
+    from collections.abc import Hashable, Sequence
+
+    class DictStore:  # a CacheStore (stores.py) another replica wrote to
+        def __init__(self) -> None:
+            self.data: dict[Hashable, str] = {("t", "q"): "theirs"}
+            self.fetched: list[list[Hashable]] = []
+
+        async def fetch(self, keys: Sequence[Hashable]) -> dict[Hashable, str]:
+            self.fetched.append(list(keys))
+            return {k: self.data[k] for k in keys if k in self.data}
+
+        def write(self, key: Hashable, value: str) -> None:
+            self.data[key] = value
+
+    store = DictStore()
+    cache: LayerCache[str] = LayerCache("response", None, maxsize=10, ttl_s=None, store=store)
+    assert cache.get(("t", "q")) is None  # get reads this replica only
+    assert asyncio.run(cache.lookup(("t", "q"))) == "theirs"
+    asyncio.run(cache.lookup(("t", "q")))
+    assert store.fetched == [[("t", "q")]]  # held locally now: not asked again
+    cache.put(("t", "mine"), "mine")
+    assert store.data[("t", "mine")] == "mine"
+    off: LayerCache[str] = LayerCache("response", None, maxsize=10, ttl_s=None, enabled=False, store=store)
+    assert asyncio.run(off.lookup(("t", "q"))) is None and len(store.fetched) == 1

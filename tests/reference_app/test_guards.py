@@ -10,7 +10,13 @@ import pytest
 from ragchaos.measure.metrics import AppMetrics
 from ragchaos.reference_app.admission import AdmissionConfig, Overloaded
 from ragchaos.reference_app.deadline import Deadline
-from ragchaos.reference_app.guards import AdmissionGuard, BreakerGuard, BulkheadGuard, DeadlineGuard, QuotaGuard
+from ragchaos.reference_app.guards import (
+    AdmissionGuard,
+    BreakerGuard,
+    BulkheadGuard,
+    DeadlineGuard,
+    QuotaGuard,
+)
 from ragchaos.reference_app.quotas import QuotaConfig, QuotaExceeded
 from ragchaos.reference_app.resilience import (
     DependencyUnavailable,

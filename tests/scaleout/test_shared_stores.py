@@ -18,12 +18,18 @@ import pytest
 
 from ragchaos.kit.schemas import QueryResponse
 from ragchaos.measure.stages import StageRecorder
+from ragchaos.reference_app.caches import LayerCache
 from ragchaos.reference_app.deadline import Deadline
 from ragchaos.reference_app.ingest import DocIn
 from ragchaos.reference_app.pacing import PaceTimeout
 from ragchaos.reference_app.quotas import TenantLimit
 from ragchaos.reference_app.shared.backend import CODECS
-from ragchaos.reference_app.shared.caches import RedisCorpusVersions, RedisLayerCache, WriteBehind
+from ragchaos.reference_app.shared.caches import (
+    RedisCacheStore,
+    WriteBehind,
+    redis_corpus_versions,
+    redis_layer_cache,
+)
 from ragchaos.reference_app.shared.namespace import Namespace, connect
 from ragchaos.reference_app.shared.pacing import RedisPacer
 from ragchaos.reference_app.shared.quotas import RedisQuotaStore
@@ -50,13 +56,18 @@ def _run(url: str, prefix: str, body: Callable[[Namespace, Namespace], Awaitable
     asyncio.run(main())
 
 
+def _store(cache: LayerCache[Any]) -> RedisCacheStore[Any]:
+    assert isinstance(cache.store, RedisCacheStore)
+    return cache.store
+
+
 # -- caches ---------------------------------------------------------------------------------
 
 def test_response_cache_written_on_one_replica_is_read_on_the_other(redis_url: str, redis_prefix: str) -> None:
     async def body(a: Namespace, b: Namespace) -> None:
         wa, wb = WriteBehind(), WriteBehind()
-        ca = RedisLayerCache("response", None, a, CODECS["response"], wa, maxsize=10, ttl_s=60)
-        cb = RedisLayerCache("response", None, b, CODECS["response"], wb, maxsize=10, ttl_s=60)
+        ca = redis_layer_cache("response", None, a, CODECS["response"], wa, maxsize=10, ttl_s=60)
+        cb = redis_layer_cache("response", None, b, CODECS["response"], wb, maxsize=10, ttl_s=60)
         key = ("acme", 0, "p1", "when does the lock open", 4, "")
         await cb.prefetch([key])
         assert cb.get(key) is None
@@ -67,7 +78,7 @@ def test_response_cache_written_on_one_replica_is_read_on_the_other(redis_url: s
         other = ("acme", 1, "p1", "when does the lock open", 4, "")  # a newer corpus version
         await cb.prefetch([other])
         assert cb.get(other) is None
-        assert 0 < await b.client.pttl(ca._rkey(key)) <= 60_000
+        assert 0 < await b.client.pttl(_store(ca).key(key)) <= 60_000
 
     _run(redis_url, redis_prefix, body)
 
@@ -75,8 +86,8 @@ def test_response_cache_written_on_one_replica_is_read_on_the_other(redis_url: s
 def test_embedding_cache_round_trips_float32_vectors(redis_url: str, redis_prefix: str) -> None:
     async def body(a: Namespace, b: Namespace) -> None:
         w = WriteBehind()
-        ca = RedisLayerCache("embedding", None, a, CODECS["embedding"], w, maxsize=10, ttl_s=None)
-        cb = RedisLayerCache("embedding", None, b, CODECS["embedding"], w, maxsize=10, ttl_s=None)
+        ca = redis_layer_cache("embedding", None, a, CODECS["embedding"], w, maxsize=10, ttl_s=None)
+        cb = redis_layer_cache("embedding", None, b, CODECS["embedding"], w, maxsize=10, ttl_s=None)
         vec = np.arange(384, dtype=np.float32) / 7
         ca.put(("m", "text"), vec)
         await w.drain()
@@ -90,7 +101,7 @@ def test_embedding_cache_round_trips_float32_vectors(redis_url: str, redis_prefi
 
 def test_corpus_version_bumped_on_one_replica_is_seen_by_the_other(redis_url: str, redis_prefix: str) -> None:
     async def body(a: Namespace, b: Namespace) -> None:
-        va, vb = RedisCorpusVersions(a), RedisCorpusVersions(b)
+        va, vb = redis_corpus_versions(a), redis_corpus_versions(b)
         changed: list[str] = []
         vb.on_change(changed.append)
         assert await vb.refresh("acme") == 0

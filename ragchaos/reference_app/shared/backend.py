@@ -9,7 +9,7 @@ shared ones of this package. Nothing else in the app knows which it got.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -23,14 +23,14 @@ from ragchaos.reference_app.pacing import Pacer
 from ragchaos.reference_app.quotas import QuotaStore
 from ragchaos.reference_app.semantic_cache import SemanticCache
 from ragchaos.reference_app.settings import ReferenceSettings
-from ragchaos.reference_app.shared.caches import RedisCorpusVersions, RedisLayerCache, WriteBehind
+from ragchaos.reference_app.shared.caches import WriteBehind, redis_corpus_versions, redis_layer_cache
 from ragchaos.reference_app.shared.namespace import Namespace, connect
 from ragchaos.reference_app.shared.pacing import RedisPacer
 from ragchaos.reference_app.shared.quotas import RedisQuotaStore
 from ragchaos.reference_app.shared.semantic_cache import RedisSemanticCache
 from ragchaos.reference_app.shared.stream_queue import StreamIngestQueue
 
-__all__ = ["LocalBackend", "RedisBackend", "select_backend"]
+__all__ = ["Backend", "LocalBackend", "RedisBackend", "select_backend"]
 
 PacerFactory = Callable[..., Pacer]  # (dependency, rpm, tpm, **Pacer kwargs) -> Pacer
 
@@ -39,6 +39,26 @@ CODECS: dict[str, tuple[Callable[[Any], bytes], Callable[[bytes], Any]]] = {
     "embedding": (lambda v: np.asarray(v, dtype="<f4").tobytes(),
                   lambda b: np.frombuffer(b, dtype="<f4").astype(np.float32)),
 }
+
+
+class Backend(Protocol):
+    """What app.py asks for each kind of state; ``LocalBackend`` or ``RedisBackend``."""
+
+    name: str
+
+    def versions(self) -> CorpusVersions: ...
+
+    def cache(self, layer: str, *, maxsize: int, ttl_s: float | None, enabled: bool) -> LayerCache[Any]: ...
+
+    def semantic(self, *, enabled: bool) -> SemanticCache: ...
+
+    def quota_store(self) -> QuotaStore | None: ...
+
+    def pacer_factory(self) -> PacerFactory | None: ...
+
+    def ingest_queue(self, indexer: Indexer, stages: StageRecorder) -> Any: ...
+
+    async def close(self) -> None: ...
 
 
 class LocalBackend:
@@ -77,23 +97,27 @@ class LocalBackend:
         return None
 
 
-class RedisBackend(LocalBackend):
+class RedisBackend:
+    """The shared stores of this package; what stays per replica comes from a ``LocalBackend``."""
+
     name = "redis"
 
     def __init__(self, settings: ReferenceSettings, metrics: AppMetrics, url: str) -> None:
-        super().__init__(settings, metrics)
+        self.settings = settings
+        self.metrics = metrics
+        self.local = LocalBackend(settings, metrics)
         prefix = settings.redis_prefix or f"ragchaos:{settings.collection_prefix or settings.app_name}:"
         self.ns: Namespace = connect(url, prefix)
         self.writes = WriteBehind()
 
     def versions(self) -> CorpusVersions:
-        return RedisCorpusVersions(self.ns)
+        return redis_corpus_versions(self.ns)
 
     def cache(self, layer: str, *, maxsize: int, ttl_s: float | None, enabled: bool) -> LayerCache[Any]:
         if layer not in CODECS:  # the retrieval cache stays local: its key holds the shared version
-            return super().cache(layer, maxsize=maxsize, ttl_s=ttl_s, enabled=enabled)
-        return RedisLayerCache(layer, self.metrics, self.ns, CODECS[layer], self.writes, maxsize=maxsize,
-                               ttl_s=ttl_s, enabled=enabled)
+            return self.local.cache(layer, maxsize=maxsize, ttl_s=ttl_s, enabled=enabled)
+        return redis_layer_cache(layer, self.metrics, self.ns, CODECS[layer], self.writes, maxsize=maxsize,
+                                 ttl_s=ttl_s, enabled=enabled)
 
     def semantic(self, *, enabled: bool) -> SemanticCache:
         s = self.settings
@@ -123,7 +147,7 @@ class RedisBackend(LocalBackend):
         await self.ns.client.aclose()
 
 
-def select_backend(settings: ReferenceSettings, metrics: AppMetrics) -> LocalBackend:
+def select_backend(settings: ReferenceSettings, metrics: AppMetrics) -> Backend:
     if settings.redis_url:
         return RedisBackend(settings, metrics, settings.redis_url)
     return LocalBackend(settings, metrics)
