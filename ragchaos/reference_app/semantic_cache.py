@@ -22,11 +22,11 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["Keep", "SemanticCache", "SemanticHit", "guard_signature"]
+__all__ = ["Keep", "NoSemanticStore", "SemanticCache", "SemanticHit", "SemanticStore", "guard_signature"]
 
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*")
 POLAR = frozenset(
@@ -68,6 +68,28 @@ class _Partition:
     entries: list[tuple[str, tuple[tuple[str, int], ...], Any, float]] = field(default_factory=list)
 
 
+class SemanticStore(Protocol):
+    """Where the fleet's copy of each partition lives (stores.py; Redis: shared/semantic_cache.py)."""
+
+    async def fetch(self, partition: tuple[Hashable, ...]) -> _Partition | None:
+        """The shared copy of ``partition`` (empty if none), or None when it cannot be read."""
+        ...
+
+    def append(self, partition: tuple[Hashable, ...], part: _Partition) -> None:
+        """Add ``part``'s entries to the shared copy, behind the caller's back."""
+        ...
+
+
+class NoSemanticStore:
+    """One replica: the partitions in memory are all there is."""
+
+    async def fetch(self, partition: tuple[Hashable, ...]) -> _Partition | None:
+        return None
+
+    def append(self, partition: tuple[Hashable, ...], part: _Partition) -> None:
+        return None
+
+
 class SemanticCache:
     def __init__(
         self,
@@ -78,6 +100,7 @@ class SemanticCache:
         max_partitions: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
         enabled: bool = True,
+        store: SemanticStore | None = None,
     ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError("threshold is a cosine similarity in [0, 1]")
@@ -87,6 +110,7 @@ class SemanticCache:
         self.max_partitions = max_partitions
         self.enabled = enabled
         self._clock = clock
+        self._store: SemanticStore = store if store is not None else NoSemanticStore()
         self._parts: OrderedDict[tuple[Hashable, ...], _Partition] = OrderedDict()
 
     @staticmethod
@@ -118,7 +142,18 @@ class SemanticCache:
         return None
 
     async def prefetch(self, partition: tuple[Hashable, ...]) -> None:
-        """Bring a shared store's copy of ``partition`` in before ``lookup`` (none here)."""
+        """Bring the store's copy of ``partition`` in before ``lookup``."""
+        if not self.enabled:
+            return
+        part = await self._store.fetch(partition)
+        if part is None:
+            return
+        # the store is the truth for the fleet: replace this replica's copy of the partition
+        if part.entries or partition in self._parts:
+            self._parts[partition] = part
+            self._parts.move_to_end(partition)
+            while len(self._parts) > self.max_partitions:
+                self._parts.popitem(last=False)
 
     async def search(self, partition: tuple[Hashable, ...], vector: Sequence[float], question: str) -> SemanticHit | None:
         """``lookup`` after reading the shared copy of the partition: what the query path calls."""
@@ -136,10 +171,12 @@ class SemanticCache:
             while len(self._parts) > self.max_partitions:
                 self._parts.popitem(last=False)
         self._parts.move_to_end(partition)
+        entry = (question, guard_signature(question), value, self._clock())
         part.vectors.append(self._unit(vector))
-        part.entries.append((question, guard_signature(question), value, self._clock()))
+        part.entries.append(entry)
         if len(part.vectors) > self.max_entries:
             del part.vectors[0], part.entries[0]
+        self._store.append(partition, _Partition([part.vectors[-1]], [entry]))
 
     def invalidate_tenant(self, tenant: str, keep_version: Hashable | None = None) -> int:
         """Drop the partitions of ``tenant`` (keys start with tenant, version), except those of
@@ -169,11 +206,8 @@ class SemanticCache:
             if moved.entries:
                 new_key = (tenant, new, *key[2:])
                 self._parts[new_key] = moved
-                self._carried(new_key, moved)
+                self._store.append(new_key, moved)
         return kept, dropped
-
-    def _carried(self, partition: tuple[Hashable, ...], part: _Partition) -> None:
-        """Hook: a shared store writes the carried partition (shared/semantic_cache.py)."""
 
     def _expire(self, part: _Partition) -> None:
         cutoff = self._clock() - self.ttl_s

@@ -23,6 +23,7 @@ from ragchaos.reference_app.deadline import Deadline
 from ragchaos.reference_app.ingest import DocIn
 from ragchaos.reference_app.pacing import PaceTimeout
 from ragchaos.reference_app.quotas import TenantLimit
+from ragchaos.reference_app.semantic_cache import SemanticCache
 from ragchaos.reference_app.shared.backend import CODECS
 from ragchaos.reference_app.shared.caches import (
     RedisCacheStore,
@@ -33,7 +34,12 @@ from ragchaos.reference_app.shared.caches import (
 from ragchaos.reference_app.shared.namespace import Namespace, connect
 from ragchaos.reference_app.shared.pacing import RedisPacer
 from ragchaos.reference_app.shared.quotas import RedisQuotaStore
-from ragchaos.reference_app.shared.semantic_cache import RedisSemanticCache, pack_entry, unpack_entry
+from ragchaos.reference_app.shared.semantic_cache import (
+    RedisSemanticStore,
+    pack_entry,
+    redis_semantic_cache,
+    unpack_entry,
+)
 from ragchaos.reference_app.shared.stream_queue import StreamIngestQueue
 
 pytestmark = [pytest.mark.redis]
@@ -54,6 +60,10 @@ def _run(url: str, prefix: str, body: Callable[[Namespace, Namespace], Awaitable
             await b.client.aclose()
 
     asyncio.run(main())
+
+
+def _ns_semantic_key(ns: Namespace, partition: tuple[Any, ...]) -> str:
+    return RedisSemanticStore(ns, WriteBehind(), str, str, ttl_s=1, max_entries=1).key(partition)
 
 
 def _store(cache: LayerCache[Any]) -> RedisCacheStore[Any]:
@@ -124,9 +134,9 @@ def test_semantic_cache_shared_partitioned_and_guarded(redis_url: str, redis_pre
     async def body(a: Namespace, b: Namespace) -> None:
         w = WriteBehind()
 
-        def make(ns: Namespace) -> RedisSemanticCache:
-            return RedisSemanticCache(ns, w, lambda v: v.model_dump(mode="json"), QueryResponse.model_validate,
-                                      0.95, ttl_s=60, max_entries=3)
+        def make(ns: Namespace) -> SemanticCache:
+            return redis_semantic_cache(ns, w, lambda v: v.model_dump(mode="json"), QueryResponse.model_validate,
+                                        0.95, ttl_s=60, max_entries=3)
 
         sa, sb = make(a), make(b)
         rng = np.random.default_rng(7)
@@ -144,7 +154,7 @@ def test_semantic_cache_shared_partitioned_and_guarded(redis_url: str, redis_pre
         for i in range(4):  # the partition keeps max_entries in Redis too
             sa.store(part, rng.standard_normal(384), f"q{i}", QueryResponse(answer=str(i), sources=[]))
         await w.drain()
-        assert await b.client.llen(sa._rkey(part)) == 3
+        assert await b.client.llen(_ns_semantic_key(a, part)) == 3
 
     _run(redis_url, redis_prefix, body)
 

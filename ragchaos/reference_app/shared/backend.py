@@ -27,7 +27,7 @@ from ragchaos.reference_app.shared.caches import WriteBehind, redis_corpus_versi
 from ragchaos.reference_app.shared.namespace import Namespace, connect
 from ragchaos.reference_app.shared.pacing import RedisPacer
 from ragchaos.reference_app.shared.quotas import RedisQuotaStore
-from ragchaos.reference_app.shared.semantic_cache import RedisSemanticCache
+from ragchaos.reference_app.shared.semantic_cache import redis_semantic_cache
 from ragchaos.reference_app.shared.stream_queue import StreamIngestQueue
 
 __all__ = ["Backend", "LocalBackend", "RedisBackend", "select_backend"]
@@ -121,9 +121,9 @@ class RedisBackend:
 
     def semantic(self, *, enabled: bool) -> SemanticCache:
         s = self.settings
-        return RedisSemanticCache(self.ns, self.writes, lambda v: v.model_dump(mode="json"),
-                                  QueryResponse.model_validate, s.semantic_threshold, ttl_s=s.semantic_ttl_s,
-                                  max_entries=s.semantic_max_entries, enabled=enabled)
+        return redis_semantic_cache(self.ns, self.writes, lambda v: v.model_dump(mode="json"),
+                                    QueryResponse.model_validate, s.semantic_threshold, ttl_s=s.semantic_ttl_s,
+                                    max_entries=s.semantic_max_entries, enabled=enabled)
 
     def quota_store(self) -> QuotaStore | None:
         return RedisQuotaStore(self.ns)

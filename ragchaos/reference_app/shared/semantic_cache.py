@@ -35,7 +35,7 @@ from ragchaos.reference_app.semantic_cache import SemanticCache, _Partition, gua
 from ragchaos.reference_app.shared.caches import WriteBehind
 from ragchaos.reference_app.shared.namespace import Namespace, awaitable, digest
 
-__all__ = ["RedisSemanticCache", "pack_entry", "unpack_entry"]
+__all__ = ["RedisSemanticStore", "pack_entry", "unpack_entry", "redis_semantic_cache"]
 
 log = logging.getLogger("ragchaos.shared")
 _LEN = struct.Struct("<I")
@@ -53,39 +53,37 @@ def unpack_entry(raw: bytes) -> tuple[np.ndarray, dict[str, Any]]:
     return vector, header
 
 
-class RedisSemanticCache(SemanticCache):
+class RedisSemanticStore:
+    """``semantic_cache.SemanticStore`` on Redis: a partition is one list of packed entries."""
+
     def __init__(
         self,
         ns: Namespace,
         writes: WriteBehind,
         encode: Callable[[Any], Any],
         decode: Callable[[Any], Any],
-        threshold: float = 0.95,
         *,
-        ttl_s: float = 600.0,
-        max_entries: int = 512,
-        enabled: bool = True,
+        ttl_s: float,
+        max_entries: int,
     ) -> None:
-        # wall time, not monotonic: entries written by another process are compared with it
-        super().__init__(threshold, ttl_s=ttl_s, max_entries=max_entries, clock=time.time, enabled=enabled)
         self._ns = ns
         self._writes = writes
         self._encode = encode  # answer -> JSON-able
         self._decode = decode
+        self._ttl_ms = int(ttl_s * 1000)
+        self._max_entries = max_entries
 
-    def _rkey(self, partition: tuple[Hashable, ...]) -> str:
+    def key(self, partition: tuple[Hashable, ...]) -> str:
         return self._ns.key("semantic", str(partition[0]) if partition else "", digest(partition))
 
-    async def prefetch(self, partition: tuple[Hashable, ...]) -> None:
-        if not self.enabled:
-            return
+    async def fetch(self, partition: tuple[Hashable, ...]) -> _Partition | None:
         try:
-            raws: Sequence[bytes] = await awaitable(self._ns.client.lrange(self._rkey(partition), 0, -1))
+            raws: Sequence[bytes] = await awaitable(self._ns.client.lrange(self.key(partition), 0, -1))
         except (redis.exceptions.RedisError, OSError) as exc:
             log.warning("shared semantic cache read failed (local only): %s: %s", type(exc).__name__, exc)
-            return
+            return None
         part = _Partition()
-        for raw in raws[-self.max_entries:]:
+        for raw in raws[-self._max_entries:]:
             try:
                 vector, h = unpack_entry(raw)
                 sig = tuple((str(t), int(c)) for t, c in h["sig"])
@@ -93,29 +91,32 @@ class RedisSemanticCache(SemanticCache):
                 part.entries.append((h["q"], sig, self._decode(h["value"]), float(h["at"])))
             except Exception as exc:
                 log.warning("undecodable semantic cache entry skipped: %s", exc)
-        # Redis is the truth for the fleet: replace this replica's copy of the partition
-        if part.entries or partition in self._parts:
-            self._parts[partition] = part
-            self._parts.move_to_end(partition)
-            while len(self._parts) > self.max_partitions:
-                self._parts.popitem(last=False)
+        return part
 
-    def store(self, partition: tuple[Hashable, ...], vector: Sequence[float], question: str, value: Any) -> None:
-        if not self.enabled:
-            return
-        super().store(partition, vector, question, value)
-        self._push(partition, [(self._unit(vector), question, value, self._clock())])
-
-    def _carried(self, partition: tuple[Hashable, ...], part: _Partition) -> None:
-        self._push(partition, [(v, q, value, at) for v, (q, _, value, at) in zip(part.vectors, part.entries,
-                                                                                   strict=True)])
-
-    def _push(self, partition: tuple[Hashable, ...], entries: list[tuple[np.ndarray, str, Any, float]]) -> None:
-        key = self._rkey(partition)
+    def append(self, partition: tuple[Hashable, ...], part: _Partition) -> None:
+        key = self.key(partition)
         pipe = self._ns.client.pipeline(transaction=True)
-        for vector, question, value, at in entries:
+        for vector, (question, _, value, at) in zip(part.vectors, part.entries, strict=True):
             header = {"q": question, "sig": guard_signature(question), "value": self._encode(value), "at": at}
             pipe.rpush(key, pack_entry(vector, header))
-        pipe.ltrim(key, -self.max_entries, -1)
-        pipe.pexpire(key, int(self.ttl_s * 1000))
+        pipe.ltrim(key, -self._max_entries, -1)
+        pipe.pexpire(key, self._ttl_ms)
         self._writes.submit("semantic", pipe.execute())
+
+
+def redis_semantic_cache(
+    ns: Namespace,
+    writes: WriteBehind,
+    encode: Callable[[Any], Any],
+    decode: Callable[[Any], Any],
+    threshold: float = 0.95,
+    *,
+    ttl_s: float = 600.0,
+    max_entries: int = 512,
+    enabled: bool = True,
+) -> SemanticCache:
+    """This replica's semantic cache with each partition's truth in Redis."""
+    store = RedisSemanticStore(ns, writes, encode, decode, ttl_s=ttl_s, max_entries=max_entries)
+    # wall time, not monotonic: entries written by another process are compared with it
+    return SemanticCache(threshold, ttl_s=ttl_s, max_entries=max_entries, clock=time.time, enabled=enabled,
+                         store=store)
