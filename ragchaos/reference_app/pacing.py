@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragchaos.reference_app.deadline import Deadline
 from ragchaos.reference_app.errors import ReferenceAppError
 
-__all__ = ["PaceTimeout", "Pacer", "PacingConfig", "TokenBucket", "parse_duration"]
+__all__ = ["LocalPaceStore", "PaceStore", "PaceTimeout", "Pacer", "PacingConfig", "TokenBucket", "parse_duration"]
 
 _GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)")
 _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
@@ -108,6 +109,33 @@ class TokenBucket:
             self.level = min(self.level, remaining - reserve)
 
 
+class PaceStore(Protocol):
+    """Where the fleet's pacing budget lives, if anywhere but this replica's buckets."""
+
+    async def reserve(
+        self, requests: TokenBucket, tokens: TokenBucket | None, amount: float, max_wait: float
+    ) -> tuple[bool, float] | None:
+        """Reserve one request and ``amount`` tokens from the shared budget sized as the local
+        buckets believe: (reserved, seconds to wait), or None to pace on the local buckets."""
+        ...
+
+    def pause(self, seconds: float) -> None:
+        """Share a 429's pause with the fleet."""
+        ...
+
+
+class LocalPaceStore:
+    """One replica: the local buckets are the budget."""
+
+    async def reserve(
+        self, requests: TokenBucket, tokens: TokenBucket | None, amount: float, max_wait: float
+    ) -> tuple[bool, float] | None:
+        return None
+
+    def pause(self, seconds: float) -> None:
+        return None
+
+
 class Pacer:
     def __init__(
         self,
@@ -119,8 +147,10 @@ class Pacer:
         burst_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]],
+        store: PaceStore | None = None,
     ) -> None:
         now = clock()
+        self.store: PaceStore = store if store is not None else LocalPaceStore()
         self.requests = TokenBucket(rpm, headroom, now, burst_s)
         self.tokens = TokenBucket(tpm, headroom, now, burst_s) if tpm else None
         self.default_pause_s = default_pause_s
@@ -141,13 +171,19 @@ class Pacer:
     async def acquire(self, tokens: float, deadline: Deadline) -> float:
         """Reserve budget for one request, waiting if needed; ``PaceTimeout`` if the wait would
         outlast the deadline (nothing is reserved then). Returns the seconds waited."""
-        wait = self.plan(tokens)
-        if wait >= deadline.remaining():
-            raise PaceTimeout(wait)
-        now = self._clock()
-        self.requests.take(1, now)
-        if self.tokens is not None and tokens > 0:
-            self.tokens.take(tokens, now)
+        shared = await self.store.reserve(self.requests, self.tokens, float(tokens), max(0.0, deadline.remaining()))
+        if shared is not None:
+            reserved, wait = shared
+            if not reserved:
+                raise PaceTimeout(wait)
+        else:
+            wait = self.plan(tokens)
+            if wait >= deadline.remaining():
+                raise PaceTimeout(wait)
+            now = self._clock()
+            self.requests.take(1, now)
+            if self.tokens is not None and tokens > 0:
+                self.tokens.take(tokens, now)
         if wait > 0:
             self.waited_s += wait
             await self._sleep(wait)
@@ -158,6 +194,8 @@ class Pacer:
         self.pauses += 1
         seconds = self.default_pause_s if seconds is None else seconds
         self.paused_until = max(self.paused_until, self._clock() + seconds)
+        if seconds > 0:
+            self.store.pause(seconds)
 
     def observe(self, headers: Mapping[str, str]) -> None:
         now = self._clock()

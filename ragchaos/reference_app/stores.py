@@ -6,10 +6,16 @@ Redis implementation, chosen once at startup (shared/backend.py: ``REDIS_URL`` s
 | a cache layer's second level | ``CacheStore`` (here) | ``NoCacheStore``: the replica's own L1 is all | ``shared/caches.py: RedisCacheStore`` |
 | tenant corpus versions | ``VersionStore`` (here) | ``LocalVersionStore``: a counter in memory | ``shared/caches.py: RedisVersionStore`` |
 | per-tenant rate limits | ``quotas.QuotaStore`` | ``quotas.MemoryQuotaStore`` | ``shared/quotas.py: RedisQuotaStore`` |
+| semantic cache partitions | ``semantic_cache.SemanticStore`` | ``semantic_cache.NoSemanticStore`` | ``shared/semantic_cache.py: RedisSemanticStore`` |
+| the provider's pacing budget | ``pacing.PaceStore`` | ``pacing.LocalPaceStore``: the local buckets | ``shared/pacing.py: RedisPaceStore`` |
 
-The parts that use them (``caches.LayerCache``, ``caches.CorpusVersions``, ``quotas.TenantQuotas``)
-hold one by composition and never ask which it is; a shared store's round trip happens inside
+The parts that use them (``caches.LayerCache``, ``caches.CorpusVersions``, ``quotas.TenantQuotas``,
+``semantic_cache.SemanticCache``, ``pacing.Pacer``) hold one by composition and never ask which it is; a shared store's round trip happens inside
 their async lookups, so the query path (query.py) does not know a fleet exists.
+
+Not here: the circuit breaker's state stays per replica on purpose (docs/scale-out.md, "Why the
+circuit breaker stays per replica"), and the ingest queue has its own pair (ingest_queue.py,
+shared/stream_queue.py).
 """
 
 from __future__ import annotations

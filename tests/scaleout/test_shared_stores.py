@@ -32,7 +32,7 @@ from ragchaos.reference_app.shared.caches import (
     redis_layer_cache,
 )
 from ragchaos.reference_app.shared.namespace import Namespace, connect
-from ragchaos.reference_app.shared.pacing import RedisPacer
+from ragchaos.reference_app.shared.pacing import redis_pacer
 from ragchaos.reference_app.shared.quotas import RedisQuotaStore
 from ragchaos.reference_app.shared.semantic_cache import (
     RedisSemanticStore,
@@ -216,7 +216,7 @@ def test_pacing_budget_and_pause_are_shared(redis_url: str, redis_prefix: str) -
 
         w = WriteBehind()
         # 6 rpm: a burst of 6, then one every 10 s (no refill to speak of during the test)
-        pa, pb = (RedisPacer(ns, "embeddings", w, 6, None, headroom=1.0, sleep=sleep) for ns in (a, b))
+        pa, pb = (redis_pacer(ns, "embeddings", w, 6, None, headroom=1.0, sleep=sleep) for ns in (a, b))
         t0 = time.monotonic()
         for _ in range(6):
             assert await pa.acquire(0, Deadline.after(60)) == 0.0

@@ -1,15 +1,16 @@
 """What the reference app's replicas share through Redis when ``REDIS_URL`` is set.
 
-One module per store, each a drop-in for an in-process part of the app:
+One module per store, each the Redis implementation of a store protocol (reference_app/stores.py)
+that an in-process part of the app holds by composition:
 
 | store | module | replaces |
 |---|---|---|
 | key namespace, the client | namespace.py | – |
-| response and embedding caches, tenant corpus versions | caches.py | caches.LayerCache, caches.CorpusVersions |
-| semantic cache (vectors as packed float32 per partition) | semantic_cache.py | semantic_cache.SemanticCache |
+| response and embedding caches, tenant corpus versions | caches.py | stores.NoCacheStore, stores.LocalVersionStore |
+| semantic cache (vectors as packed float32 per partition) | semantic_cache.py | semantic_cache.NoSemanticStore |
 | ingest queue on Redis Streams, job state in hashes | stream_queue.py | ingest_queue.IngestQueue (SQLite) |
 | per-tenant quotas (Lua token bucket, server time) | quotas.py | quotas.MemoryQuotaStore |
-| provider pacing budget (Lua, server time) | pacing.py | pacing.Pacer's buckets |
+| provider pacing budget (Lua, server time) | pacing.py | pacing.LocalPaceStore (the Pacer's own buckets) |
 | choosing the backend from the settings | backend.py | – |
 
 Kept per replica on purpose: the breaker, the bulkhead, the retrieval cache's local copy and

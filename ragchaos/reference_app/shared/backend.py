@@ -25,7 +25,7 @@ from ragchaos.reference_app.semantic_cache import SemanticCache
 from ragchaos.reference_app.settings import ReferenceSettings
 from ragchaos.reference_app.shared.caches import WriteBehind, redis_corpus_versions, redis_layer_cache
 from ragchaos.reference_app.shared.namespace import Namespace, connect
-from ragchaos.reference_app.shared.pacing import RedisPacer
+from ragchaos.reference_app.shared.pacing import redis_pacer
 from ragchaos.reference_app.shared.quotas import RedisQuotaStore
 from ragchaos.reference_app.shared.semantic_cache import redis_semantic_cache
 from ragchaos.reference_app.shared.stream_queue import StreamIngestQueue
@@ -130,7 +130,7 @@ class RedisBackend:
 
     def pacer_factory(self) -> PacerFactory | None:
         def make(dependency: str, rpm: float, tpm: float | None, **kwargs: Any) -> Pacer:
-            return RedisPacer(self.ns, dependency, self.writes, rpm, tpm, **kwargs)
+            return redis_pacer(self.ns, dependency, self.writes, rpm, tpm, **kwargs)
 
         return make
 

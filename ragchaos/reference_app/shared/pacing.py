@@ -1,7 +1,7 @@
 """Provider pacing shared by the replicas: one request and one token budget per dependency.
 
 The replicas use one provider key, so the provider's RPM/TPM is one budget for the fleet; a
-replica pacing on its own bucket would send N times its share. ``RedisPacer`` keeps the
+replica pacing on its own bucket would send N times its share. ``RedisPaceStore`` keeps the
 ``Pacer``'s local buckets as the *belief* about the limits (sized and corrected from the
 ``x-ratelimit-*`` headers as before) and reserves from buckets in Redis, sized by that belief,
 in one Lua script on Redis's clock (``TIME``): atomic across replicas, and like the local
@@ -16,17 +16,15 @@ shared level (several replicas reading the same header would each subtract it).
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Awaitable, Callable
+from typing import Any
 
 import redis.exceptions
 
-from ragchaos.reference_app.deadline import Deadline
-from ragchaos.reference_app.pacing import Pacer, PaceTimeout
+from ragchaos.reference_app.pacing import Pacer, TokenBucket
 from ragchaos.reference_app.shared.caches import WriteBehind
 from ragchaos.reference_app.shared.namespace import Namespace
 
-__all__ = ["PACE_LUA", "RedisPacer"]
+__all__ = ["PACE_LUA", "RedisPaceStore", "redis_pacer"]
 
 log = logging.getLogger("ragchaos.shared")
 
@@ -72,50 +70,35 @@ return 1
 """
 
 
-class RedisPacer(Pacer):
-    def __init__(
-        self,
-        ns: Namespace,
-        dependency: str,
-        writes: WriteBehind,
-        rpm: float,
-        tpm: float | None,
-        *,
-        headroom: float = 0.9,
-        default_pause_s: float = 1.0,
-        burst_s: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[object]],
-    ) -> None:
-        super().__init__(rpm, tpm, headroom=headroom, default_pause_s=default_pause_s, burst_s=burst_s,
-                         clock=clock, sleep=sleep)
+class RedisPaceStore:
+    """``pacing.PaceStore`` on Redis: the fleet's buckets and pause, one Lua script each."""
+
+    def __init__(self, ns: Namespace, dependency: str, writes: WriteBehind) -> None:
         self._keys = [ns.key("pace", dependency, "requests"), ns.key("pace", dependency, "tokens"),
                       ns.key("pace", dependency, "paused_until")]
         self._reserve = ns.client.register_script(PACE_LUA)
         self._pause = ns.client.register_script(PAUSE_LUA)
         self._writes = writes
 
-    async def acquire(self, tokens: float, deadline: Deadline) -> float:
-        tok = self.tokens
-        args = [repr(self.requests.rate), repr(self.requests.capacity),
-                repr(tok.rate if tok else 0.0), repr(tok.capacity if tok else 0.0),
-                repr(float(tokens)), repr(max(0.0, deadline.remaining()))]
+    async def reserve(
+        self, requests: TokenBucket, tokens: TokenBucket | None, amount: float, max_wait: float
+    ) -> tuple[bool, float] | None:
+        args = [repr(requests.rate), repr(requests.capacity),
+                repr(tokens.rate if tokens else 0.0), repr(tokens.capacity if tokens else 0.0),
+                repr(amount), repr(max_wait)]
         try:
             reserved, raw = await self._reserve(keys=self._keys, args=args)
         except (redis.exceptions.RedisError, OSError) as exc:
             # Redis unreachable: pace on this replica's own buckets rather than not at all
             log.warning("shared pacing unavailable, pacing locally: %s: %s", type(exc).__name__, exc)
-            return await super().acquire(tokens, deadline)
-        wait = float(raw)
-        if not int(reserved):
-            raise PaceTimeout(wait)
-        if wait > 0:
-            self.waited_s += wait
-            await self._sleep(wait)
-        return wait
+            return None
+        return bool(int(reserved)), float(raw)
 
-    def pause(self, seconds: float | None) -> None:
-        super().pause(seconds)
-        seconds = self.default_pause_s if seconds is None else seconds
-        if seconds > 0:
-            self._writes.submit("pacing pause", self._pause(keys=[self._keys[2]], args=[repr(float(seconds))]))
+    def pause(self, seconds: float) -> None:
+        self._writes.submit("pacing pause", self._pause(keys=[self._keys[2]], args=[repr(float(seconds))]))
+
+
+def redis_pacer(ns: Namespace, dependency: str, writes: WriteBehind, rpm: float, tpm: float | None,
+                **kwargs: Any) -> Pacer:
+    """A ``Pacer`` whose budget is the fleet's (``kwargs``: the Pacer's)."""
+    return Pacer(rpm, tpm, store=RedisPaceStore(ns, dependency, writes), **kwargs)

@@ -2,10 +2,11 @@
 
 A partition (tenant, corpus version, prompt, model, top_k, filters) is one Redis list; each
 element is one entry: a 4-byte length, a JSON header (question, guard signature, answer, wall
-time) and the L2-normalised vector as raw float32. ``prefetch(partition)`` reads the list
-(LRANGE) into the replica's local partition, and the inherited ``lookup`` runs the same
-brute-force cosine scan and lexical guard as in-process. ``store`` appends locally and in Redis
-(RPUSH + LTRIM to ``max_entries`` + PEXPIRE to the TTL).
+time) and the L2-normalised vector as raw float32. ``RedisSemanticStore`` is the
+``SemanticStore`` a ``SemanticCache`` holds (composition): the cache's ``search`` reads the list
+(LRANGE) into the replica's local partition, then runs the same brute-force cosine scan and
+lexical guard as in-process; ``store`` appends locally and in Redis (RPUSH + LTRIM to
+``max_entries`` + PEXPIRE to the TTL).
 
 Why Redis and not Chroma for these vectors: a partition holds at most ``max_entries`` (512)
 vectors, and an exact scan of 512 x 384 float32 is a fraction of a millisecond with numpy after
