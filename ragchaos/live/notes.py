@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ragchaos.core.registry import Registry
 from ragchaos.live.feeds import Deltas
 from ragchaos.reports.analysis import ALL, Figures, figures
 from ragchaos.reports.checks.grammar import CheckError, parse_check
@@ -64,17 +65,15 @@ class NoteSource(Protocol):
     def notes(self, result: RunResult, phase: str) -> list[Note]: ...
 
 
-_SOURCES: dict[str, Callable[[], NoteSource]] = {}
+_SOURCES: Registry[Callable[[], NoteSource]] = Registry("note source")
 
 
 def register_note_source(name: str, factory: Callable[[], NoteSource]) -> None:
-    if name in _SOURCES:
-        raise ValueError(f"note source {name!r} registered twice")
-    _SOURCES[name] = factory
+    _SOURCES.add(name, factory)
 
 
 def note_sources(names: Sequence[str] | None = None) -> list[NoteSource]:
-    return [_SOURCES[n]() for n in (names or list(_SOURCES))]
+    return [_SOURCES.get_or_raise(n)() for n in (names or list(_SOURCES))]
 
 
 class WindowResult:

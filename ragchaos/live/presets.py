@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from ragchaos.core.registry import Registry
 from ragchaos.faults.kinds import FaultSpec
 
 __all__ = ["PRESETS", "Preset", "get_preset", "preset_names", "register_preset"]
@@ -33,7 +34,7 @@ class Preset:
         return f"{self.label}: {self.fault.describe()} on {self.dependency}"
 
 
-PRESETS: dict[str, Preset] = {}
+PRESETS: Registry[Preset] = Registry("fault preset")
 
 
 def register_preset(name: str, label: str, dependency: str, fault: dict[str, Any], explain: str) -> Preset:
@@ -43,8 +44,7 @@ def register_preset(name: str, label: str, dependency: str, fault: dict[str, Any
     problems = preset.fault.validate()
     if problems:
         raise ValueError(f"fault preset {name!r}: {'; '.join(problems)}")
-    PRESETS[name] = preset
-    return preset
+    return PRESETS.add(name, preset)
 
 
 def preset_names() -> list[str]:
