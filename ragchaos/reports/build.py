@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ragchaos.reports.ablation import fill_ablation
 from ragchaos.reports.checks.evaluate import evaluate, mechanism_verdicts
 from ragchaos.reports.hlog import write_hlogs
 from ragchaos.reports.junit import render_junit
@@ -28,6 +29,7 @@ def finalize(result: RunResult, *, regate: bool = False) -> RunResult:
     under each app, so the report's mechanism table and the gate read the same verdicts."""
     if result.gate is None or regate:
         result.gate = evaluate(result)
+    fill_ablation(result)
     for app, verdicts in mechanism_verdicts(result.gate).items():
         if app in result.apps:
             result.apps[app].mechanisms = verdicts
@@ -49,7 +51,7 @@ def write_reports(run_dir: str | Path, result: RunResult, *, plots: bool = True)
     sections = build_sections(result)
     title, subtitle = _title(result)
 
-    md_sections = build_sections(result, only=["headline", "gate", "mechanisms", "observations", "latency", "errors"])
+    md_sections = build_sections(result, only=["headline", "gate", "mechanisms", "ablation", "observations", "latency", "errors"])
     summary = run_dir / "summary.md"
     summary.write_text(render_markdown(title, md_sections))
     written["summary"] = summary

@@ -23,6 +23,7 @@ Shape (see docs/contracts.md "results.json")::
         correctness: Correctness | None
         mechanisms: [MechanismVerdict]
       gate: GateResult | None
+      ablation: Ablation | None   run --ablate: each mechanism switched off vs the full app
 
 Times: ``*_s`` are seconds from ``run.started_at`` unless named ``*_at`` (epoch seconds).
 Latencies: integer microseconds (``*_us``). Error classes: ``ERROR_CLASSES``.
@@ -49,6 +50,9 @@ from ragchaos.measure.hdr import Histogram
 from ragchaos.reports.checks.spec import CheckSpec
 
 __all__ = [
+    "Ablation",
+    "AblationEffect",
+    "AblationRow",
     "ERROR_CLASSES",
     "OUTCOMES",
     "SCHEMA_VERSION",
@@ -400,6 +404,45 @@ class GateResult(_Model):
         return sum(c.state == state for c in self.checks)
 
 
+class AblationEffect(_Model):
+    """One metric of one ablated copy against the full app: both values, the change and its
+    95% interval (``kind`` "difference": ablated minus full, in the metric's unit; "ratio":
+    ablated / full); None where the data do not allow one."""
+
+    metric: str  # error_rate | degraded_share | goodput | p99 | provider_calls_per_answer
+    kind: Literal["difference", "ratio"]
+    full: float | None = None
+    ablated: float | None = None
+    change: float | None = None
+    low: float | None = None
+    high: float | None = None
+    # the interval excludes "no change" (0 for a difference, 1 for a ratio)
+    significant: bool = False
+
+
+class AblationRow(_Model):
+    mechanism: str
+    app: str  # the copy of the full app with this mechanism switched off
+    effects: list[AblationEffect] = Field(default_factory=list)
+
+    @property
+    def changes_nothing(self) -> bool:
+        """No metric moved beyond its interval: this run shows nothing this mechanism buys."""
+        return bool(self.effects) and not any(e.significant for e in self.effects)
+
+
+class Ablation(_Model):
+    """``run --ablate``: which app is the full reference app, which copy lacks which mechanism
+    (set by the runner), and the comparison (filled by ``reports.ablation``)."""
+
+    full: str
+    apps: dict[str, str]  # mechanism -> app
+    phase: str = "all"
+    confidence: float = 0.95
+    wall_time_s: float | None = None
+    rows: list[AblationRow] = Field(default_factory=list)
+
+
 class RunResult(_Model):
     schema_version: Literal[1] = SCHEMA_VERSION
     scenario: ScenarioInfo
@@ -408,6 +451,7 @@ class RunResult(_Model):
     faults: list[FaultRecord] = Field(default_factory=list)
     apps: dict[str, AppResult] = Field(default_factory=dict)
     gate: GateResult | None = None
+    ablation: Ablation | None = None  # run --ablate only
     # derived figures memoised by reports.analysis (a loaded result is treated as read-only)
     _memo: dict[Any, Any] = PrivateAttr(default_factory=dict)
 

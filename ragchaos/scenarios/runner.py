@@ -35,6 +35,7 @@ from ragchaos.faults.kinds import DownFault
 from ragchaos.faults.timeline import Timeline
 from ragchaos.reports.recorder import Recorder
 from ragchaos.reports.results import (
+    Ablation,
     AppResult,
     ClientStats,
     Correctness,
@@ -498,6 +499,11 @@ def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: Phase
         for app in leg.apps:
             apps[app] = _app_result(app, leg, acc)
     result = RunResult(scenario=info, run=run, phases=phases, faults=faults, apps=apps)
+    if opts.ablate:  # which copy lacks which mechanism; reports.ablation compares them
+        from ragchaos.scenarios.ablation import FULL_APP, ablated_app
+
+        result.ablation = Ablation(full=FULL_APP, apps={m: ablated_app(m) for m in opts.ablate},
+                                   wall_time_s=round(ended_at - started_at, 1))
     # extras the schema keeps (extra="allow"): the scenario as run, dispatcher counts
     result.scenario.__pydantic_extra__.update(info_extra)  # type: ignore[union-attr]  # a dict: the model has extra="allow"
     result.run.__pydantic_extra__.update({  # type: ignore[union-attr]  # a dict: the model has extra="allow"
