@@ -70,8 +70,10 @@ def _effect(metric: str, full: Figures, cut: Figures, confidence: float) -> Abla
         return AblationEffect(metric=metric, kind=kind)
     q = compare_quantiles(Sample.of(full_rt.histogram()), Sample.of(cut_rt.histogram()), 0.99,
                           confidence=confidence)
-    return _ratio(metric, (q.base.value or full_rt.p99_us) / 1000.0, (q.cand.value or cut_rt.p99_us) / 1000.0,
-                  q.ratio, q.low, q.high)
+    base_ms, cand_ms = (q.base.value or full_rt.p99_us) / 1000.0, (q.cand.value or cut_rt.p99_us) / 1000.0
+    if q.ratio is None:  # too few requests for an interval (368 for a p99 at 95%): the ratio alone
+        return _ratio(metric, base_ms, cand_ms, cand_ms / base_ms if base_ms else None, None, None)
+    return _ratio(metric, base_ms, cand_ms, q.ratio, q.low, q.high)
 
 
 def _difference(metric: str, full: float | None, change: float | None, low: float | None, high: float | None,

@@ -30,7 +30,7 @@ def effect_text(e: AblationEffect) -> str:
         pp = f"{e.change * 100:+.1f} pp"
         ci = f" [{e.low * 100:+.1f}, {e.high * 100:+.1f}]" if e.low is not None and e.high is not None else ""
         return pp + ci + star
-    ci = f" [{e.low:.2f}, {e.high:.2f}]" if e.low is not None and e.high is not None else " [no interval]"
+    ci = f" [{e.low:.2f}, {e.high:.2f}]" if e.low is not None and e.high is not None else " (too few for an interval)"
     return f"x{e.change:.2f}{ci}{star}"
 
 
