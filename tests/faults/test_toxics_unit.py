@@ -8,7 +8,14 @@ import random
 import pytest
 
 from ragchaos.faults.toxics import TOXICS, new_toxic
-from ragchaos.faults.toxics.base import AttributeTypeError, Cleanup, NeedsLinger, Rerolled, Stateful, ToxicWrapper
+from ragchaos.faults.toxics.base import (
+    AttributeTypeError,
+    Cleanup,
+    NeedsLinger,
+    Rerolled,
+    Stateful,
+    ToxicWrapper,
+)
 from ragchaos.faults.toxics.slicer import SlicerToxic
 
 
