@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.pool
 import yaml
 
 from ragchaos.core.procs import ProcessGroup, ProcessStartError
@@ -68,6 +69,10 @@ from ragchaos.stack.otlp import OtlpReceiver
 from ragchaos.stack.targets import TargetError, check_reachable
 
 __all__ = ["RunFailed", "RunOptions", "prepare_scenario", "run_dir_for", "run_scenario"]
+
+
+# apps seeded at once (seeding is setup, not the test)
+SEED_CONCURRENCY = 2
 
 
 class RunFailed(RuntimeError):
@@ -276,7 +281,10 @@ def _seed(stack: Stack, bench: Workbench, scenario: Scenario, out: Callable[[str
                 return exc
             return None
 
-        greenlets = [gevent.spawn(one, app) for app in scenario.apps]
+        # a few apps at a time: one Chroma server takes every app's corpus, and eight apps' bulk
+        # upserts at once (run --ablate) overran the reference app's own vector-store deadline
+        pool = gevent.pool.Pool(SEED_CONCURRENCY)
+        greenlets = [pool.spawn(one, app) for app in scenario.apps]
         gevent.joinall(greenlets)
         failed = [g.value for g in greenlets if g.value is not None]
         if failed:
