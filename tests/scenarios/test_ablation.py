@@ -50,3 +50,16 @@ def test_each_copy_is_the_reference_app_with_one_switch_off_and_its_settings() -
 
 def test_ablated_app_names_are_valid_target_names() -> None:
     assert ablated_app("bulk_upsert") == "reference_no_bulk_upsert"
+
+
+def test_the_command_plans_the_copies_and_refuses_a_bad_name(capsys) -> None:
+    from ragchaos.cli import main
+
+    assert main(["run", "monday-morning", "--ablate", "all", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "apps: reference, reference_no_cache, reference_no_batching" in out
+    assert main(["run", "monday-morning", "--ablate", "cache,brekaer", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown mechanism 'brekaer'; did you mean breaker?" in err and "Traceback" not in err
+    assert main(["run", "monday-morning", "--ablate", "cache", "--apps", "naive", "--dry-run"]) == 2
+    assert "leave out --apps" in capsys.readouterr().err
