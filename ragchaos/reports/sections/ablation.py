@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ragchaos.reports.ablation import METRICS
-from ragchaos.reports.results import AblationEffect, RunResult
+from ragchaos.reports.results import Ablation, AblationEffect, RunResult
 from ragchaos.reports.sections.base import Line, Section, Table
 
 __all__ = ["ablation", "effect_text"]
@@ -65,8 +65,9 @@ def ablation(result: RunResult) -> Section:
     return section
 
 
-def _full(ab: object, metric: str) -> float | None:
-    for row in getattr(ab, "rows", []):
+def _full(ab: Ablation, metric: str) -> float | None:
+    """The full app's value of ``metric`` (the same in every row)."""
+    for row in ab.rows:
         for e in row.effects:
             if e.metric == metric and e.full is not None:
                 return e.full
