@@ -44,7 +44,9 @@ def ablation(result: RunResult) -> Section:
         f"The reference app ({ab.full}) beside one copy per mechanism switched off "
         f"(RAGCHAOS_DISABLE), same schedule, faults and provider budget; whole run minus warm-up. "
         f"Each cell: the change with the mechanism off, against the full app, and its {conf} interval "
-        f"(pp: percentage points; x: ratio off/full). * : the interval excludes no change."
+        f"(pp: percentage points; x: ratio off/full). * : the interval excludes no change. The intervals "
+        f"treat requests as independent within this run; they do not cover run-to-run variation (the "
+        f"machine's load, which copy happened to shed more): repeat the run before trusting a small effect."
         + (f" Wall time of the run: {ab.wall_time_s:.0f} s." if ab.wall_time_s else ""))
     columns = ["mechanism off", *(METRICS[m][0] for m in METRICS)]
     rows = [["(full app)", *(_value(m, _full(ab, m)) for m in METRICS)]]
