@@ -38,7 +38,8 @@ def _title(result: RunResult) -> tuple[str, str]:
     when = datetime.fromtimestamp(result.run.started_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
     sub = (f"{when} · {result.duration_s:.0f} s · {result.scenario.load_model} model · seed {result.scenario.seed}"
            f" · apps: {', '.join(result.apps)}")
-    return f"ragchaos: {result.scenario.name}", sub
+    variants = ", ".join(f"{app}: {v} variant" for app, v in sorted(result.run.variants.items()))
+    return f"ragchaos: {result.scenario.name}" + (f" ({variants})" if variants else ""), sub
 
 
 def write_reports(run_dir: str | Path, result: RunResult, *, plots: bool = True) -> dict[str, Path]:

@@ -330,6 +330,8 @@ class RunInfo(_Model):
     workers: int = 1
     quick: bool = False
     proxy_calls: ProxyCallsInfo | None = None
+    # app -> the variant it ran as, when not its default (e.g. {"naive": "no-retries"})
+    variants: dict[str, str] = Field(default_factory=dict)
 
 
 class Phase(_Model):
