@@ -267,8 +267,21 @@ class MechanismVerdict(_Model):
     detail: str = ""
 
 
+class ProviderAttempts(_Model):
+    """An app's requests as the provider counted them for its key in one phase, per answered
+    query: a retry storm, if there is one, is ``per_answer`` rising above the healthy figure."""
+
+    answered: int = 0  # queries answered ok (the divisor)
+    attempts: int = 0  # every request the provider received from the app, retries and ingestion included
+    retries: int = 0  # of them, sent with the openai SDK's x-stainless-retry-count > 0
+    rate_limited: int = 0  # answered 429
+    per_answer: float | None = None  # attempts / answered; None with no answers
+
+
 class AppResult(_Model):
     phases: dict[str, PhaseResult] = Field(default_factory=dict)
+    # phase (and "all") -> the provider's own counts per answer (written by reports.build.finalize)
+    provider_attempts: dict[str, ProviderAttempts] = Field(default_factory=dict)
     intervals: list[Interval] = Field(default_factory=list)
     counter_samples: list[CounterSample] = Field(default_factory=list)
     correctness: Correctness | None = None
