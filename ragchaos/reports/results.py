@@ -8,20 +8,22 @@ Shape (see docs/contracts.md "results.json")::
 
     RunResult
       scenario: ScenarioInfo    name, seed, load model, SLOs, mechanism expectations, gate exprs
-      run: RunInfo              timestamps (epoch s), versions, workers
+      run: RunInfo              timestamps (epoch s), versions, workers, app variants
       phases: [Phase]           steady / fault / recovery / spike / warmup, seconds from run start
       faults: [FaultRecord]     what the timeline applied and when
       apps: {app: AppResult}
         phases: {phase: PhaseResult}
           client: ClientStats   requests, ok, errors by class, latency (response/service/ttft),
                                 by_kind {"query": KindStats, "ingest": KindStats}
-          stages: {stage: Summary}          the app's own /_stats/hdr per stage
-          counters: {'name{l="v"}': delta}   the app's /metrics deltas over the phase
+          stages: {stage: Summary}          the app's own /_stats/hdr per stage, and
+                                            proxy.<dependency>.<endpoint> as the fault proxy timed them
+          counters: {'name{l="v"}': delta}   the app's /metrics deltas over the phase (none: the naive app)
           provider: {endpoint: ProviderEndpointStats}   /_stats deltas for this app's key
         intervals: [Interval]   1 s buckets (seconds from run start) per kind
         counter_samples: [CounterSample]   optional /metrics samples over time (breaker timeline)
         correctness: Correctness | None
         mechanisms: [MechanismVerdict]
+        provider_attempts: {phase|"all": ProviderAttempts}   the provider's count per answered query
       gate: GateResult | None
 
 Times: ``*_s`` are seconds from ``run.started_at`` unless named ``*_at`` (epoch seconds).
