@@ -8,20 +8,22 @@ Shape (see docs/contracts.md "results.json")::
 
     RunResult
       scenario: ScenarioInfo    name, seed, load model, SLOs, mechanism expectations, gate exprs
-      run: RunInfo              timestamps (epoch s), versions, workers
+      run: RunInfo              timestamps (epoch s), versions, workers, app variants
       phases: [Phase]           steady / fault / recovery / spike / warmup, seconds from run start
       faults: [FaultRecord]     what the timeline applied and when
       apps: {app: AppResult}
         phases: {phase: PhaseResult}
           client: ClientStats   requests, ok, errors by class, latency (response/service/ttft),
                                 by_kind {"query": KindStats, "ingest": KindStats}
-          stages: {stage: Summary}          the app's own /_stats/hdr per stage
-          counters: {'name{l="v"}': delta}   the app's /metrics deltas over the phase
+          stages: {stage: Summary}          the app's own /_stats/hdr per stage, and
+                                            proxy.<dependency>.<endpoint> as the fault proxy timed them
+          counters: {'name{l="v"}': delta}   the app's /metrics deltas over the phase (none: the naive app)
           provider: {endpoint: ProviderEndpointStats}   /_stats deltas for this app's key
         intervals: [Interval]   1 s buckets (seconds from run start) per kind
         counter_samples: [CounterSample]   optional /metrics samples over time (breaker timeline)
         correctness: Correctness | None
         mechanisms: [MechanismVerdict]
+        provider_attempts: {phase|"all": ProviderAttempts}   the provider's count per answered query
       gate: GateResult | None
       ablation: Ablation | None   run --ablate: each mechanism switched off vs the full app
 
@@ -271,8 +273,21 @@ class MechanismVerdict(_Model):
     detail: str = ""
 
 
+class ProviderAttempts(_Model):
+    """An app's requests as the provider counted them for its key in one phase, per answered
+    query: a retry storm, if there is one, is ``per_answer`` rising above the healthy figure."""
+
+    answered: int = 0  # queries answered ok (the divisor)
+    attempts: int = 0  # every request the provider received from the app, retries and ingestion included
+    retries: int = 0  # of them, sent with the openai SDK's x-stainless-retry-count > 0
+    rate_limited: int = 0  # answered 429
+    per_answer: float | None = None  # attempts / answered; None with no answers
+
+
 class AppResult(_Model):
     phases: dict[str, PhaseResult] = Field(default_factory=dict)
+    # phase (and "all") -> the provider's own counts per answer (written by reports.build.finalize)
+    provider_attempts: dict[str, ProviderAttempts] = Field(default_factory=dict)
     intervals: list[Interval] = Field(default_factory=list)
     counter_samples: list[CounterSample] = Field(default_factory=list)
     correctness: Correctness | None = None
@@ -334,6 +349,8 @@ class RunInfo(_Model):
     workers: int = 1
     quick: bool = False
     proxy_calls: ProxyCallsInfo | None = None
+    # app -> the variant it ran as, when not its default (e.g. {"naive": "no-retries"})
+    variants: dict[str, str] = Field(default_factory=dict)
 
 
 class Phase(_Model):

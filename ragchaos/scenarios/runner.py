@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import platform
 import sys
 import time
@@ -63,6 +64,7 @@ from ragchaos.scenarios.requests import RequestSource, Workbench
 from ragchaos.scenarios.schema import Scenario
 from ragchaos.scenarios.seed import SeedError, _post, enforce_provider_limits, reset_provider_limits, seed_app
 from ragchaos.scenarios.summary import summary_lines
+from ragchaos.scenarios.variants import app_variants
 from ragchaos.stack.docker_backend import stack_backend
 from ragchaos.stack.local import Stack, StackConfig
 from ragchaos.stack.otlp import OtlpReceiver
@@ -479,6 +481,17 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _builtin_kinds(stack: Stack, apps: list[str]) -> dict[str, str | None]:
+    """App -> which of our apps it is (None: a user's target)."""
+    out: dict[str, str | None] = {}
+    for app in apps:
+        try:
+            out[app] = stack.target(app).builtin
+        except KeyError:
+            out[app] = None
+    return out
+
+
 def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: PhaseAccumulator, stack: Stack,
               started_at: float, ended_at: float, run_dir: Path) -> RunResult:
     info = ScenarioInfo(
@@ -494,7 +507,8 @@ def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: Phase
     }
     run = RunInfo(started_at=started_at, ended_at=ended_at, versions=_versions(),
                   toxiproxy=(stack.toxiproxy.kind if stack.toxiproxy else None),
-                  workers=max(1, opts.workers), quick=opts.quick, proxy_calls=_calls_info(legs))
+                  workers=max(1, opts.workers), quick=opts.quick, proxy_calls=_calls_info(legs),
+                  variants=app_variants(_builtin_kinds(stack, scenario.apps), scenario.app_env, os.environ))
     first = legs[0] if legs else None
     phases = [Phase(name=p.name, kind=p.kind, start_s=round(p.start_s, 3), end_s=round(p.end_s, 3))
               for p in (first.phases if first else [])]
