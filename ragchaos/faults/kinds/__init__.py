@@ -18,6 +18,7 @@ from ragchaos.faults.kinds.network import (
     LatencyFault,
     LimitDataFault,
     NetworkFault,
+    ResetChurnFault,
     ResetPeerFault,
     SlicerFault,
     TimeoutFault,
@@ -54,6 +55,7 @@ __all__ = [
     "NetworkFault",
     "ProviderFault",
     "RateLimitFault",
+    "ResetChurnFault",
     "ResetPeerFault",
     "SlicerFault",
     "SlowFault",
@@ -67,6 +69,7 @@ FaultSpec = Annotated[
     | BandwidthFault
     | TimeoutFault
     | ResetPeerFault
+    | ResetChurnFault
     | SlicerFault
     | LimitDataFault
     | DownFault

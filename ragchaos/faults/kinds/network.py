@@ -20,6 +20,7 @@ __all__ = [
     "LatencyFault",
     "LimitDataFault",
     "NetworkFault",
+    "ResetChurnFault",
     "ResetPeerFault",
     "SlicerFault",
     "TimeoutFault",
@@ -104,6 +105,20 @@ class ResetPeerFault(NetworkFault):
 
     def attributes(self) -> dict[str, Any]:
         return {"timeout": self.timeout_ms}
+
+
+@fault_kind
+class ResetChurnFault(NetworkFault):
+    """Every ``every_ms`` each open connection is reset with probability ``toxicity``: pooled,
+    established connections too, mid-request or idle (the built-in proxy's ``reset_churn``
+    toxic; the real Toxiproxy has none)."""
+
+    kind: Literal["reset_churn"] = "reset_churn"
+    toxic_type: ClassVar[str] = "reset_churn"
+    every_ms: int = Field(500, ge=1)
+
+    def attributes(self) -> dict[str, Any]:
+        return {"every": self.every_ms}
 
 
 @fault_kind
