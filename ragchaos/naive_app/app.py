@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 
 from ragchaos.kit.base import build_app
 from ragchaos.kit.chunking import chunk_text
-from ragchaos.kit.limits import check_document, check_query
+from ragchaos.kit.limits import QueryLimits, check_document, check_query
 from ragchaos.kit.prompt import CHAT_MODEL, EMBED_MODEL, MAX_ANSWER_TOKENS, TEMPERATURE, build_messages
 from ragchaos.kit.schemas import DocumentIndexed, DocumentRequest, QueryRequest, QueryResponse
 from ragchaos.kit.settings import AppSettings
@@ -98,7 +98,8 @@ def create_app(settings: AppSettings) -> FastAPI:
 
     @app.post("/v1/query", response_model=QueryResponse)
     async def query(req: QueryRequest) -> Response:
-        top_k = check_query(req, settings)
+        limits = check_query(req, settings)
+        top_k = limits.top_k
         started = time.perf_counter()
         openai = new_openai()
         streaming = False
@@ -118,20 +119,21 @@ def create_app(settings: AppSettings) -> FastAPI:
             messages = build_messages(req.question, passages)
             if req.stream:  # the stream closes the client and records the total when it ends
                 streaming = True
-                return sse_response(stream_answer(openai, messages, sources, started), NAIVE_HEADERS)
+                return sse_response(stream_answer(openai, messages, sources, started, limits), NAIVE_HEADERS)
             with stages.time("query.generate"):
                 chat = await openai.chat.completions.create(
                     model=CHAT_MODEL, messages=messages, temperature=TEMPERATURE, max_tokens=MAX_ANSWER_TOKENS
                 )
             count_chat(metrics, chat.usage)
-            body = QueryResponse(answer=chat.choices[0].message.content or "", sources=sources)
+            body = limits.report(QueryResponse(answer=chat.choices[0].message.content or "", sources=sources))
         finally:
             if not streaming:
                 await openai.close()
                 stages.record_seconds("query.total", time.perf_counter() - started)
         return JSONResponse(body.model_dump(), headers=NAIVE_HEADERS)
 
-    async def stream_answer(openai: AsyncOpenAI, messages: list, sources: list, started: float) -> AsyncIterator[bytes]:
+    async def stream_answer(openai: AsyncOpenAI, messages: list, sources: list, started: float,
+                            limits: QueryLimits) -> AsyncIterator[bytes]:
         parts: list[str] = []
         try:
             with stages.time("query.generate"):
@@ -145,7 +147,7 @@ def create_app(settings: AppSettings) -> FastAPI:
                     if chunk.choices and chunk.choices[0].delta.content:
                         parts.append(chunk.choices[0].delta.content)
                         yield sse_delta(chunk.choices[0].delta.content)
-            yield sse_done(QueryResponse(answer="".join(parts), sources=sources))
+            yield sse_done(limits.report(QueryResponse(answer="".join(parts), sources=sources)))
         except Exception as exc:  # the status line is sent: report in-band
             yield sse_error("provider_error", f"{type(exc).__name__}: {exc}"[:300])
         finally:
