@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 
 from ragchaos.kit.base import build_app
 from ragchaos.kit.chunking import chunk_text
+from ragchaos.kit.doclocks import DocumentLocks
 from ragchaos.kit.limits import QueryLimits, check_document, check_query
 from ragchaos.kit.prompt import CHAT_MODEL, EMBED_MODEL, MAX_ANSWER_TOKENS, TEMPERATURE, build_messages
 from ragchaos.kit.schemas import DocumentIndexed, DocumentRequest, QueryRequest, QueryResponse
@@ -68,9 +69,16 @@ def create_app(settings: AppSettings) -> FastAPI:
             settings.collection_name, metadata=COLLECTION_METADATA, embedding_function=None
         )
 
+    # even a tutorial's app must not lose a document to two concurrent writes of it (kit/doclocks.py)
+    writers = DocumentLocks()
+
     @app.post("/v1/documents", response_model=DocumentIndexed)
     async def add_document(req: DocumentRequest) -> DocumentIndexed:
         check_document(req, settings)
+        async with writers.hold([(req.tenant, req.doc_id)]):
+            return await index_document(req)
+
+    async def index_document(req: DocumentRequest) -> DocumentIndexed:
         with stages.time("ingest.total"), stages.time("ingest.freshness"):
             with stages.time("ingest.chunk"):
                 records = chunk_records(req.tenant, req.doc_id, chunk_text(req.text), req.metadata)
