@@ -5,8 +5,8 @@ then reads the document's chunks straight from Chroma: they must be exactly one 
 ids, and that version the last writer's: for inline indexing the writer answered last (writes
 take turns, so the later one wrote last), for the durable queue the job accepted last. Trials
 run side by side on different documents. ``RAGCHAOS_WRITER_TRIALS`` trials per mode (default
-40 in the suite; BENCHMARKS.md quotes a run of 200 per mode). Before the per-document lock,
-the naive app lost every chunk of a document in 3 of 5 such trials.
+20 in the suite; BENCHMARKS.md quotes a run of 200 per mode). Without the per-document lock
+(switched off by hand), 19 of 20 reference-inline trials left the document empty.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tests.apps.helpers import new_tenant
 
 pytestmark = pytest.mark.slow
 
-TRIALS = int(os.environ.get("RAGCHAOS_WRITER_TRIALS", "40"))
+TRIALS = int(os.environ.get("RAGCHAOS_WRITER_TRIALS", "20"))
 SIDE_BY_SIDE = 8
 MODES = {
     "naive": ("naive", {}),
