@@ -94,7 +94,7 @@ def parse_request(body: Any, cfg: ChatConfig) -> ChatRequest:
             raise bad_request(f"Invalid type for 'messages[{i}]': expected an object.", f"messages[{i}]",
                               "invalid_type")
         role = m.get("role")
-        if role not in _ROLES:
+        if not isinstance(role, str) or role not in _ROLES:  # a list or object is not hashable
             raise bad_request(f"Invalid value for 'messages[{i}].role': {role!r}.", f"messages[{i}].role",
                               "invalid_value")
         messages.append((role, _text(m.get("content"), i)))
