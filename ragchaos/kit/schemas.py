@@ -34,6 +34,15 @@ METADATA_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@/ -]{0,63}$")
 RESERVED_METADATA = frozenset({"tenant", "doc_id", "chunk_index"})
 
 
+def _no_wide_ints(v: object, what: str) -> object:
+    """Before the union sees it: an integer past 64 bits would silently become an inexact float."""
+    if isinstance(v, dict):
+        for key, value in v.items():
+            if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+                raise ValueError(f"{what} value of {str(key)[:80]!r} is an integer past 64 bits")
+    return v
+
+
 def _check_flat(v: dict[str, Scalar] | None, what: str) -> dict[str, Scalar] | None:
     if v is None:
         return v
@@ -63,6 +72,11 @@ class QueryRequest(BaseModel):
         if not v.strip():
             raise ValueError("question must not be blank")
         return v
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _filter_ints(cls, v: object) -> object:
+        return _no_wide_ints(v, "filters")
 
     @field_validator("filters")
     @classmethod
@@ -106,6 +120,11 @@ class DocumentRequest(BaseModel):
         if not v.strip():
             raise ValueError("text must not be blank")
         return v
+
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _metadata_ints(cls, v: object) -> object:
+        return _no_wide_ints(v, "metadata")
 
     @field_validator("metadata")
     @classmethod
