@@ -48,7 +48,11 @@ async def one_trial(client: httpx.AsyncClient, tenant: str, doc: str, queued: bo
     finished: list[int] = []
 
     async def write(v: int) -> dict:
-        r = await client.post("/v1/documents", json={"tenant": tenant, "doc_id": doc, "text": version_text(doc, v)})
+        for _ in range(5):  # an overloaded app (503/429 with Retry-After) is asked again, as a client would
+            r = await client.post("/v1/documents", json={"tenant": tenant, "doc_id": doc, "text": version_text(doc, v)})
+            if r.status_code not in (429, 503):
+                break
+            await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
         assert r.status_code in (200, 202), r.text
         finished.append(v)
         return r.json()
