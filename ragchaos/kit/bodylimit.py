@@ -8,6 +8,7 @@ so the middleware keeps the app's answer from the client and sends its own.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from ragchaos.kit.errors import ApiError, error_response
@@ -56,10 +57,8 @@ class BodyLimitMiddleware:
             if not too_large:  # once over the limit, the 413 below is the only answer
                 await send(message)
 
-        try:
+        with contextlib.suppress(_TooLarge):  # raised through the app: the 413 below answers it
             await self.app(scope, counting_receive, guarded_send)
-        except _TooLarge:
-            pass
         if too_large:
             response = error_response(413, "body_too_large", self._message(), {"Connection": "close"})
             await response(scope, receive, send)

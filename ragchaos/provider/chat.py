@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ragchaos.provider.config import ChatConfig
-from ragchaos.provider.ranges import check_ranges
 from ragchaos.provider.errors import bad_request, require_model
 from ragchaos.provider.grounding import answer, has_sources, question_of
+from ragchaos.provider.ranges import check_ranges
 from ragchaos.provider.text import count_tokens
 
 __all__ = [

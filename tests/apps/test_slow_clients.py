@@ -46,7 +46,7 @@ def _closed_by_server(sock: socket.socket) -> bytes | None:
         try:
             more = sock.recv(65536)
         except BlockingIOError:
-            return None if not rest else rest
+            return rest or None
         except OSError:
             return rest
         if not more:

@@ -100,7 +100,7 @@ def _app_cases(rng: random.Random) -> Iterator[Case]:
             raw, what = _shapes(rng)
             yield Case("POST", rng.choice(["/v1/query", "/v1/documents"]), raw, what)
         else:
-            yield Case("GET", rng.choice(["/v1/jobs/" + "%032x" % rng.getrandbits(128), "/v1/jobs/..%2f", "/v1/nope"]),
+            yield Case("GET", rng.choice([f"/v1/jobs/{rng.getrandbits(128):032x}", "/v1/jobs/..%2f", "/v1/nope"]),
                        None, "get")
 
 
