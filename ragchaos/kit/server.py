@@ -65,8 +65,12 @@ def add_serve_command(
             raise CliError(f"bad configuration: {exc}") from None
         import uvicorn
 
+        from ragchaos.kit.slowclients import ReadLimits, protocol_options
+
+        guard = ReadLimits(read_timeout_s=settings.request_read_timeout_s,
+                           max_reading=settings.max_reading_connections)
         uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False,
-                    timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s))
+                    timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s), **protocol_options(guard))
         return 0
 
     serve.set_defaults(func=run)

@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 
 from ragchaos.kit.base import build_app
 from ragchaos.kit.errors import ApiError
-from ragchaos.kit.limits import check_document, check_query
+from ragchaos.kit.limits import QueryLimits, check_document, check_query
 from ragchaos.kit.schemas import (
     DocumentAccepted,
     DocumentIndexed,
@@ -145,7 +145,8 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
 
     @app.post("/v1/query", response_model=QueryResponse)
     async def query(req: QueryRequest) -> Response:
-        top_k = check_query(req, settings)
+        limits = check_query(req, settings)
+        top_k = limits.top_k
         slot = request_guards.hold(req.tenant)
         await slot.__aenter__()
         streaming = False
@@ -153,12 +154,12 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
             deadline = request_deadline(res, disabled)
             if not req.stream:
                 answer = await service.answer(req, top_k, deadline)
-                return JSONResponse(answer.body.model_dump(), headers=headers(answer))
+                return JSONResponse(limits.report(answer.body).model_dump(), headers=headers(answer))
             result = await service.stream(req, top_k, deadline)
             if isinstance(result, Answer):
-                return sse_response(_single(result.body), headers(result))
+                return sse_response(_single(limits.report(result.body)), headers(result))
             streaming = True
-            return sse_response(stream_body(result, slot), {"X-Cache": "MISS", "X-Degraded": "false"})
+            return sse_response(stream_body(result, slot, limits), {"X-Cache": "MISS", "X-Degraded": "false"})
         finally:
             if not streaming:
                 await slot.__aexit__(None, None, None)
@@ -166,7 +167,8 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
     async def _single(body: QueryResponse) -> AsyncIterator[bytes]:
         yield sse_done(body)
 
-    async def stream_body(result: tuple, slot: AbstractAsyncContextManager[None]) -> AsyncIterator[bytes]:
+    async def stream_body(result: tuple, slot: AbstractAsyncContextManager[None],
+                          limits: QueryLimits) -> AsyncIterator[bytes]:
         prep, deltas = result
         parts: list[str] = []
         try:
@@ -174,7 +176,7 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
                 async for delta in deltas:
                     parts.append(delta)
                     yield sse_delta(delta)
-            yield sse_done(service.finish_stream(prep, "".join(parts)).body)
+            yield sse_done(limits.report(service.finish_stream(prep, "".join(parts)).body))
         except Exception as exc:
             yield sse_error("chat_error", f"{type(exc).__name__}: {exc}"[:300])
         finally:

@@ -101,7 +101,7 @@ class IngestQueue:
         for job in jobs:
             assert job.started_at is not None
             self.stages.record_seconds("ingest.queue_wait", max(0.0, job.started_at - job.accepted_at))
-        docs = [DocIn(j.tenant, j.doc_id, j.text, j.metadata) for j in jobs]
+        docs = [DocIn(j.tenant, j.doc_id, j.text, j.metadata, version=j.accepted_at) for j in jobs]
         try:
             counts = await self.indexer.index(docs, Deadline.after(self.job_deadline_s))
         except asyncio.CancelledError:
