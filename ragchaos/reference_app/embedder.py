@@ -20,6 +20,7 @@ from ragchaos.reference_app.batching import BatchConfig, MicroBatcher, Vector
 from ragchaos.reference_app.caches import LayerCache
 from ragchaos.reference_app.clients import Clients
 from ragchaos.reference_app.deadline import Deadline
+from ragchaos.reference_app.ingest_errors import classify_ingest
 from ragchaos.reference_app.resilience import DependencyGuard
 
 __all__ = ["Embedder"]
@@ -40,7 +41,9 @@ class Embedder:
         self.guard = guard
         self.metrics = metrics
         self.cache = cache
-        self.batcher = MicroBatcher(self._call, batch, enabled=batching)
+        # a text the provider refuses (over the input limit) must not fail the texts sharing its call
+        self.batcher = MicroBatcher(self._call, batch, enabled=batching,
+                                    refused=lambda exc: classify_ingest(exc) == "permanent")
 
     async def embed(self, texts: Sequence[str], deadline: Deadline) -> list[Vector]:
         out: list[Vector | None] = [None] * len(texts)
