@@ -40,6 +40,11 @@ ENV = {"RAGCHAOS_QUOTA__RATE_PER_S": "100000", "RAGCHAOS_QUOTA__BURST": "100000"
 
 
 def main(argv: list[str] | None = None) -> int:
+    with ProcessGroup().signals_stop():  # SIGTERM unwinds through the finally that stops the servers
+        return _main(argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--docs", type=int, default=1000)
     parser.add_argument("--poison-share", type=float, default=0.02)
@@ -83,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                     out[mode] = {"pairs": pairs,
                                  "p99_ratio_median": round(statistics.median(p["p99_ratio"] for p in pairs), 3)}
         finally:
-            group.stop_all()
+            group.stop_all()  # also on SIGTERM: signals_stop turns it into KeyboardInterrupt
     out["headline"] = {f"poison-ingest freshness p99 ratio ({m}, 2% poison / none)": str(out[m]["p99_ratio_median"])
                        for m in args.modes}
     print(out["headline"])

@@ -15,8 +15,9 @@ at the bulkhead behind another. A text whose callers' deadlines all passed while
 not sent.
 
 A batch refused because of one of its texts (``refused(exc)``: the provider's 400 for an input
-over the model's limit) is split in halves and sent again, down to the text that is refused, so
-one caller's poison never fails another caller's texts that merely shared its call.
+over the model's limit) is split and sent again, its longest text alone first, down to the text
+that is refused, so one caller's poison never fails another caller's texts that merely shared
+its call.
 """
 
 from __future__ import annotations
@@ -163,10 +164,14 @@ class MicroBatcher:
         except Exception as exc:
             if len(batch) < 2 or not self._refused(exc):
                 raise
-            mid = len(batch) // 2  # one text is refused: find it, answer the others
-            for half, futs in ((batch[:mid], futures[:mid]), (batch[mid:], futures[mid:])):
+            # the longest text is the likeliest refusal (an input over the model's limit): try it
+            # alone, the rest together; the poison is sent twice, not once per level of a bisection
+            longest = max(range(len(batch)), key=lambda k: len(batch[k]))
+            rest = [k for k in range(len(batch)) if k != longest]
+            for part in ([longest], rest):
+                texts, futs = [batch[k] for k in part], [futures[k] for k in part]
                 try:
-                    await self._send(half, futs, deadline)
+                    await self._send(texts, futs, deadline)
                 except Exception as inner:
                     for fut in futs:
                         if not fut.done():
