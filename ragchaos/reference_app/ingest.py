@@ -43,6 +43,10 @@ class Indexer:
         self.versions = versions
         self.stages = stages
 
+    def forget_refusals(self) -> None:
+        """An operator replays dead letters because the cause is gone: ask the provider again."""
+        self.embedder.refused.clear()
+
     async def index(self, docs: Sequence[DocIn], deadline: Deadline) -> list[int]:
         """Index ``docs`` together; returns each document's chunk count."""
         t0 = time.perf_counter()

@@ -104,6 +104,7 @@ class IngestQueue:
         return await self.store.dead_letter_stats()
 
     async def replay(self, job_id: str | None = None) -> list[str]:
+        self.indexer.forget_refusals()  # the operator says the cause is gone: ask again
         return await self.store.replay(job_id)
 
     async def purge(self, job_id: str | None = None) -> list[str]:

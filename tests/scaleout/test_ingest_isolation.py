@@ -57,6 +57,9 @@ class _Indexer:
         self.batches = 0
         self.indexed: dict[str, int] = {}
 
+    def forget_refusals(self) -> None:
+        return None
+
     async def index(self, docs: Any, deadline: Deadline) -> list[int]:
         self.batches += 1
         await asyncio.sleep(0)
