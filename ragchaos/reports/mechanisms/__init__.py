@@ -5,6 +5,7 @@ from ragchaos.reports.mechanisms import (  # noqa: F401  (importing registers th
     breaker,
     cache,
     correctness,
+    dead_letters,
     fallback,
     pacing,
     quotas,
