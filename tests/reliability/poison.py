@@ -67,6 +67,7 @@ class PoisonRun:
 
     def summary(self) -> dict[str, Any]:
         return {"documents": self.documents, "poison": len(self.poison), "accepted": self.accepted,
+                "refused_at_submit": self.documents - self.accepted,
                 "states": dict(self.states), "good_not_done": len(self.good_not_done),
                 "dead_lettered": len(self.dead), "lost_in_store": len(self.lost_in_store),
                 "retried": self.retried, "replayed_done": self.replayed_done,
@@ -160,7 +161,9 @@ def run(
     stored: dict[str, set[str]] = {}
     for cid, doc_id in stored_chunks(chroma, f"{app.name}_chunks", tenant):
         stored.setdefault(doc_id, set()).add(cid)
-    result.lost_in_store = sorted(d for d in by_id if d not in poison and stored.get(d) != by_id[d].chunk_ids())
+    # accepted (answered 202) good documents whose chunks are not all in Chroma: a refused post
+    # (a timeout on a loaded machine) was never the app's to keep
+    result.lost_in_store = sorted(d for d in ledger.accepted if d not in poison and stored.get(d) != by_id[d].chunk_ids())
     if replay and result.dead:
         result.replayed_done = _replay(app, provider, {d: ledger.accepted[d] for d in result.dead}, timeout)
     return result
