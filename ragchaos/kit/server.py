@@ -46,7 +46,8 @@ def load_settings(factory: SettingsFactory) -> AppSettings:
 
 def add_serve_command(
     subparsers: Any, name: str, help: str, settings_factory: SettingsFactory, app_factory: AppFactory
-) -> None:
+) -> Any:
+    """Adds ``<name> serve``; returns the part's subcommand set, for its other commands."""
     part = subparsers.add_parser(name, help=help)
     sub = part.add_subparsers(dest=f"{name}_command", metavar="ACTION")
     serve = sub.add_parser("serve", help=f"run the {name} app (configured by RAGCHAOS_* variables)")
@@ -75,6 +76,7 @@ def add_serve_command(
 
     serve.set_defaults(func=run)
     part.set_defaults(func=lambda args: part.print_help() or 2)
+    return sub
 
 
 def part_main(register: Callable[[Any], None], argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,7 @@ A checklist, one module per mechanism, each with its switch (``RAGCHAOS_DISABLE`
 | pooled clients, explicit timeouts, SDK retries off | clients.py | pooling |
 | micro-batched embeddings | batching.py, embedder.py | batching |
 | bulk upserts | vectorstore.py | bulk_upsert |
-| durable ingest queue | ingest_queue.py, jobstore.py | queue |
+| durable ingest queue: one worker loop, poison isolated, dead letters (admin API, CLI) | ingest_queue.py, ingest_store.py, ingest_local.py, jobstore.py, ingest_errors.py, ingest_admin.py | queue |
 | caches: response, retrieval, embedding, semantic; single-flight | caches.py, semantic_cache.py, singleflight.py | cache, response_cache, retrieval_cache, embedding_cache, semantic_cache |
 | cached answers kept across a corpus change that cannot alter them | revalidation.py (query.py carries) | cache_revalidation |
 | retries, breaker, bulkhead, deadline, pacing | retries.py, breaker.py, bulkhead.py, deadline.py, pacing.py (resilience.py composes them) | retries, breaker, bulkhead, deadline, pacing |
@@ -52,6 +52,7 @@ from ragchaos.reference_app.finish_late import FinishLate
 from ragchaos.reference_app.generator import Generator
 from ragchaos.reference_app.http_errors import install_error_mapping
 from ragchaos.reference_app.ingest import DocIn, Indexer
+from ragchaos.reference_app.ingest_admin import dead_letter_routes
 from ragchaos.reference_app.query import Answer, QueryService
 from ragchaos.reference_app.resilience import (
     breaker_stats,
@@ -139,6 +140,7 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
     app.state.clients = clients
     app.state.guards = guards
     app.state.queue = queue
+    app.include_router(dead_letter_routes(queue))
 
     def headers(answer: Answer) -> dict[str, str]:
         return {"X-Cache": answer.x_cache, "X-Degraded": answer.body.degraded or "false"}

@@ -90,6 +90,10 @@ class Indexer:
         self.writers = DocumentLocks()
         self.indexed = IndexedVersions()
 
+    def forget_refusals(self) -> None:
+        """An operator replays dead letters because the cause is gone: ask the provider again."""
+        self.embedder.refused.clear()
+
     async def index(self, docs: Sequence[DocIn], deadline: Deadline) -> list[int]:
         """Index ``docs`` together; returns each document's chunk count (of the text it was given)."""
         counts = [len(chunk_records(d.tenant, d.doc_id, chunk_text(d.text), d.metadata)) for d in docs]

@@ -14,8 +14,8 @@ The parts that use them (``caches.LayerCache``, ``caches.CorpusVersions``, ``quo
 their async lookups, so the query path (query.py) does not know a fleet exists.
 
 Not here: the circuit breaker's state stays per replica on purpose (docs/scale-out.md, "Why the
-circuit breaker stays per replica"), and the ingest queue has its own pair (ingest_queue.py,
-shared/stream_queue.py).
+circuit breaker stays per replica"), and the ingest job store has its own
+protocol (ingest_store.py: ``JobQueue``; ingest_local.py and shared/stream_queue.py implement it).
 """
 
 from __future__ import annotations

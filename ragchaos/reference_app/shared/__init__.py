@@ -8,7 +8,7 @@ that an in-process part of the app holds by composition:
 | key namespace, the client | namespace.py | – |
 | response and embedding caches, tenant corpus versions | caches.py | stores.NoCacheStore, stores.LocalVersionStore |
 | semantic cache (vectors as packed float32 per partition) | semantic_cache.py | semantic_cache.NoSemanticStore |
-| ingest queue on Redis Streams, job state in hashes | stream_queue.py | ingest_queue.IngestQueue (SQLite) |
+| ingest jobs on Redis Streams, job state in hashes | stream_queue.py | ingest_local.LocalJobQueue (SQLite) |
 | per-tenant quotas (Lua token bucket, server time) | quotas.py | quotas.MemoryQuotaStore |
 | provider pacing budget (Lua, server time) | pacing.py | pacing.LocalPaceStore (the Pacer's own buckets) |
 | choosing the backend from the settings | backend.py | – |
