@@ -49,7 +49,7 @@ def write_reports(run_dir: str | Path, result: RunResult, *, plots: bool = True)
     sections = build_sections(result)
     title, subtitle = _title(result)
 
-    md_sections = build_sections(result, only=["headline", "gate", "mechanisms", "observations", "latency", "errors"])
+    md_sections = build_sections(result, only=["headline", "gate", "outcomes", "mechanisms", "observations", "latency", "errors"])
     summary = run_dir / "summary.md"
     summary.write_text(render_markdown(title, md_sections))
     written["summary"] = summary

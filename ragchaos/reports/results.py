@@ -160,8 +160,15 @@ class Latency(_Model):
 
 
 class KindStats(_Model):
+    """``requests`` were sent and got an outcome; ``dropped`` arrivals of the open model's
+    schedule were never sent (the load generator had ``max_in_flight`` outstanding): failures
+    of the run, not of the app, counted apart; ``late`` of the requests were sent more than
+    50 ms after their intended time (the generator fell behind its schedule)."""
+
     requests: int = 0
     ok: int = 0
+    dropped: int = 0
+    late: int = 0
     errors: dict[str, int] = Field(default_factory=lambda: _errors_dict(None))
     latency: Latency = Field(default_factory=Latency)
 

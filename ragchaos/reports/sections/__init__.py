@@ -12,6 +12,7 @@ from ragchaos.reports.sections.gate import gate
 from ragchaos.reports.sections.headline import headline
 from ragchaos.reports.sections.latency import latency
 from ragchaos.reports.sections.observations import observations
+from ragchaos.reports.sections.outcomes import outcomes
 from ragchaos.reports.sections.provider import provider
 from ragchaos.reports.sections.stages import stages
 from ragchaos.reports.sections.timeline import timeline
@@ -23,6 +24,7 @@ __all__ = ["SECTIONS", "Line", "Section", "Table", "build_sections"]
 SECTIONS: dict[str, Callable[[RunResult], Section]] = {
     "headline": headline,
     "gate": gate,
+    "outcomes": outcomes,
     "mechanisms": verdicts,
     "observations": observations,
     "latency": latency,
