@@ -308,6 +308,11 @@ class Recorder:
                 cell = self._cells[(app, phase, kind)] = _Cell()
             cell.dropped += n
 
+    def dropped_total(self, app: str) -> int:
+        """Every arrival of ``app`` dropped so far, all phases (the live view's tile)."""
+        with self._lock:
+            return sum(c.dropped for (a, _, _), c in self._cells.items() if a == app)
+
     def _fold_locked(self) -> None:
         # take exactly the rows present now; rows appended meanwhile wait for the next fold
         pending = self._pending
