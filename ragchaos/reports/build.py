@@ -38,6 +38,9 @@ def _title(result: RunResult) -> tuple[str, str]:
     when = datetime.fromtimestamp(result.run.started_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
     sub = (f"{when} · {result.duration_s:.0f} s · {result.scenario.load_model} model · seed {result.scenario.seed}"
            f" · apps: {', '.join(result.apps)}")
+    if result.run.interrupted:
+        sub += (f" · INTERRUPTED after {result.run.interrupted_at_s or 0:g} s of {result.scenario.duration_s or 0:g} s:"
+                " the measured part only")
     return f"ragchaos: {result.scenario.name}", sub
 
 

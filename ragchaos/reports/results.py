@@ -337,6 +337,10 @@ class RunInfo(_Model):
     workers: int = 1
     quick: bool = False
     proxy_calls: ProxyCallsInfo | None = None
+    # stopped by Ctrl-C or SIGTERM: the figures cover only the load up to interrupted_at_s
+    # (seconds from the load's start); the run's validity check fails on it
+    interrupted: bool = False
+    interrupted_at_s: float | None = None
 
 
 class Phase(_Model):

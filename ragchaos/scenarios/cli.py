@@ -113,6 +113,9 @@ def _gate_status(run_dir: Path) -> int:
         result = load_results(run_dir)
     except Exception:
         return 0
+    if result.run.interrupted:
+        print("ragchaos: interrupted; the measured part is reported above", file=sys.stderr)
+        return 130  # as for any interrupted command (128 + SIGINT)
     if result.gate is not None and not result.gate.passed:
         print("ragchaos: gate FAILED", file=sys.stderr)
         return 1

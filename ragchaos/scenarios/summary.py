@@ -14,6 +14,9 @@ def headline_lines(result: RunResult) -> list[str]:
     generator dropped are failures of the run, said apart from the app's errors and counted in
     the failure rate and the goodput share."""
     out = []
+    if result.run.interrupted:
+        out.append(f"INTERRUPTED after {result.run.interrupted_at_s or 0:g} s of {result.scenario.duration_s or 0:g} s: "
+                   "what follows is the measured part only")
     for app in result.apps:
         f = figures(result, app, ALL)
         shares = f.outcome_shares()

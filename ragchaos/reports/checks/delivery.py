@@ -7,6 +7,9 @@ its own validity check, whatever its other figures say ("46 requests, 6.5% error
 scheduled is not a result). Requests sent late (the generator fell behind its schedule) are still
 timed from their intended time, so a large late share is a warning, not a failure.
 
+A run stopped by Ctrl-C or SIGTERM (``run.interrupted``) keeps and reports its measured part,
+and fails the check "run completed": its figures cover only part of the scenario.
+
 One verdict per app of an open-model run (a closed-model run has no schedule to fall behind),
 so the gate, the report, JUnit and the exit code read the same verdict as every other check.
 """
@@ -27,9 +30,17 @@ EXPR = f"the load generator delivered its schedule (dropped <= {MAX_DROPPED_SHAR
 
 
 def delivery_checks(result: RunResult) -> list[GateCheck]:
-    if result.scenario.load_model != "open":
-        return []
     out = []
+    if result.run.interrupted:
+        at = result.run.interrupted_at_s
+        planned = result.scenario.duration_s
+        part = (f"{at:g} s of {planned:g} s" if at is not None and planned else "part") + " of the load"
+        out.append(GateCheck(name="run completed", expr="the run was not interrupted", metric="run_completed",
+                             status="fail", passed=False, measured=f"interrupted after {part}",
+                             reason=f"run interrupted (Ctrl-C or SIGTERM) after {part}: the figures cover only "
+                                    "the measured part, and checks on phases it did not reach have no data"))
+    if result.scenario.load_model != "open":
+        return out
     for app in result.apps:
         f = figures(result, app, ALL)
         if not f.scheduled:

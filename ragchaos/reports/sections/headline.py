@@ -49,6 +49,10 @@ def headline(result: RunResult) -> Section:
     if any(c is not None and c.scored for c in corr):
         rows.append(["source in top k"] + [fmt.pct(c.ratio) if c else "–" for c in corr])
     notes = []
+    if result.run.interrupted:
+        notes.append(f"**INTERRUPTED** after {result.run.interrupted_at_s or 0:g} s of "
+                     f"{result.scenario.duration_s or 0:g} s (Ctrl-C or SIGTERM): every figure here is of the "
+                     "measured part only.")
     invalid = [a for a in apps if figs[a].dropped_rate > MAX_DROPPED_SHARE]
     if invalid:
         notes.append(f"**RUN NOT VALID for {', '.join(invalid)}**: the load generator dropped more than "
