@@ -19,6 +19,7 @@ from ragchaos.reports.plots import plot, to_png
 from ragchaos.reports.render import render_html, render_markdown
 from ragchaos.reports.results import RunResult
 from ragchaos.reports.sections import build_sections
+from ragchaos.reports.sections.config import config_line
 
 __all__ = ["finalize", "write_reports"]
 
@@ -38,6 +39,7 @@ def _title(result: RunResult) -> tuple[str, str]:
     when = datetime.fromtimestamp(result.run.started_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
     sub = (f"{when} · {result.duration_s:.0f} s · {result.scenario.load_model} model · seed {result.scenario.seed}"
            f" · apps: {', '.join(result.apps)}")
+    sub += " · " + config_line(result)
     if result.run.interrupted:
         sub += (f" · INTERRUPTED after {result.run.interrupted_at_s or 0:g} s of {result.scenario.duration_s or 0:g} s:"
                 " the measured part only")
@@ -52,7 +54,7 @@ def write_reports(run_dir: str | Path, result: RunResult, *, plots: bool = True)
     sections = build_sections(result)
     title, subtitle = _title(result)
 
-    md_sections = build_sections(result, only=["headline", "gate", "outcomes", "mechanisms", "observations", "latency", "errors"])
+    md_sections = build_sections(result, only=["config", "headline", "gate", "outcomes", "mechanisms", "observations", "latency", "errors"])
     summary = run_dir / "summary.md"
     summary.write_text(render_markdown(title, md_sections))
     written["summary"] = summary

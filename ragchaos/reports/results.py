@@ -341,6 +341,11 @@ class RunInfo(_Model):
     # (seconds from the load's start); the run's validity check fails on it
     interrupted: bool = False
     interrupted_at_s: float | None = None
+    # what the run changed from the defaults, listed in the report's header: the provider's
+    # configuration (the scenario's ``provider:``) and each app's extra environment (``app_env``);
+    # the mechanisms each app had switched off are ``apps.<app>.mechanisms_off``
+    provider_overrides: dict[str, Any] = Field(default_factory=dict)
+    app_env: dict[str, dict[str, str]] = Field(default_factory=dict)
 
 
 class Phase(_Model):

@@ -508,7 +508,8 @@ def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: Phase
     }
     run = RunInfo(started_at=started_at, ended_at=ended_at, versions=_versions(),
                   toxiproxy=(stack.toxiproxy.kind if stack.toxiproxy else None),
-                  workers=max(1, opts.workers), quick=opts.quick, proxy_calls=_calls_info(legs))
+                  workers=max(1, opts.workers), quick=opts.quick, proxy_calls=_calls_info(legs),
+                  provider_overrides=dict(scenario.provider), app_env={a: dict(e) for a, e in scenario.app_env.items()})
     first = legs[0] if legs else None
     phases = [Phase(name=p.name, kind=p.kind, start_s=round(p.start_s, 3), end_s=round(p.end_s, 3))
               for p in (first.phases if first else [])]

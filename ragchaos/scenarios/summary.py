@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ragchaos.reports.analysis import ALL, degraded_share, figures
 from ragchaos.reports.results import RunResult
+from ragchaos.reports.sections.config import config_line
 
 __all__ = ["headline_lines", "summary_lines"]
 
@@ -13,7 +14,7 @@ def headline_lines(result: RunResult) -> list[str]:
     """Per app over the whole run: what was scheduled and what became of it. Arrivals the load
     generator dropped are failures of the run, said apart from the app's errors and counted in
     the failure rate and the goodput share."""
-    out = []
+    out = [f"in effect: {config_line(result)}"]
     if result.run.interrupted:
         out.append(f"INTERRUPTED after {result.run.interrupted_at_s or 0:g} s of {result.scenario.duration_s or 0:g} s: "
                    "what follows is the measured part only")

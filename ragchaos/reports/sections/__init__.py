@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from ragchaos.reports.results import RunResult
 from ragchaos.reports.sections.base import Line, Section, Table
+from ragchaos.reports.sections.config import config
 from ragchaos.reports.sections.dependencies import dependencies
 from ragchaos.reports.sections.errors import errors
 from ragchaos.reports.sections.gate import gate
@@ -22,6 +23,7 @@ __all__ = ["SECTIONS", "Line", "Section", "Table", "build_sections"]
 
 # report order
 SECTIONS: dict[str, Callable[[RunResult], Section]] = {
+    "config": config,
     "headline": headline,
     "gate": gate,
     "outcomes": outcomes,
