@@ -84,8 +84,8 @@ def parse_scenario(text: str, filename: str = "<scenario>") -> Scenario:
         for err in errors:
             loc = _drop_tags(tuple(err["loc"]))
             # an unknown field is on its own key's line, whatever it holds
-            line = _key_line(root, loc) if err["type"] == "extra_forbidden" else _line(root, loc)
-            problems.append(f"{filename}:{line}: {_dotted(loc) or '(top)'}: {_message(err)}")
+            at = _key_line(root, loc) if err["type"] == "extra_forbidden" else _line(root, loc)
+            problems.append(f"{filename}:{at}: {_dotted(loc) or '(top)'}: {_message(err)}")
         if all(err["type"] == "extra_forbidden" for err in errors):
             scenario = _without(data, [tuple(err["loc"]) for err in errors])
     if scenario is not None:
