@@ -206,6 +206,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_list)
 
     p = subparsers.add_parser("validate", help="check scenario files; every mistake with its line")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="scenario files or built-in names; every problem is printed with file:line")
     p.set_defaults(func=cmd_validate)
 
