@@ -56,3 +56,20 @@ def test_the_drops_are_in_the_headline_of_the_report_and_the_terminal(run_result
     assert any("RUN NOT VALID for reference" in n for n in head.notes)
     [line] = [x for x in headline_lines(run) if x.startswith("reference:")]
     assert "dropped 660 (50.0%)" in line and "RUN NOT VALID" in line
+
+
+def test_the_outcomes_section_explains_shed_to_degraded_where_it_happened(run_result: RunResult) -> None:
+    run = run_result.model_copy(deep=True)
+    fault = run.apps["reference"].phases["fault"]
+    fault.counters.update({'ragchaos_shed_total{reason="breaker_open"}': 12.0,
+                           'ragchaos_fallback_total{kind="cache"}': 5.0,
+                           'ragchaos_fallback_total{kind="retrieval_only"}': 4.0,
+                           'ragchaos_fallback_total{kind="unavailable"}': 3.0})
+    run.forget()
+    [section] = build_sections(run, only=["outcomes"])
+    rows = {(r[0], r[1]): r for r in section.tables[0].rows}
+    assert rows[("reference", "fault")][4].startswith("9 (")  # degraded: 5 stale + 4 retrieval-only
+    [chain] = [n for n in section.notes if n.startswith("reference (fault)")]
+    assert "22 calls shed (breaker_open 12, bulkhead 10)" in chain and "5 stale cached answers" in chain
+    assert "3 503s" in chain
+    assert not any(n.startswith("reference (steady)") for n in section.notes)  # nothing shed there
