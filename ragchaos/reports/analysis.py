@@ -41,7 +41,7 @@ from ragchaos.reports.results import (
 )
 
 __all__ = ["ALL", "DEGRADED_KINDS", "Figures", "degraded_answers", "degraded_share", "figures", "merge_phases",
-           "phase_duration_s", "phase_names", "phase_result"]
+           "outcome_counts", "phase_duration_s", "phase_names", "phase_result"]
 
 # fallbacks served as a 200 marked degraded (a stale cached answer, a retrieval-only answer);
 # the third kind, "unavailable", is a 503 and already counted as an error
@@ -55,6 +55,15 @@ def degraded_answers(counters: dict[str, float]) -> int | None:
     if not c.speaks():
         return None
     return int(sum(c.count("ragchaos_fallback_total", kind=k) or 0.0 for k in DEGRADED_KINDS))
+
+
+def outcome_counts(pr: PhaseResult) -> dict[str, int | None]:
+    """ok (not degraded) / degraded / error / dropped, plus late, of one phase's client figures."""
+    c = pr.client
+    degraded = degraded_answers(pr.counters)
+    shown = None if degraded is None else min(c.ok, degraded)
+    return {"ok": c.ok - (shown or 0), "degraded": shown, "error": c.requests - c.ok, "dropped": c.dropped,
+            "late": c.late}
 
 
 def degraded_share(counters: dict[str, float], ok: int) -> float | None:

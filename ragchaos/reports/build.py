@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ragchaos.reports.analysis import outcome_counts
 from ragchaos.reports.checks.evaluate import evaluate, mechanism_verdicts
 from ragchaos.reports.hlog import write_hlogs
 from ragchaos.reports.junit import render_junit
@@ -27,6 +28,9 @@ __all__ = ["finalize", "write_reports"]
 def finalize(result: RunResult, *, regate: bool = False) -> RunResult:
     """Judge the run once (``reports.checks.evaluate``) and file the mechanism checks' verdicts
     under each app, so the report's mechanism table and the gate read the same verdicts."""
+    for app in result.apps.values():  # ok / degraded / error / dropped in results.json too
+        for pr in app.phases.values():
+            pr.outcomes = outcome_counts(pr)
     if result.gate is None or regate:
         result.gate = evaluate(result)
     for app, verdicts in mechanism_verdicts(result.gate).items():

@@ -233,6 +233,10 @@ class PhaseResult(_Model):
     dependencies: dict[str, DependencyCalls] = Field(default_factory=dict)
     # spans of a stage that ended with status ERROR: counted here, not in the stage's histogram
     stage_errors: dict[str, int] = Field(default_factory=dict)
+    # every scheduled arrival in one of: ok (a full answer), degraded (a fallback served as a 200;
+    # null when the app does not report fallbacks), error, dropped (never sent); written by
+    # reports.build.finalize from the figures above (reports.analysis.outcome_counts)
+    outcomes: dict[str, int | None] | None = None
 
 
 class Interval(_Model):

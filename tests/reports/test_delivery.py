@@ -73,3 +73,17 @@ def test_the_outcomes_section_explains_shed_to_degraded_where_it_happened(run_re
     assert "22 calls shed (breaker_open 12, bulkhead 10)" in chain and "5 stale cached answers" in chain
     assert "3 503s" in chain
     assert not any(n.startswith("reference (steady)") for n in section.notes)  # nothing shed there
+
+
+def test_results_json_has_ok_degraded_error_dropped_per_app_and_phase(run_result: RunResult, tmp_path) -> None:
+    from ragchaos.reports.build import write_reports
+    from ragchaos.reports.results import load_results
+
+    run = _with_drops(run_result, "reference", 7)
+    run.apps["reference"].phases["fault"].counters['ragchaos_fallback_total{kind="cache"}'] = 4.0
+    write_reports(tmp_path, run, plots=False)
+    saved = load_results(tmp_path)
+    fault = saved.apps["reference"].phases["fault"]
+    assert fault.outcomes is not None
+    assert fault.outcomes["dropped"] == 7 and fault.outcomes["degraded"] == 4
+    assert fault.outcomes["ok"] + 4 + fault.outcomes["error"] == fault.client.requests

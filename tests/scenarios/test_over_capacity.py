@@ -51,6 +51,9 @@ def test_dropped_arrivals_are_in_every_headline_and_fail_the_run(tmp_path: Path)
     [validity] = [c for c in result["gate"]["checks"] if c["metric"] == "load_delivery"]
     assert validity["status"] == "fail" and not result["gate"]["passed"]
     assert f"dropped {dropped} of 120 arrivals" in validity["reason"]
+    outcomes = [p["outcomes"] for p in result["apps"]["naive"]["phases"].values()]
+    assert sum(o["dropped"] for o in outcomes) == dropped
+    assert sum(o["ok"] + (o["degraded"] or 0) + o["error"] + o["dropped"] for o in outcomes) == 120
 
     assert "RUN NOT VALID" in proc.stdout and f"dropped {dropped} (" in proc.stdout
     for name in ("summary.md", "report.html"):
