@@ -28,8 +28,8 @@ __all__ = ["finalize", "write_reports"]
 def finalize(result: RunResult, *, regate: bool = False) -> RunResult:
     """Judge the run once (``reports.checks.evaluate``) and file the mechanism checks' verdicts
     under each app, so the report's mechanism table and the gate read the same verdicts."""
-    for app in result.apps.values():  # ok / degraded / error / dropped in results.json too
-        for pr in app.phases.values():
+    for app_result in result.apps.values():  # ok / degraded / error / dropped in results.json too
+        for pr in app_result.phases.values():
             pr.outcomes = outcome_counts(pr)
     if result.gate is None or regate:
         result.gate = evaluate(result)
