@@ -64,5 +64,6 @@ def test_dropped_arrivals_are_in_every_headline_and_fail_the_run(tmp_path: Path)
         assert f"{dropped} (" in headline and "RUN NOT VALID" in headline, name
         assert "failed: app errors + dropped, of scheduled" in headline, name
     junit = ET.parse(run_dir / "junit.xml").getroot()
-    [case] = [c for c in junit.iter("testcase") if c.get("name") == "load delivered: naive"]
+    [suite] = [s for s in junit.iter("testsuite") if s.get("name") == "ragchaos.validity"]
+    [case] = [c for c in suite.iter("testcase") if c.get("name") == "load delivered: naive"]
     assert case.find("failure") is not None
