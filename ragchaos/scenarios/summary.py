@@ -4,6 +4,7 @@ saw, and the gate."""
 from __future__ import annotations
 
 from ragchaos.reports.analysis import ALL, degraded_share, figures
+from ragchaos.reports.checks.delivery import not_delivered
 from ragchaos.reports.results import RunResult
 from ragchaos.reports.sections.config import config_line
 
@@ -15,6 +16,7 @@ def headline_lines(result: RunResult) -> list[str]:
     generator dropped are failures of the run, said apart from the app's errors and counted in
     the failure rate and the goodput share."""
     out = [f"in effect: {config_line(result)}"]
+    invalid = not_delivered(result)  # the gate's verdict, not a second judgement
     if result.run.interrupted:
         out.append(f"INTERRUPTED after {result.run.interrupted_at_s or 0:g} s of {result.scenario.duration_s or 0:g} s: "
                    "what follows is the measured part only")
@@ -28,7 +30,7 @@ def headline_lines(result: RunResult) -> list[str]:
             line += (f"; of {f.scheduled:,} scheduled arrivals dropped {f.dropped:,} ({f.dropped_rate:.1%}), "
                      f"sent late {f.late:,}; failed (app errors + dropped) {f.failure_rate:.1%}, "
                      f"goodput {f.goodput_share:.1%} of the schedule")
-            if f.dropped_rate > 0.01:
+            if app in invalid:
                 line += "  << RUN NOT VALID: the load was not delivered"
         out.append(line)
     return out

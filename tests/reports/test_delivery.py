@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ragchaos.reports.analysis import ALL, figures
+from ragchaos.reports.build import finalize
 from ragchaos.reports.checks.evaluate import evaluate
 from ragchaos.reports.results import RunResult
 from ragchaos.reports.sections import build_sections
@@ -50,6 +51,8 @@ def test_drops_count_in_failure_rate_and_goodput_share_not_in_the_apps_error_rat
 
 def test_the_drops_are_in_the_headline_of_the_report_and_the_terminal(run_result: RunResult) -> None:
     run = _with_drops(run_result, "reference", 660)
+    assert not any("RUN NOT VALID" in n for n in build_sections(run, only=["headline"])[0].notes)  # not judged yet
+    finalize(run)  # the evaluator's verdict is what the headlines read
     [head] = build_sections(run, only=["headline"])
     rows = {r[0]: r for r in head.tables[0].rows}
     assert rows["dropped by the load generator (run failure)"][2] == "660 (50%)"

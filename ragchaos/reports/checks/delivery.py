@@ -21,12 +21,20 @@ from typing import Final
 from ragchaos.reports.analysis import ALL, figures
 from ragchaos.reports.results import GateCheck, RunResult
 
-__all__ = ["MAX_DROPPED_SHARE", "MAX_LATE_SHARE", "delivery_checks"]
+__all__ = ["MAX_DROPPED_SHARE", "MAX_LATE_SHARE", "delivery_checks", "not_delivered"]
 
 MAX_DROPPED_SHARE: Final = 0.01  # more than 1% of the schedule never sent: the run is not valid
 MAX_LATE_SHARE: Final = 0.10  # more than 10% sent 50 ms or more behind schedule: a warning
 
 EXPR = f"the load generator delivered its schedule (dropped <= {MAX_DROPPED_SHARE:.0%} of arrivals)"
+
+
+def not_delivered(result: RunResult) -> list[str]:
+    """Apps whose load-delivery verdict in the run's gate failed (the evaluator's verdict, read,
+    not judged again: the headlines say "run not valid" exactly when the gate does)."""
+    if result.gate is None:
+        return []
+    return [c.app for c in result.gate.checks if c.metric == "load_delivery" and c.state == "fail" and c.app]
 
 
 def delivery_checks(result: RunResult) -> list[GateCheck]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ragchaos.reports import fmt
 from ragchaos.reports.analysis import ALL, Figures, figures
-from ragchaos.reports.checks.delivery import MAX_DROPPED_SHARE
+from ragchaos.reports.checks.delivery import MAX_DROPPED_SHARE, not_delivered
 from ragchaos.reports.results import RunResult
 from ragchaos.reports.sections.base import Section, Table
 
@@ -53,7 +53,7 @@ def headline(result: RunResult) -> Section:
         notes.append(f"**INTERRUPTED** after {result.run.interrupted_at_s or 0:g} s of "
                      f"{result.scenario.duration_s or 0:g} s (Ctrl-C or SIGTERM): every figure here is of the "
                      "measured part only.")
-    invalid = [a for a in apps if figs[a].dropped_rate > MAX_DROPPED_SHARE]
+    invalid = not_delivered(result)
     if invalid:
         notes.append(f"**RUN NOT VALID for {', '.join(invalid)}**: the load generator dropped more than "
                      f"{MAX_DROPPED_SHARE:.0%} of the scheduled arrivals (max_in_flight outstanding), so this run "
