@@ -24,7 +24,9 @@ ALLOWED: dict[str, set[str]] = {
     "kit": {"core"},
     "provider": {"core", "measure"},
     "faults": {"core"},
-    "naive_app": {"kit", "measure", "core"},
+    # what a tutorial writes: the shared answer logic and API contract, none of the harness's
+    # instrumentation (measure) or scaffolding
+    "naive_app": {"kit"},
     "reference_app": {"kit", "measure", "core"},
     "reports": {"measure", "core"},
     "stack": {"faults", "kit", "measure", "core"},
@@ -82,9 +84,12 @@ def test_an_upward_import_is_caught(tmp_path):
     (fake / "faults" / "bad.py").write_text("from ragchaos.scenarios.runner import run_scenario\n")
     (fake / "naive_app").mkdir()
     (fake / "naive_app" / "bad.py").write_text("import ragchaos.stack.local\n")
+    # the harness's own instrumentation is above the naive app too
+    (fake / "naive_app" / "timed.py").write_text("import os\nfrom ragchaos.measure.stages import StageRecorder\n")
     found = violations(fake)
     assert any("faults/bad.py:1: faults imports ragchaos.scenarios.runner" in v for v in found), found
     assert any("naive_app/bad.py:1: naive_app imports ragchaos.stack.local" in v for v in found), found
+    assert any("naive_app/timed.py:2: naive_app imports ragchaos.measure.stages" in v for v in found), found
 
 
 def test_the_layer_table_is_the_one_in_the_architecture_doc():

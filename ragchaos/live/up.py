@@ -112,7 +112,9 @@ def run_up(scenario: Scenario, *, out: Path, settings: LiveSettings, level: floa
             print_fn(f"ragchaos up: live view  {server.url}   (load, faults, notes; client timeout "
                      f"{ctx.timeout_s:g}s)")
             for app, url in d["apps"].items():
-                print_fn(f"ragchaos up: {app:<10} {url}   (/metrics, /_stats/hdr)")
+                # the naive app measures nothing itself: its calls are timed at the fault proxy
+                serves = "(/metrics, /_stats/hdr)" if stack.target(app).metrics else "(calls timed at the proxy)"
+                print_fn(f"ragchaos up: {app:<10} {url}   {serves}")
             print_fn(f"ragchaos up: provider   {d['provider']}   (/_control/faults, /_stats)")
             if d["toxiproxy"]:
                 print_fn(f"ragchaos up: toxiproxy  {d['toxiproxy']['url']}   (proxies: {', '.join(d['proxies'])})")

@@ -1,8 +1,9 @@
-"""The mechanism metrics both apps expose at ``GET /metrics`` (names in docs/contracts.md).
+"""The mechanism metrics an app that measures itself exposes at ``GET /metrics`` (names in
+docs/contracts.md): the reference app, and a user's service that adds them.
 
 Each app builds its own ``AppMetrics`` in ``create_app`` (no module-level registry), so two
-apps in one process, or one app per test, never share counters. The naive app exposes the
-same names and leaves them at zero where it lacks the mechanism.
+apps in one process, or one app per test, never share counters; a mechanism the app lacks
+shows at zero. The naive app has none: it measures nothing itself (what a tutorial writes).
 """
 
 from __future__ import annotations

@@ -11,12 +11,12 @@ __all__ = ["register"]
 
 
 def _settings() -> AppSettings:
-    import os
+    from ragchaos.naive_app.app import NaiveSettings
 
-    return AppSettings(app_name=os.environ.get("RAGCHAOS_APP_NAME", "naive"))
+    return NaiveSettings()
 
 
-def _app(settings: AppSettings) -> Any:
+def _app(settings: Any) -> Any:
     from ragchaos.naive_app.app import create_app
 
     return create_app(settings)

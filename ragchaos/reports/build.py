@@ -12,13 +12,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ragchaos.reports.analysis import outcome_counts
+from ragchaos.reports.ablation import fill_ablation
+from ragchaos.reports.analysis import ALL, figures, outcome_counts, phase_names, phase_result
 from ragchaos.reports.checks.evaluate import evaluate, mechanism_verdicts
 from ragchaos.reports.hlog import write_hlogs
 from ragchaos.reports.junit import render_junit
 from ragchaos.reports.plots import plot, to_png
 from ragchaos.reports.render import render_html, render_markdown
-from ragchaos.reports.results import RunResult
+from ragchaos.reports.results import ProviderAttempts, RunResult
 from ragchaos.reports.sections import build_sections
 from ragchaos.reports.sections.config import config_line
 
@@ -33,10 +34,28 @@ def finalize(result: RunResult, *, regate: bool = False) -> RunResult:
             pr.outcomes = outcome_counts(pr)
     if result.gate is None or regate:
         result.gate = evaluate(result)
+    fill_ablation(result)
     for app, verdicts in mechanism_verdicts(result.gate).items():
         if app in result.apps:
             result.apps[app].mechanisms = verdicts
+    for app in result.apps:
+        result.apps[app].provider_attempts = provider_attempts(result, app)
     return result
+
+
+def provider_attempts(result: RunResult, app: str) -> dict[str, ProviderAttempts]:
+    """Per phase and over the run: the provider's requests from ``app`` per answered query."""
+    out: dict[str, ProviderAttempts] = {}
+    for phase in [*phase_names(result, app), ALL]:
+        f = figures(result, app, phase)
+        if f.provider_calls is None or not phase_result(result, app, phase).provider:
+            continue  # a target the provider does not count (no key of its own)
+        per = f.per_answer(f.provider_calls)
+        out[phase] = ProviderAttempts(answered=f.answered_queries, attempts=int(f.provider_calls),
+                                      retries=int(f.provider_retries or 0),
+                                      rate_limited=int(f.provider_rate_limited or 0),
+                                      per_answer=None if per is None else round(per, 4))
+    return out
 
 
 def _title(result: RunResult) -> tuple[str, str]:
@@ -47,7 +66,8 @@ def _title(result: RunResult) -> tuple[str, str]:
     if result.run.interrupted:
         sub += (f" · INTERRUPTED after {result.run.interrupted_at_s or 0:g} s of {result.scenario.duration_s or 0:g} s:"
                 " the measured part only")
-    return f"ragchaos: {result.scenario.name}", sub
+    variants = ", ".join(f"{app}: {v} variant" for app, v in sorted(result.run.variants.items()))
+    return f"ragchaos: {result.scenario.name}" + (f" ({variants})" if variants else ""), sub
 
 
 def write_reports(run_dir: str | Path, result: RunResult, *, plots: bool = True) -> dict[str, Path]:
@@ -58,7 +78,8 @@ def write_reports(run_dir: str | Path, result: RunResult, *, plots: bool = True)
     sections = build_sections(result)
     title, subtitle = _title(result)
 
-    md_sections = build_sections(result, only=["config", "headline", "gate", "outcomes", "mechanisms", "observations", "latency", "errors"])
+    md_sections = build_sections(result, only=["config", "headline", "gate", "outcomes", "mechanisms", "ablation",
+                                              "observations", "latency", "errors"])
     summary = run_dir / "summary.md"
     summary.write_text(render_markdown(title, md_sections))
     written["summary"] = summary

@@ -11,6 +11,7 @@ Every plot is a function ``(RunResult, arg) -> Figure`` in ``PLOTS``, addressed 
 - ``timeline.breaker``: cumulative breaker transitions over time (from ``counter_samples``).
 - ``stages``: stage breakdown (p50 and p99 per query stage and app).
 - ``provider``: provider calls, tokens and cost per app.
+- ``ablation``: ``run --ablate``'s changes per mechanism switched off, with their intervals.
 """
 
 from __future__ import annotations
@@ -341,7 +342,43 @@ def provider_bar(result: RunResult, _: str = "") -> Figure:
     return fig
 
 
+def ablation_forest(result: RunResult, _: str = "") -> Figure:
+    """Per metric, each mechanism switched off: its change against the full app with the interval."""
+    from ragchaos.reports.ablation import METRICS
+
+    ab = result.ablation
+    rows = ab.rows if ab is not None else []
+    fig = Figure(figsize=(9.6, 1.4 + 0.34 * max(1, len(rows))), dpi=100)
+    axes = fig.subplots(1, len(METRICS), sharey=True)
+    names = [r.mechanism for r in rows]
+    for ax, metric in zip(axes, METRICS, strict=True):
+        label, kind = METRICS[metric]
+        scale = 100.0 if kind == "difference" else 1.0
+        for i, row in enumerate(rows):
+            e = next((x for x in row.effects if x.metric == metric), None)
+            if e is None or e.change is None:
+                continue
+            c = "#d62728" if e.significant else "#7f7f7f"
+            if e.low is not None and e.high is not None:
+                ax.plot([e.low * scale, e.high * scale], [i, i], color=c, linewidth=2)
+            ax.plot([e.change * scale], [i], "o", color=c, markersize=5)
+        ax.axvline(0.0 if kind == "difference" else 1.0, color="black", linewidth=0.8)
+        if kind == "ratio":
+            ax.set_xscale("log")
+        ax.set_title(label + (" (pp)" if kind == "difference" else " (x)"), fontsize=9)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(True, axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(names)))
+    axes[0].set_yticklabels(names, fontsize=8)
+    axes[0].invert_yaxis()
+    fig.suptitle("each mechanism switched off vs the full app (95% intervals; red: excludes no change)",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 PLOTS: dict[str, Callable[[RunResult, str], Figure]] = {
+    "ablation": ablation_forest,
     "spectrum.response": spectrum_response,
     "spectrum.stage": spectrum_stage,
     "spectrum.ttft": spectrum_ttft,

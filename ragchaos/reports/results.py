@@ -8,21 +8,24 @@ Shape (see docs/contracts.md "results.json")::
 
     RunResult
       scenario: ScenarioInfo    name, seed, load model, SLOs, mechanism expectations, gate exprs
-      run: RunInfo              timestamps (epoch s), versions, workers
+      run: RunInfo              timestamps (epoch s), versions, workers, app variants
       phases: [Phase]           steady / fault / recovery / spike / warmup, seconds from run start
       faults: [FaultRecord]     what the timeline applied and when
       apps: {app: AppResult}
         phases: {phase: PhaseResult}
           client: ClientStats   requests, ok, errors by class, latency (response/service/ttft),
                                 by_kind {"query": KindStats, "ingest": KindStats}
-          stages: {stage: Summary}          the app's own /_stats/hdr per stage
-          counters: {'name{l="v"}': delta}   the app's /metrics deltas over the phase
+          stages: {stage: Summary}          the app's own /_stats/hdr per stage, and
+                                            proxy.<dependency>.<endpoint> as the fault proxy timed them
+          counters: {'name{l="v"}': delta}   the app's /metrics deltas over the phase (none: the naive app)
           provider: {endpoint: ProviderEndpointStats}   /_stats deltas for this app's key
         intervals: [Interval]   1 s buckets (seconds from run start) per kind
         counter_samples: [CounterSample]   optional /metrics samples over time (breaker timeline)
         correctness: Correctness | None
         mechanisms: [MechanismVerdict]
+        provider_attempts: {phase|"all": ProviderAttempts}   the provider's count per answered query
       gate: GateResult | None
+      ablation: Ablation | None   run --ablate: each mechanism switched off vs the full app
 
 Times: ``*_s`` are seconds from ``run.started_at`` unless named ``*_at`` (epoch seconds).
 Latencies: integer microseconds (``*_us``). Error classes: ``ERROR_CLASSES``.
@@ -49,6 +52,9 @@ from ragchaos.measure.hdr import Histogram
 from ragchaos.reports.checks.spec import CheckSpec
 
 __all__ = [
+    "Ablation",
+    "AblationEffect",
+    "AblationRow",
     "ERROR_CLASSES",
     "OUTCOMES",
     "SCHEMA_VERSION",
@@ -278,8 +284,21 @@ class MechanismVerdict(_Model):
     detail: str = ""
 
 
+class ProviderAttempts(_Model):
+    """An app's requests as the provider counted them for its key in one phase, per answered
+    query: a retry storm, if there is one, is ``per_answer`` rising above the healthy figure."""
+
+    answered: int = 0  # queries answered ok (the divisor)
+    attempts: int = 0  # every request the provider received from the app, retries and ingestion included
+    retries: int = 0  # of them, sent with the openai SDK's x-stainless-retry-count > 0
+    rate_limited: int = 0  # answered 429
+    per_answer: float | None = None  # attempts / answered; None with no answers
+
+
 class AppResult(_Model):
     phases: dict[str, PhaseResult] = Field(default_factory=dict)
+    # phase (and "all") -> the provider's own counts per answer (written by reports.build.finalize)
+    provider_attempts: dict[str, ProviderAttempts] = Field(default_factory=dict)
     intervals: list[Interval] = Field(default_factory=list)
     counter_samples: list[CounterSample] = Field(default_factory=list)
     correctness: Correctness | None = None
@@ -350,6 +369,8 @@ class RunInfo(_Model):
     # the mechanisms each app had switched off are ``apps.<app>.mechanisms_off``
     provider_overrides: dict[str, Any] = Field(default_factory=dict)
     app_env: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # app -> the variant it ran as, when not its default (e.g. {"naive": "no-retries"})
+    variants: dict[str, str] = Field(default_factory=dict)
 
 
 class Phase(_Model):
@@ -420,6 +441,45 @@ class GateResult(_Model):
         return sum(c.state == state for c in self.checks)
 
 
+class AblationEffect(_Model):
+    """One metric of one ablated copy against the full app: both values, the change and its
+    95% interval (``kind`` "difference": ablated minus full, in the metric's unit; "ratio":
+    ablated / full); None where the data do not allow one."""
+
+    metric: str  # error_rate | degraded_share | goodput | p99 | provider_calls_per_answer
+    kind: Literal["difference", "ratio"]
+    full: float | None = None
+    ablated: float | None = None
+    change: float | None = None
+    low: float | None = None
+    high: float | None = None
+    # the interval excludes "no change" (0 for a difference, 1 for a ratio)
+    significant: bool = False
+
+
+class AblationRow(_Model):
+    mechanism: str
+    app: str  # the copy of the full app with this mechanism switched off
+    effects: list[AblationEffect] = Field(default_factory=list)
+
+    @property
+    def changes_nothing(self) -> bool:
+        """No metric moved beyond its interval: this run shows nothing this mechanism buys."""
+        return bool(self.effects) and not any(e.significant for e in self.effects)
+
+
+class Ablation(_Model):
+    """``run --ablate``: which app is the full reference app, which copy lacks which mechanism
+    (set by the runner), and the comparison (filled by ``reports.ablation``)."""
+
+    full: str
+    apps: dict[str, str]  # mechanism -> app
+    phase: str = "all"
+    confidence: float = 0.95
+    wall_time_s: float | None = None
+    rows: list[AblationRow] = Field(default_factory=list)
+
+
 class RunResult(_Model):
     schema_version: Literal[1] = SCHEMA_VERSION
     scenario: ScenarioInfo
@@ -428,6 +488,7 @@ class RunResult(_Model):
     faults: list[FaultRecord] = Field(default_factory=list)
     apps: dict[str, AppResult] = Field(default_factory=dict)
     gate: GateResult | None = None
+    ablation: Ablation | None = None  # run --ablate only
     # derived figures memoised by reports.analysis (a loaded result is treated as read-only)
     _memo: dict[Any, Any] = PrivateAttr(default_factory=dict)
 

@@ -54,7 +54,19 @@ def _options(args: argparse.Namespace, file: str) -> Any:
     if args.workers < 0:
         raise CliError("--workers must be 0 or more")
     targets_file = getattr(args, "targets", None)
-    return RunOptions(apps=_apps(getattr(args, "apps", None)), quick=args.quick, seed=args.seed, out=Path(args.out),
+    ablate: list[str] = []
+    if getattr(args, "ablate", None):
+        from ragchaos.scenarios.ablation import parse_ablate
+        from ragchaos.scenarios.loader import ScenarioError
+
+        try:
+            ablate = parse_ablate(args.ablate)
+        except ScenarioError as exc:
+            raise CliError("\n".join(exc.problems)) from None
+        if getattr(args, "apps", None):
+            raise CliError("--ablate chooses the apps itself (the reference app and one copy per mechanism); "
+                           "leave out --apps")
+    return RunOptions(ablate=ablate, apps=_apps(getattr(args, "apps", None)), quick=args.quick, seed=args.seed, out=Path(args.out),
                       workers=args.workers, sequential=args.sequential, file=file,
                       targets=list(getattr(args, "target", None) or []),
                       targets_file=Path(targets_file) if targets_file else None,
@@ -187,6 +199,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--apps", default=None, help="comma list of apps, e.g. naive,reference")
     p.add_argument("--sequential", action="store_true", help="one app after the other instead of side by side")
     p.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    p.add_argument("--ablate", metavar="MECHANISMS", default=None,
+                   help="run the reference app once per mechanism switched off, beside the full app, and "
+                        "report what each buys: a comma list (cache,batching,retries,breaker,pacing,...) or all")
     p.add_argument("--target", action="append", metavar="NAME=CMD|URL",
                    help='your service: a command with {port} ragchaos starts, or a loopback URL '
                         '(e.g. mine="uvicorn myrag:app --port {port}"); repeatable; docs/your-service.md')

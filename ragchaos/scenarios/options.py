@@ -42,6 +42,9 @@ class RunOptions:
     gate_as: str | None = "reference"  # whose checks and gate lines a run of only their targets keeps
     allow_remote: bool = False  # --allow-remote: addresses off loopback may be reached (ragchaos/scenarios/safety.py)
     backend: str = "local"  # --backend: where Toxiproxy, Chroma and Redis run (ragchaos.stack.docker_backend)
+    # --ablate: mechanisms of the reference app, each switched off in a copy beside the full app
+    # (ragchaos.scenarios.ablation); empty: a plain run
+    ablate: list[str] = field(default_factory=list)
     # told as the run goes (run --live: ragchaos.live.runlive); None in a plain run
     observer: RunObserver | None = None
 
@@ -81,6 +84,10 @@ def prepare_scenario(scenario: Scenario, opts: RunOptions) -> Scenario:
                                  f"{', '.join(scenario.known_apps)} (describe yours with --target or --targets)"])
         scenario = narrow_to_apps(scenario.model_copy(update={"apps": list(apps)}),
                                   None if opts.gate_as in (None, "none") else opts.gate_as)
+    if opts.ablate:
+        from ragchaos.scenarios.ablation import ablated_scenario
+
+        scenario = ablated_scenario(scenario, opts.ablate)
     if opts.seed is not None:
         scenario = scenario.with_seed(opts.seed)
     if opts.quick:

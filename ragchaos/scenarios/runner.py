@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import platform
 import sys
 import time
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.pool
 import yaml
 
 from ragchaos.core.procs import ProcessGroup, ProcessStartError
@@ -35,6 +37,7 @@ from ragchaos.faults.kinds import DownFault
 from ragchaos.faults.timeline import Timeline
 from ragchaos.reports.recorder import Recorder
 from ragchaos.reports.results import (
+    Ablation,
     AppResult,
     ClientStats,
     Correctness,
@@ -61,12 +64,17 @@ from ragchaos.scenarios.requests import RequestSource, Workbench
 from ragchaos.scenarios.schema import Scenario
 from ragchaos.scenarios.seed import SeedError, _post, enforce_provider_limits, reset_provider_limits, seed_app
 from ragchaos.scenarios.summary import summary_lines
+from ragchaos.scenarios.variants import app_variants
 from ragchaos.stack.docker_backend import stack_backend
 from ragchaos.stack.local import Stack, StackConfig
 from ragchaos.stack.otlp import OtlpReceiver
 from ragchaos.stack.targets import TargetError, check_reachable
 
 __all__ = ["RunFailed", "RunOptions", "prepare_scenario", "run_dir_for", "run_scenario"]
+
+
+# apps seeded at once (seeding is setup, not the test)
+SEED_CONCURRENCY = 2
 
 
 class RunFailed(RuntimeError):
@@ -286,7 +294,10 @@ def _seed(stack: Stack, bench: Workbench, scenario: Scenario, out: Callable[[str
                 return exc
             return None
 
-        greenlets = [gevent.spawn(one, app) for app in scenario.apps]
+        # a few apps at a time: one Chroma server takes every app's corpus, and eight apps' bulk
+        # upserts at once (run --ablate) overran the reference app's own vector-store deadline
+        pool = gevent.pool.Pool(SEED_CONCURRENCY)
+        greenlets = [pool.spawn(one, app) for app in scenario.apps]
         gevent.joinall(greenlets)
         failed = [g.value for g in greenlets if g.value is not None]
         if failed:
@@ -493,6 +504,17 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _builtin_kinds(stack: Stack, apps: list[str]) -> dict[str, str | None]:
+    """App -> which of our apps it is (None: a user's target)."""
+    out: dict[str, str | None] = {}
+    for app in apps:
+        try:
+            out[app] = stack.target(app).builtin
+        except KeyError:
+            out[app] = None
+    return out
+
+
 def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: PhaseAccumulator, stack: Stack,
               started_at: float, ended_at: float, run_dir: Path) -> RunResult:
     info = ScenarioInfo(
@@ -509,7 +531,8 @@ def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: Phase
     run = RunInfo(started_at=started_at, ended_at=ended_at, versions=_versions(),
                   toxiproxy=(stack.toxiproxy.kind if stack.toxiproxy else None),
                   workers=max(1, opts.workers), quick=opts.quick, proxy_calls=_calls_info(legs),
-                  provider_overrides=dict(scenario.provider), app_env={a: dict(e) for a, e in scenario.app_env.items()})
+                  provider_overrides=dict(scenario.provider), app_env={a: dict(e) for a, e in scenario.app_env.items()},
+                  variants=app_variants(_builtin_kinds(stack, scenario.apps), scenario.app_env, os.environ))
     first = legs[0] if legs else None
     phases = [Phase(name=p.name, kind=p.kind, start_s=round(p.start_s, 3), end_s=round(p.end_s, 3))
               for p in (first.phases if first else [])]
@@ -522,6 +545,11 @@ def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: Phase
         for app in leg.apps:
             apps[app] = _app_result(app, leg, acc)
     result = RunResult(scenario=info, run=run, phases=phases, faults=faults, apps=apps)
+    if opts.ablate:  # which copy lacks which mechanism; reports.ablation compares them
+        from ragchaos.scenarios.ablation import FULL_APP, ablated_app
+
+        result.ablation = Ablation(full=FULL_APP, apps={m: ablated_app(m) for m in opts.ablate},
+                                   wall_time_s=round(ended_at - started_at, 1))
     # extras the schema keeps (extra="allow"): the scenario as run, dispatcher counts
     result.scenario.__pydantic_extra__.update(info_extra)  # type: ignore[union-attr]  # a dict: the model has extra="allow"
     result.run.__pydantic_extra__.update({  # type: ignore[union-attr]  # a dict: the model has extra="allow"

@@ -12,8 +12,10 @@ import httpx
 import pytest
 
 from ragchaos.core.ports import free_port
-from ragchaos.kit.settings import AppSettings
-from ragchaos.naive_app.app import create_app
+from ragchaos.measure.metrics import AppMetrics
+from ragchaos.measure.ops import instrument_app
+from ragchaos.measure.stages import StageRecorder
+from ragchaos.naive_app.app import NaiveSettings, create_app
 
 pytestmark = pytest.mark.anyio
 
@@ -21,8 +23,9 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def client() -> httpx.AsyncClient:
     closed = free_port()  # nothing listens there
-    settings = AppSettings(
+    settings = NaiveSettings(
         app_name="naive",
+        naive_variant="no-retries",  # a dead dependency fails at once, not after the SDK's backoff
         provider_url=f"http://127.0.0.1:{closed}/v1",
         chroma_port=closed,
         max_body_bytes=4096,
@@ -111,8 +114,18 @@ async def test_dead_dependency_is_502_naming_it(client: httpx.AsyncClient) -> No
     assert resp.headers["x-request-id"]
 
 
-async def test_metrics_expose_every_design_name(client: httpx.AsyncClient) -> None:
-    text = (await client.get("/metrics")).text
+@pytest.fixture
+def measured() -> httpx.AsyncClient:
+    """An app that measures itself, as the reference app does (the naive app does not)."""
+    app = create_app(NaiveSettings(app_name="measured"))
+    recorder = StageRecorder(strict=True)
+    instrument_app(app, metrics=AppMetrics("measured"), recorder=recorder)
+    recorder.record_seconds("query.total", 0.01)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://app")
+
+
+async def test_metrics_expose_every_design_name(measured: httpx.AsyncClient) -> None:
+    text = (await measured.get("/metrics")).text
     for name in (
         "ragchaos_cache_requests_total", "ragchaos_retries_total", "ragchaos_breaker_state",
         "ragchaos_breaker_transitions_total", "ragchaos_shed_total", "ragchaos_embed_batch_size",
@@ -122,12 +135,16 @@ async def test_metrics_expose_every_design_name(client: httpx.AsyncClient) -> No
     assert 'ragchaos_cache_requests_total{layer="semantic",result="hit"} 0.0' in text
 
 
-async def test_health_ready_and_hdr_stats(client: httpx.AsyncClient) -> None:
+async def test_health_ready(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json()["status"] == "ok"
     assert (await client.get("/readyz")).status_code == 200
-    await client.post("/v1/query", json={"tenant": "t", "question": "q"})  # fails at the provider
-    stats = (await client.get("/_stats/hdr")).json()
+    # the shell serves no measurements: an app that wants them adds them
+    assert (await client.get("/_stats/hdr")).status_code == 404 and (await client.get("/metrics")).status_code == 404
+
+
+async def test_hdr_stats(measured: httpx.AsyncClient) -> None:
+    stats = (await measured.get("/_stats/hdr")).json()
     assert stats["unit"] == "us"
     assert stats["stages"]["query.total"]["count"] == 1
-    assert (await client.post("/_stats/reset")).status_code == 200
-    assert (await client.get("/_stats/hdr")).json()["stages"] == {}
+    assert (await measured.post("/_stats/reset")).status_code == 200
+    assert (await measured.get("/_stats/hdr")).json()["stages"] == {}

@@ -456,3 +456,41 @@ def test_update_acts_on_an_open_connection(echo, make_proxy, client):
         assert round_trip(sock) < 0.25
         client.update_toxic(name, "latency_downstream", attributes={"latency": 300})
         assert 0.28 <= round_trip(sock) < 1.5
+
+
+def test_reset_churn_resets_a_connection_opened_before_it_with_an_rst(builtin_only, echo, make_proxy, client):
+    """A pooled connection, established and idle before the fault: reset_churn rolls again on it
+    every ``every`` ms, so with toxicity 1 its next use meets a reset (not a plain EOF)."""
+    name, port = make_proxy(echo.addr)
+    with connect(port) as sock:
+        round_trip(sock)
+        client.add_toxic(name, type="reset_churn", stream="downstream", attributes={"every": 50})
+        time.sleep(0.3)  # idle between requests, as a pooled connection is
+        with pytest.raises(ConnectionResetError):
+            sock.sendall(b"x")
+            assert sock.recv(10) == b"", "the connection must be reset, not closed"
+            sock.recv(10)
+
+
+def test_reset_churn_with_toxicity_zero_never_resets(builtin_only, echo, make_proxy, client):
+    """The roll is the stub's, every period: toxicity 0 lets every period pass."""
+    name, port = make_proxy(echo.addr)
+    client.add_toxic(name, type="reset_churn", stream="downstream", toxicity=0.0, attributes={"every": 20})
+    with connect(port) as sock:
+        for _ in range(5):
+            round_trip(sock)
+            time.sleep(0.05)
+
+
+def test_reset_churn_rolls_again_on_a_spared_connection(builtin_only, echo, make_proxy, client):
+    """Toxicity 0.3 every 20 ms: a connection the first roll spared is reset within a second
+    (the chance that 50 rolls all spare it is 0.7^50, below 1e-7), where Toxiproxy's one roll
+    per connection would spare it for the whole fault 70% of the time."""
+    name, port = make_proxy(echo.addr)
+    client.add_toxic(name, type="reset_churn", stream="downstream", toxicity=0.3, attributes={"every": 20})
+    with connect(port) as sock:
+        time.sleep(1.0)
+        with pytest.raises(ConnectionResetError):
+            sock.sendall(b"x")
+            assert sock.recv(10) == b"", "the connection must be reset, not closed"
+            sock.recv(10)

@@ -8,19 +8,28 @@ import random
 import pytest
 
 from ragchaos.faults.toxics import TOXICS, new_toxic
-from ragchaos.faults.toxics.base import AttributeTypeError, Cleanup, NeedsLinger, Stateful, ToxicWrapper
+from ragchaos.faults.toxics.base import (
+    AttributeTypeError,
+    Cleanup,
+    NeedsLinger,
+    Rerolled,
+    Stateful,
+    ToxicWrapper,
+)
 from ragchaos.faults.toxics.slicer import SlicerToxic
 
 
 def test_registry_has_every_toxiproxy_type():
+    # and one of ours (reset_churn: resets that reach pooled connections; DIFFERENCES.md)
     assert set(TOXICS) == {"noop", "latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer",
-                           "limit_data"}
+                           "limit_data", "reset_churn"}
 
 
 def test_capabilities_by_protocol():
     assert [t for t, c in TOXICS.items() if isinstance(c(), Stateful)] == ["limit_data"]
     assert [t for t, c in TOXICS.items() if isinstance(c(), Cleanup)] == ["timeout"]
-    assert [t for t, c in TOXICS.items() if isinstance(c(), NeedsLinger)] == ["reset_peer"]
+    assert sorted(t for t, c in TOXICS.items() if isinstance(c(), NeedsLinger)) == ["reset_churn", "reset_peer"]
+    assert [t for t, c in TOXICS.items() if isinstance(c(), Rerolled)] == ["reset_churn"]
 
 
 def test_merge_keeps_unset_attributes_and_null_changes_nothing():

@@ -80,3 +80,18 @@ def test_revalidation_is_kept_over_rechecked(run_result) -> None:
     assert "45 of 50 cached answers kept" in v.detail and "response 45/50" in v.detail
     [naive] = verdicts(r, "naive", Expectation(mechanism="revalidation", min="80%"))  # it has no cache
     assert (naive.verdict, naive.measured) == ("FAIL", 0.0) and "no cached answer was re-checked" in naive.detail
+
+
+def test_breaker_recovery_needs_an_opening_that_failed_fast_and_a_close(run_result: RunResult) -> None:
+    """The synthetic reference breaker opened, half-opened and closed, but nothing failed fast
+    while it was open: no whole cycle. With breaker_open sheds, each close is a recovery."""
+    [v] = verdicts(run_result, "reference", Expectation(mechanism="breaker_recovery", min=1))
+    assert v.verdict == "FAIL" and v.measured == 0
+    assert "failed fast while open 0" in v.detail
+    r = run_result.model_copy(deep=True)
+    r.apps["reference"].phases["fault"].counters['ragchaos_shed_total{reason="breaker_open"}'] = 7
+    [v] = verdicts(r, "reference", Expectation(mechanism="breaker_recovery", min=1))
+    assert v.verdict == "PASS" and v.measured == 2  # the synthetic breaker closes in steady and recovery
+    assert "opened 1, failed fast while open 7, half-opened 1, closed 2" in v.detail
+    [v] = verdicts(run_result, "naive", Expectation(mechanism="breaker_recovery", min=1))
+    assert v.verdict == "FAIL" and v.measured == 0

@@ -174,3 +174,14 @@ def test_a_run_without_data_still_renders_and_fails_its_checks(tmp_path: Path) -
     parser = Collect()
     parser.feed(written["report"].read_text())
     assert parser.open == []
+
+
+def test_a_naive_variant_is_named_in_the_header(run_result: RunResult, tmp_path: Path) -> None:
+    r = run_result.model_copy(deep=True)
+    r.run.variants = {"naive": "no-retries"}
+    written = write_reports(tmp_path, r, plots=False)
+    assert "(naive: no-retries variant)" in written["summary"].read_text().splitlines()[0]
+    assert "<h1>ragchaos: monday-morning (naive: no-retries variant)</h1>" in written["report"].read_text()
+    # and a default run names none
+    plain = write_reports(tmp_path / "plain", run_result.model_copy(deep=True), plots=False)
+    assert "variant" not in plain["summary"].read_text().splitlines()[0]

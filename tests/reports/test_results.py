@@ -65,3 +65,17 @@ def test_all_phases_merge_exactly(run_result: RunResult) -> None:
         merged = h if merged is None else merged.add(h)
     assert f.response["all"].p99_us == merged.percentile_us(99)
     assert f.duration_s == 60.0
+
+
+def test_provider_attempts_per_answer_are_in_results_json_for_every_app(run_result, tmp_path) -> None:
+    from ragchaos.reports.build import write_reports
+
+    r = run_result.model_copy(deep=True)
+    write_reports(tmp_path, r, plots=False)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    for app in r.apps:
+        attempts = saved["apps"][app]["provider_attempts"]
+        f = figures(r, app, ALL)
+        assert attempts["all"]["attempts"] == int(f.provider_calls) > 0
+        assert attempts["all"]["per_answer"] == pytest.approx(f.provider_calls / f.answered_queries, rel=1e-3)
+        assert set(attempts) >= {"steady", "all"}

@@ -18,6 +18,7 @@ from ragchaos.faults.kinds.network import (
     LatencyFault,
     LimitDataFault,
     NetworkFault,
+    ResetChurnFault,
     ResetPeerFault,
     SlicerFault,
     TimeoutFault,
@@ -52,6 +53,7 @@ __all__ = [
     "NetworkFault",
     "ProviderFault",
     "RateLimitFault",
+    "ResetChurnFault",
     "ResetPeerFault",
     "SlicerFault",
     "SlowFault",
@@ -65,6 +67,7 @@ FaultSpec = Annotated[
     | BandwidthFault
     | TimeoutFault
     | ResetPeerFault
+    | ResetChurnFault
     | SlicerFault
     | LimitDataFault
     | DownFault

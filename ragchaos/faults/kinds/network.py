@@ -18,6 +18,7 @@ __all__ = [
     "LatencyFault",
     "LimitDataFault",
     "NetworkFault",
+    "ResetChurnFault",
     "ResetPeerFault",
     "SlicerFault",
     "TimeoutFault",
@@ -100,6 +101,19 @@ class ResetPeerFault(NetworkFault):
         return {"timeout": self.timeout_ms}
 
 
+class ResetChurnFault(NetworkFault):
+    """Every ``every_ms`` each open connection is reset with probability ``toxicity``: pooled,
+    established connections too, mid-request or idle (the built-in proxy's ``reset_churn``
+    toxic; the real Toxiproxy has none)."""
+
+    kind: Literal["reset_churn"] = "reset_churn"
+    toxic_type: ClassVar[str] = "reset_churn"
+    every_ms: int = Field(500, ge=1)
+
+    def attributes(self) -> dict[str, Any]:
+        return {"every": self.every_ms}
+
+
 class SlicerFault(NetworkFault):
     kind: Literal["slicer"] = "slicer"
     toxic_type: ClassVar[str] = "slicer"
@@ -146,5 +160,6 @@ class DownFault(NetworkFault):
 
 
 NETWORK_KINDS = (
-    LatencyFault, BandwidthFault, TimeoutFault, ResetPeerFault, SlicerFault, LimitDataFault, DownFault,
+    LatencyFault, BandwidthFault, TimeoutFault, ResetPeerFault, ResetChurnFault, SlicerFault, LimitDataFault,
+    DownFault,
 )

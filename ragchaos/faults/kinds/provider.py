@@ -53,7 +53,7 @@ class ProviderFault(BaseModel):
         return []
 
     def describe(self) -> str:
-        extra = "".join(f", {n}={getattr(self, n)}" for n in self.payload_fields)
+        extra = "".join(f", {n}={getattr(self, n)}" for n in self.payload_fields if getattr(self, n) is not None)
         share = "" if self.rate >= 1 else f" on {self.rate:.0%} of requests"
         return f"provider {self.kind}{share} ({self.endpoint}{extra})"  # type: ignore[attr-defined]  # each subclass declares its kind literal
 
@@ -67,11 +67,13 @@ class RateLimitFault(ProviderFault):
 
 
 class ErrorFault(ProviderFault):
-    """An HTTP error status (5xx by default) on a share of requests."""
+    """An HTTP error status (5xx by default) on a share of requests, with ``Retry-After`` when
+    ``retry_after_s`` is set (an overloaded provider shedding load says when to come back)."""
 
     kind: Literal["error"] = "error"
-    payload_fields: ClassVar[tuple[str, ...]] = ("status",)
+    payload_fields: ClassVar[tuple[str, ...]] = ("status", "retry_after_s")
     status: int = Field(503, ge=400, le=599)
+    retry_after_s: float | None = Field(None, ge=0.0)
 
 
 class InsufficientQuotaFault(ProviderFault):

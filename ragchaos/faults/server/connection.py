@@ -141,6 +141,11 @@ class Connection:
                 if side.lost:
                     side.connection_lost(None)
 
+    def linger_zero(self) -> None:
+        for transport in (self.client.transport, self.upstream.transport):
+            if transport is not None:
+                _linger_zero(transport)
+
     def side_lost(self) -> None:
         if self.client.lost and self.upstream.lost:
             for link in self.links.values():

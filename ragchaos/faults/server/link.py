@@ -110,6 +110,11 @@ class Link:
         for wrapper in wrappers:
             self.add(wrapper)
 
+    def linger_zero(self) -> None:
+        """Make the connection's closing an RST from now on (a toxic added to a live connection,
+        which Toxiproxy's start-time linger setting misses)."""
+        self.conn.linger_zero()
+
     # -- data in ----------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
         if self.on_read is not None:

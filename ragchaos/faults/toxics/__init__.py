@@ -48,6 +48,7 @@ from ragchaos.faults.toxics import (  # noqa: E402,F401
     latency,
     limit_data,
     noop,
+    reset_churn,
     reset_peer,
     slicer,
     slow_close,

@@ -33,6 +33,7 @@ __all__ = [
     "Chunk",
     "Cleanup",
     "NeedsLinger",
+    "Rerolled",
     "Stateful",
     "Toxic",
     "ToxicStub",
@@ -136,6 +137,14 @@ class NeedsLinger(Protocol):
     """Wants SO_LINGER 0 on the connection's sockets, so its close is an RST."""
 
     def wants_reset(self) -> bool: ...
+
+
+@runtime_checkable
+class Rerolled(Protocol):
+    """Has toxicity rolled again on each link every so often, not only when it starts on it;
+    e.g. reset_churn, so long-lived pooled connections are hit too."""
+
+    def reroll_after_s(self) -> float: ...
 
 
 class ToxicWrapper:
@@ -255,6 +264,11 @@ class ToxicStub:
             self.input.items.clear()
             self.output.put(EOF)
 
+    def reset(self) -> None:
+        """Close with an RST (linger 0), even on a connection that opened before this toxic."""
+        self.link.linger_zero()
+        self.close()
+
     @property
     def loop_time(self) -> float:
         return asyncio.get_running_loop().time()
@@ -278,6 +292,9 @@ class ToxicStub:
             wrapper = self.wrapper
             # rolled per link each time the stub (re)starts, as Toxiproxy's ToxicStub.Run does
             self.active = wrapper.toxic if self.rng.random() < wrapper.toxicity else NoopToxic()
+            # a Rerolled toxic: interrupt whatever runs after its period, so the loop rolls again
+            reroll = (asyncio.get_running_loop().call_later(wrapper.toxic.reroll_after_s(), self.interrupt)
+                      if isinstance(wrapper.toxic, Rerolled) else None)
             try:
                 await self.active.pipe(self)
             except asyncio.CancelledError:
@@ -286,6 +303,9 @@ class ToxicStub:
                 logging.getLogger("faults.toxics").exception("toxic %s failed; closing its link", wrapper.name)
                 self.close()
                 return
+            finally:
+                if reroll is not None:
+                    reroll.cancel()
             if self.closed:
                 return
             if self.removing:
@@ -293,7 +313,8 @@ class ToxicStub:
                     self.active.cleanup(self)
                 self.link.unlink(self)
                 return
-            # otherwise: interrupted for an update; go round with the new wrapper
+            # otherwise: interrupted for an update (or a Rerolled toxic's period): go round with
+            # the current wrapper, rolling toxicity again
 
     async def _wait(self, timeout: float | None, channel: Channel | None = None) -> Any:
         loop = asyncio.get_running_loop()

@@ -3,6 +3,7 @@
 from ragchaos.reports.mechanisms import (  # noqa: F401  (importing registers them)
     batching,
     breaker,
+    breaker_recovery,
     cache,
     correctness,
     fallback,

@@ -20,7 +20,7 @@ def render_markdown(title: str, sections: list[Section]) -> str:
         if s.intro:
             out += [s.intro, ""]
         if s.lines:
-            out += [f"- {_MARK[line.status]} {line.text}" for line in s.lines]
+            out += [f"- {_MARK[line.status]} {line.text}" if line.status else f"- {line.text}" for line in s.lines]
             out.append("")
         for t in s.tables:
             if t.caption:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ragchaos.reports.results import RunResult
+from ragchaos.reports.sections.ablation import ablation
 from ragchaos.reports.sections.base import Line, Section, Table
 from ragchaos.reports.sections.config import config
 from ragchaos.reports.sections.dependencies import dependencies
@@ -28,6 +29,7 @@ SECTIONS: dict[str, Callable[[RunResult], Section]] = {
     "gate": gate,
     "outcomes": outcomes,
     "mechanisms": verdicts,
+    "ablation": ablation,
     "observations": observations,
     "latency": latency,
     "timeline": timeline,
@@ -38,5 +40,10 @@ SECTIONS: dict[str, Callable[[RunResult], Section]] = {
 }
 
 
+# sections that a run has only sometimes: shown when this says so
+_PRESENT: dict[str, Callable[[RunResult], bool]] = {"ablation": lambda r: r.ablation is not None}
+
+
 def build_sections(result: RunResult, only: list[str] | None = None) -> list[Section]:
-    return [fn(result) for key, fn in SECTIONS.items() if only is None or key in only]
+    return [fn(result) for key, fn in SECTIONS.items()
+            if (only is None or key in only) and _PRESENT.get(key, lambda r: True)(result)]

@@ -97,7 +97,11 @@ def dependencies(result: RunResult) -> Section:
                                     "holds the client library's own work on each call (building the request, "
                                     "taking a pooled connection, decoding the answer: a few ms), any wait "
                                     "before the call (micro-batching, bulkhead, pacing), and its retries; "
-                                    "the proxy's holds every embeddings call, ingestion's too."))
+                                    "the proxy's holds every embeddings call, ingestion's too. On a healthy "
+                                    "system with dependencies 100 ms away the two medians agree within 10% "
+                                    "(measured: +5% embeddings, +6% vector query, +0.5% chat); a larger gap "
+                                    "here is one of those waits. The naive app times nothing itself: its "
+                                    "stages are the proxy's rows above."))
     if not tables and not notes:
         notes.append("No dependency calls were recorded in this run.")
     return Section(key="dependencies", title="Dependencies, seen from outside",

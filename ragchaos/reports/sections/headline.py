@@ -42,7 +42,8 @@ def headline(result: RunResult) -> Section:
         row("throughput", lambda f: fmt.rate(f.throughput_rps)),
         row("goodput" + (f" (ok within {slo:g} ms)" if slo else " (ok answers)"),
             lambda f: fmt.rate(f.goodput_rps) + (f" ({fmt.pct(f.goodput_share)} of scheduled)" if is_open else "")),
-        row("provider calls / answer", lambda f: fmt.num(f.per_answer(f.provider_calls))),
+        # the provider's own count for the app's key: retries included, so a retry storm shows
+        row("provider attempts / answer", lambda f: fmt.num(f.per_answer(f.provider_calls))),
         row("cost / answer", lambda f: fmt.usd(f.per_answer(f.provider_cost_usd))),
     ]
     corr = [result.apps[a].correctness for a in apps]

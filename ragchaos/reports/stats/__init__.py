@@ -15,6 +15,9 @@ count), sorted by value. No raw samples are needed, so a verdict can be recomput
 - ``holm(p_values, alpha)``: which of a family of tests reject, controlling the family-wise
   error rate (the chance of any false alarm in the whole gate) at ``alpha``.
 - ``resolution(se, alpha, power)``: the minimum detectable change for a log-scale standard error.
+- ``proportion_difference(...)``: two error rates (or degraded shares), their difference and
+  Newcombe's score interval; ``rate_ratio(...)``: two counts over the same exposure (goodput,
+  provider calls per answer), their ratio and its log-normal interval (``run --ablate``).
 - ``prediction_bound(values, confidence)``: the largest value a new run may show given N >= 3
   earlier runs' values (run-to-run variability, Student t prediction interval, log scale).
 
@@ -27,19 +30,26 @@ for the interval and fast enough to simulate 20,000 gates (benchmarks/bench_gate
 from ragchaos.reports.stats.compare import Difference, compare_quantiles
 from ragchaos.reports.stats.multiple import holm
 from ragchaos.reports.stats.power import resolution
+from ragchaos.reports.stats.proportion import ProportionDifference, proportion_difference, wilson
 from ragchaos.reports.stats.quantile import QuantileEstimate, min_samples, quantile_ci
+from ragchaos.reports.stats.rate import RateRatio, rate_ratio
 from ragchaos.reports.stats.runs import RunSpread, prediction_bound
 from ragchaos.reports.stats.sample import Sample
 
 __all__ = [
     "Difference",
+    "ProportionDifference",
     "QuantileEstimate",
+    "RateRatio",
     "RunSpread",
     "Sample",
     "compare_quantiles",
     "holm",
     "min_samples",
     "prediction_bound",
+    "proportion_difference",
     "quantile_ci",
+    "rate_ratio",
     "resolution",
+    "wilson",
 ]
