@@ -14,6 +14,8 @@ from ragchaos.reports.build import write_reports
 from ragchaos.reports.results import RunResult
 from tests.live.browser import chromium, screenshot_dir
 
+pytestmark = pytest.mark.slow  # a real chromium, as the live view's browser tests
+
 MEASURE = """() => {
   const doc = document.documentElement;
   const tables = [...document.querySelectorAll('table')].map(t => ({
