@@ -26,7 +26,6 @@ import figures
 import numpy as np
 
 from ragchaos.kit.schemas import QueryResponse
-from ragchaos.measure.stages import StageRecorder
 from ragchaos.reference_app.caches import CorpusVersions, LayerCache
 from ragchaos.reference_app.deadline import Deadline
 from ragchaos.reference_app.ingest import DocIn
@@ -38,7 +37,7 @@ from ragchaos.reference_app.shared.caches import RedisCorpusVersions, RedisLayer
 from ragchaos.reference_app.shared.namespace import connect
 from ragchaos.reference_app.shared.pacing import RedisPacer
 from ragchaos.reference_app.shared.quotas import RedisQuotaStore
-from ragchaos.reference_app.shared.stream_queue import StreamIngestQueue
+from ragchaos.reference_app.shared.stream_queue import StreamJobQueue
 from ragchaos.stack.redis_server import acquire_redis
 
 Op = Callable[[int], Awaitable[object]]
@@ -74,7 +73,7 @@ async def build(url: str, data: Path) -> dict[str, dict[str, Op]]:
     local_pacer = Pacer(1e9, 1e12, **kw)
     red_pacer = RedisPacer(ns, "embeddings", writes, 1e9, 1e12, **kw)
     jobs = JobStore(data / "q.sqlite3")
-    stream = StreamIngestQueue(ns, None, StageRecorder(), workers=0)
+    stream = StreamJobQueue(ns)
     await stream.start()
 
     async def resp(cache: LayerCache, versions: CorpusVersions, _: int) -> object:

@@ -75,7 +75,8 @@ class RequestContextMiddleware:
                 code, headers, body = _json_error(exc.status, exc.type, exc.message, exc.headers)
             elif (dep := dependency_of(exc)) is not None:
                 errlog.warning("dependency %s failed: %s: %s", dep, type(exc).__name__, exc)
-                code, headers, body = _json_error(502, f"{dep}_error", f"{dep} failed: {type(exc).__name__}"[:300], {})
+                # the dependency's own words (a 400 says which input it refused), as errors.py answers
+                code, headers, body = _json_error(502, f"{dep}_error", f"{dep} failed: {type(exc).__name__}: {exc}"[:500], {})
             else:
                 errlog.exception("unhandled error")
                 code, headers, body = _json_error(500, "internal_error", "internal error; see the log for this request id", {})

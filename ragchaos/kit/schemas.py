@@ -7,9 +7,10 @@ limits by ``check_limits`` (the limits are configuration, so they are not baked 
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 __all__ = [
     "DocumentAccepted",
@@ -17,15 +18,29 @@ __all__ = [
     "DocumentRequest",
     "JobStatus",
     "QueryRequest",
+    "Clamp",
     "QueryResponse",
     "RESERVED_METADATA",
     "Source",
 ]
 
-Scalar = str | int | float | bool
+# the vector store keeps 64-bit integers and finite floats; anything else fails there, later
+Int64 = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
+Scalar = str | bool | Int64 | Annotated[float, Field(allow_inf_nan=False)]
 IDENT = r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$"
+# a metadata or filter key: plain, so the vector store never reads it as an operator ("$and")
+METADATA_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@/ -]{0,63}$")
 # keys the apps set themselves; user metadata and filters may not touch them
 RESERVED_METADATA = frozenset({"tenant", "doc_id", "chunk_index"})
+
+
+def _no_wide_ints(v: object, what: str) -> object:
+    """Before the union sees it: an integer past 64 bits would silently become an inexact float."""
+    if isinstance(v, dict):
+        for key, value in v.items():
+            if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+                raise ValueError(f"{what} value of {str(key)[:80]!r} is an integer past 64 bits")
+    return v
 
 
 def _check_flat(v: dict[str, Scalar] | None, what: str) -> dict[str, Scalar] | None:
@@ -34,10 +49,11 @@ def _check_flat(v: dict[str, Scalar] | None, what: str) -> dict[str, Scalar] | N
     if len(v) > 16:
         raise ValueError(f"{what} may have at most 16 keys")
     for key in v:
-        if not key or len(key) > 64:
-            raise ValueError(f"{what} keys must be 1-64 characters")
-        if key in RESERVED_METADATA or key.startswith("_"):
+        if key in RESERVED_METADATA:
             raise ValueError(f"{what} key {key!r} is reserved")
+        if not METADATA_KEY.match(key):
+            raise ValueError(f"{what} key {key[:80]!r} is not 1-64 characters of letters, digits and _.:@/- "
+                             "starting with a letter or digit (operators such as $and are not filters)")
     return v
 
 
@@ -46,7 +62,7 @@ class QueryRequest(BaseModel):
 
     tenant: str = Field(pattern=IDENT)
     question: str = Field(min_length=1)
-    top_k: int | None = Field(default=None, ge=1)
+    top_k: StrictInt | None = Field(default=None, ge=1)  # "5" and true are not numbers of results
     filters: dict[str, Scalar] | None = None
     stream: bool = False
 
@@ -56,6 +72,11 @@ class QueryRequest(BaseModel):
         if not v.strip():
             raise ValueError("question must not be blank")
         return v
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _filter_ints(cls, v: object) -> object:
+        return _no_wide_ints(v, "filters")
 
     @field_validator("filters")
     @classmethod
@@ -69,11 +90,20 @@ class Source(BaseModel):
     score: float
 
 
+class Clamp(BaseModel):
+    """A request value the app lowered to its limit instead of refusing it."""
+
+    requested: int
+    used: int
+
+
 class QueryResponse(BaseModel):
     answer: str
     sources: list[Source]
     cached: Literal["response", "semantic"] | None = None
     degraded: Literal[False] | str = False
+    # {"top_k": {"requested": 50, "used": 20}} when a value was clamped; null otherwise
+    clamped: dict[str, Clamp] | None = None
 
 
 class DocumentRequest(BaseModel):
@@ -90,6 +120,11 @@ class DocumentRequest(BaseModel):
         if not v.strip():
             raise ValueError("text must not be blank")
         return v
+
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _metadata_ints(cls, v: object) -> object:
+        return _no_wide_ints(v, "metadata")
 
     @field_validator("metadata")
     @classmethod

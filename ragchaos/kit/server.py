@@ -46,7 +46,8 @@ def load_settings(factory: SettingsFactory) -> AppSettings:
 
 def add_serve_command(
     subparsers: Any, name: str, help: str, settings_factory: SettingsFactory, app_factory: AppFactory
-) -> None:
+) -> Any:
+    """Adds ``<name> serve``; returns the part's subcommand set, for its other commands."""
     part = subparsers.add_parser(name, help=help)
     sub = part.add_subparsers(dest=f"{name}_command", metavar="ACTION")
     serve = sub.add_parser("serve", help=f"run the {name} app (configured by RAGCHAOS_* variables)")
@@ -66,12 +67,17 @@ def add_serve_command(
             raise CliError(f"bad configuration: {exc}") from None
         import uvicorn
 
+        from ragchaos.kit.slowclients import ReadLimits, protocol_options
+
+        guard = ReadLimits(read_timeout_s=settings.request_read_timeout_s,
+                           max_reading=settings.max_reading_connections)
         uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False,
-                    timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s))
+                    timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s), **protocol_options(guard))
         return 0
 
     serve.set_defaults(func=run)
     part.set_defaults(func=lambda args: part.print_help() or 2)
+    return sub
 
 
 def part_main(register: Callable[[Any], None], argv: Sequence[str] | None = None) -> int:

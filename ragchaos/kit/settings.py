@@ -36,6 +36,11 @@ class AppSettings(BaseSettings):
     # cuts an admitted request short
     shutdown_grace_s: float = Field(default=15.0, gt=0, le=300)
 
+    # a client gets this long to send a request's head and body (408 and closed after), and at most
+    # this many connections may be part-way through sending one (ragchaos/kit/slowclients.py)
+    request_read_timeout_s: float = Field(default=15.0, gt=0, le=600)
+    max_reading_connections: int = Field(default=256, ge=1, le=100_000)
+
     # API limits: bad input past these gets a 4xx JSON error, never a 500
     max_body_bytes: int = 1_048_576
     max_doc_chars: int = 200_000

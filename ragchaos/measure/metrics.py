@@ -56,6 +56,15 @@ class AppMetrics:
         self.provider_tokens = Counter(
             "ragchaos_provider_tokens", "Tokens spent at the provider, by kind", ["kind"], registry=r
         )
+        # the reference app's ingest queue (ingest_queue.py): what became of each job's attempt
+        self.ingest_jobs = Counter(
+            "ragchaos_ingest_jobs", "Ingest job attempts by outcome: indexed, retried, dead_lettered", ["outcome"],
+            registry=r,
+        )
+        self.dead_letters = Gauge("ragchaos_ingest_dead_letters", "Ingest jobs in dead letters", registry=r)
+        self.dead_letter_oldest_age = Gauge(
+            "ragchaos_ingest_dead_letter_oldest_age_seconds", "Age of the oldest dead letter (0 when none)", registry=r
+        )
         self.provider_calls = Counter(
             "ragchaos_provider_calls", "Calls made to the provider, by endpoint", ["endpoint"], registry=r
         )

@@ -33,7 +33,8 @@ from starlette.responses import JSONResponse, Response
 
 from ragchaos.kit.base import build_app
 from ragchaos.kit.chunking import chunk_text
-from ragchaos.kit.limits import check_document, check_query
+from ragchaos.kit.doclocks import DocumentLocks
+from ragchaos.kit.limits import QueryLimits, check_document, check_query
 from ragchaos.kit.prompt import CHAT_MODEL, EMBED_MODEL, MAX_ANSWER_TOKENS, TEMPERATURE, build_messages
 from ragchaos.kit.schemas import DocumentIndexed, DocumentRequest, QueryRequest, QueryResponse
 from ragchaos.kit.settings import AppSettings
@@ -76,9 +77,16 @@ def create_app(settings: NaiveSettings) -> FastAPI:
             settings.collection_name, metadata=COLLECTION_METADATA, embedding_function=None
         )
 
+    # even a tutorial's app must not lose a document to two concurrent writes of it (kit/doclocks.py)
+    writers = DocumentLocks()
+
     @app.post("/v1/documents", response_model=DocumentIndexed)
     async def add_document(req: DocumentRequest) -> DocumentIndexed:
         check_document(req, settings)
+        async with writers.hold([(req.tenant, req.doc_id)]):
+            return await index_document(req)
+
+    async def index_document(req: DocumentRequest) -> DocumentIndexed:
         records = chunk_records(req.tenant, req.doc_id, chunk_text(req.text), req.metadata)
         collection = await new_collection()
         async with new_openai() as openai:
@@ -101,7 +109,8 @@ def create_app(settings: NaiveSettings) -> FastAPI:
 
     @app.post("/v1/query", response_model=QueryResponse)
     async def query(req: QueryRequest) -> Response:
-        top_k = check_query(req, settings)
+        limits = check_query(req, settings)
+        top_k = limits.top_k
         openai = new_openai()
         try:
             emb = await openai.embeddings.create(model=EMBED_MODEL, input=req.question)
@@ -115,7 +124,7 @@ def create_app(settings: NaiveSettings) -> FastAPI:
             sources, passages = hits_from_query(result)
             messages = build_messages(req.question, passages)
             if req.stream:  # the stream closes the client when it ends
-                return sse_response(stream_answer(openai, messages, sources), NAIVE_HEADERS)
+                return sse_response(stream_answer(openai, messages, sources, limits), NAIVE_HEADERS)
             chat = await openai.chat.completions.create(
                 model=CHAT_MODEL, messages=messages, temperature=TEMPERATURE, max_tokens=MAX_ANSWER_TOKENS
             )
@@ -123,10 +132,11 @@ def create_app(settings: NaiveSettings) -> FastAPI:
             await openai.close()
             raise
         await openai.close()
-        body = QueryResponse(answer=chat.choices[0].message.content or "", sources=sources)
+        body = limits.report(QueryResponse(answer=chat.choices[0].message.content or "", sources=sources))
         return JSONResponse(body.model_dump(), headers=NAIVE_HEADERS)
 
-    async def stream_answer(openai: AsyncOpenAI, messages: list, sources: list) -> AsyncIterator[bytes]:
+    async def stream_answer(openai: AsyncOpenAI, messages: list, sources: list,
+                            limits: QueryLimits) -> AsyncIterator[bytes]:
         parts: list[str] = []
         try:
             stream = await openai.chat.completions.create(
@@ -137,7 +147,7 @@ def create_app(settings: NaiveSettings) -> FastAPI:
                 if chunk.choices and chunk.choices[0].delta.content:
                     parts.append(chunk.choices[0].delta.content)
                     yield sse_delta(chunk.choices[0].delta.content)
-            yield sse_done(QueryResponse(answer="".join(parts), sources=sources))
+            yield sse_done(limits.report(QueryResponse(answer="".join(parts), sources=sources)))
         except Exception as exc:  # the status line is sent: report in-band
             yield sse_error("provider_error", f"{type(exc).__name__}: {exc}"[:300])
         finally:

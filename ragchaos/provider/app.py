@@ -100,7 +100,7 @@ class ProviderApp:
             ("GET", "/healthz"): self._health,
         }
         self._prefix_routes: list[tuple[str, str, Handler]] = [("GET", "/v1/models/", self._model)]
-        control = ControlApi(self.faults, self.stats, self.reset_limits, self.enforce_limits)
+        control = ControlApi(self.faults, self.stats, self.reset_limits, self.enforce_limits, self.input_limit)
         self._routes.update(control.routes())
         self._prefix_routes.extend(control.prefix_routes())
 
@@ -212,6 +212,13 @@ class ProviderApp:
         if enforced is not None:
             self.limits_enforced = enforced
         return self.limits_enforced
+
+    def input_limit(self, max_input_tokens: int | None = None) -> int:
+        """Set the embeddings per-input token limit (None: only read it); returns it."""
+        if max_input_tokens is not None:
+            emb = self.config.embeddings.model_copy(update={"max_input_tokens": max_input_tokens})
+            self.config = self.config.model_copy(update={"embeddings": emb})
+        return self.config.embeddings.max_input_tokens
 
     def _limiter(self, key: str, endpoint: str) -> RateLimiter:
         limiter = self._limiters.get((key, endpoint))

@@ -15,6 +15,7 @@ from typing import Any
 from ragchaos.provider.config import ChatConfig
 from ragchaos.provider.errors import bad_request, require_model
 from ragchaos.provider.grounding import answer, has_sources, question_of
+from ragchaos.provider.ranges import check_ranges
 from ragchaos.provider.text import count_tokens
 
 __all__ = [
@@ -93,10 +94,11 @@ def parse_request(body: Any, cfg: ChatConfig) -> ChatRequest:
             raise bad_request(f"Invalid type for 'messages[{i}]': expected an object.", f"messages[{i}]",
                               "invalid_type")
         role = m.get("role")
-        if role not in _ROLES:
+        if not isinstance(role, str) or role not in _ROLES:  # a list or object is not hashable
             raise bad_request(f"Invalid value for 'messages[{i}].role': {role!r}.", f"messages[{i}].role",
                               "invalid_value")
         messages.append((role, _text(m.get("content"), i)))
+    check_ranges(body)
     n = body.get("n")
     if n is not None and n != 1:
         raise bad_request("Invalid value for 'n': this provider supports only n=1.", "n", "invalid_value")

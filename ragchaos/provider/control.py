@@ -25,7 +25,9 @@ Handler = Callable[[Request, Receive, Any], Awaitable[Reply]]
 class ControlApi:
     def __init__(self, faults: FaultSet, stats: Stats,
                  reset_limits: Callable[[str | None], list[str]] | None = None,
-                 enforce_limits: Callable[[bool | None], bool] | None = None) -> None:
+                 enforce_limits: Callable[[bool | None], bool] | None = None,
+                 input_limit: Callable[[int | None], int] | None = None) -> None:
+        self.input_limit = input_limit
         self.faults = faults
         self.stats = stats
         self.reset_limits = reset_limits
@@ -40,6 +42,8 @@ class ControlApi:
             ("POST", "/_control/limits/reset"): self._limits_reset,
             ("GET", "/_control/limits"): self._limits_state,
             ("PUT", "/_control/limits"): self._limits_set,
+            ("GET", "/_control/input-limit"): self._input_limit_state,
+            ("PUT", "/_control/input-limit"): self._input_limit_set,
             ("GET", "/_stats"): self._stats,
             ("POST", "/_stats/reset"): self._stats_reset,
             ("GET", "/_stats/requests"): self._stats_requests,
@@ -112,6 +116,22 @@ class ControlApi:
         if self.enforce_limits is None:
             raise not_found("This provider has no rate limits.")
         return json_reply({"enforced": self.enforce_limits(body["enforced"])})
+
+    async def _input_limit_state(self, req: Request, receive: Receive, call: Any) -> Reply:
+        if self.input_limit is None:
+            raise not_found("This provider has no embeddings input limit.")
+        return json_reply({"max_input_tokens": self.input_limit(None)})
+
+    async def _input_limit_set(self, req: Request, receive: Receive, call: Any) -> Reply:
+        """``{"max_input_tokens": N}``: the embedding model's per-input limit from now on (8192 for
+        the text-embedding-3 models); raising it is how a harness removes an oversized-input cause."""
+        body = parse_json(req.body)
+        n = body.get("max_input_tokens") if isinstance(body, dict) else None
+        if type(n) is not int or not 1 <= n <= 10_000_000:
+            raise bad_request('PUT /_control/input-limit wants {"max_input_tokens": 1..10000000}.', "max_input_tokens")
+        if self.input_limit is None:
+            raise not_found("This provider has no embeddings input limit.")
+        return json_reply({"max_input_tokens": self.input_limit(n)})
 
     async def _stats(self, req: Request, receive: Receive, call: Any) -> Reply:
         return json_reply(self.stats.to_json())

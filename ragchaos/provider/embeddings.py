@@ -82,10 +82,12 @@ def parse_request(body: Any, cfg: EmbeddingsConfig) -> EmbeddingsRequest:
         raise bad_request("Invalid value for 'dimensions': expected an integer from 1 to 3072.",
                           "dimensions", "invalid_value")
     tokens = [count_tokens(i) if isinstance(i, str) else len(i) for i in items]
-    for i, n in enumerate(tokens):
+    for n in tokens:
         if n > cfg.max_input_tokens:
-            raise bad_request(f"This model's maximum context length is {cfg.max_input_tokens} tokens, however "
-                              f"you requested {n} tokens in input[{i}]. Please reduce your prompt.", "input")
+            # OpenAI's own words for an input over the model's limit (8192 for text-embedding-3-*)
+            raise bad_request(f"This model's maximum context length is {cfg.max_input_tokens} tokens, however you "
+                              f"requested {n} tokens ({n} in your prompt; 0 for the completion). Please reduce your "
+                              "prompt; or completion length.")
     total = sum(tokens)
     if total > cfg.max_request_tokens:
         raise bad_request(f"Requested {total} tokens, max {cfg.max_request_tokens} tokens per request", "input",

@@ -7,7 +7,7 @@ A checklist, one module per mechanism, each with its switch (``RAGCHAOS_DISABLE`
 | pooled clients, explicit timeouts, SDK retries off | clients.py | pooling |
 | micro-batched embeddings | batching.py, embedder.py | batching |
 | bulk upserts | vectorstore.py | bulk_upsert |
-| durable ingest queue | ingest_queue.py, jobstore.py | queue |
+| durable ingest queue: one worker loop, poison isolated, dead letters (admin API, CLI) | ingest_queue.py, ingest_store.py, ingest_local.py, jobstore.py, ingest_errors.py, ingest_admin.py | queue |
 | caches: response, retrieval, embedding, semantic; single-flight | caches.py, semantic_cache.py, singleflight.py | cache, response_cache, retrieval_cache, embedding_cache, semantic_cache |
 | cached answers kept across a corpus change that cannot alter them | revalidation.py (query.py carries) | cache_revalidation |
 | retries, breaker, bulkhead, deadline, pacing | retries.py, breaker.py, bulkhead.py, deadline.py, pacing.py (resilience.py composes them) | retries, breaker, bulkhead, deadline, pacing |
@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, Response
 
 from ragchaos.kit.base import build_app
 from ragchaos.kit.errors import ApiError
-from ragchaos.kit.limits import check_document, check_query
+from ragchaos.kit.limits import QueryLimits, check_document, check_query
 from ragchaos.kit.schemas import (
     DocumentAccepted,
     DocumentIndexed,
@@ -53,6 +53,7 @@ from ragchaos.reference_app.fallback import as_unavailable, unavailable
 from ragchaos.reference_app.finish_late import FinishLate
 from ragchaos.reference_app.generator import Generator
 from ragchaos.reference_app.ingest import DocIn, Indexer
+from ragchaos.reference_app.ingest_admin import dead_letter_routes
 from ragchaos.reference_app.query import Answer, QueryService
 from ragchaos.reference_app.quotas import QuotaExceeded
 from ragchaos.reference_app.resilience import (
@@ -145,6 +146,7 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
     app.state.clients = clients
     app.state.guards = guards
     app.state.queue = queue
+    app.include_router(dead_letter_routes(queue))
 
     async def admit(tenant: str) -> None:
         try:
@@ -161,7 +163,8 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
 
     @app.post("/v1/query", response_model=QueryResponse)
     async def query(req: QueryRequest) -> Response:
-        top_k = check_query(req, settings)
+        limits = check_query(req, settings)
+        top_k = limits.top_k
         await admit(req.tenant)
         slot = admission.slot()
         try:
@@ -173,12 +176,12 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
             deadline = request_deadline(res, disabled)
             if not req.stream:
                 answer = await service.answer(req, top_k, deadline)
-                return JSONResponse(answer.body.model_dump(), headers=headers(answer))
+                return JSONResponse(limits.report(answer.body).model_dump(), headers=headers(answer))
             result = await service.stream(req, top_k, deadline)
             if isinstance(result, Answer):
-                return sse_response(_single(result.body), headers(result))
+                return sse_response(_single(limits.report(result.body)), headers(result))
             streaming = True
-            return sse_response(stream_body(result, slot), {"X-Cache": "MISS", "X-Degraded": "false"})
+            return sse_response(stream_body(result, slot, limits), {"X-Cache": "MISS", "X-Degraded": "false"})
         finally:
             if not streaming:
                 await slot.__aexit__(None, None, None)
@@ -186,7 +189,8 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
     async def _single(body: QueryResponse) -> AsyncIterator[bytes]:
         yield sse_done(body)
 
-    async def stream_body(result: tuple, slot: AbstractAsyncContextManager[None]) -> AsyncIterator[bytes]:
+    async def stream_body(result: tuple, slot: AbstractAsyncContextManager[None],
+                          limits: QueryLimits) -> AsyncIterator[bytes]:
         prep, deltas = result
         parts: list[str] = []
         try:
@@ -194,7 +198,7 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
                 async for delta in deltas:
                     parts.append(delta)
                     yield sse_delta(delta)
-            yield sse_done(service.finish_stream(prep, "".join(parts)).body)
+            yield sse_done(limits.report(service.finish_stream(prep, "".join(parts)).body))
         except Exception as exc:
             yield sse_error("chat_error", f"{type(exc).__name__}: {exc}"[:300])
         finally:

@@ -13,6 +13,11 @@ changes (a call is rarely in flight when the next text comes); under load, when 
 slow or paced, the calls per text fall exactly when calls are scarce, and no batch ever queues
 at the bulkhead behind another. A text whose callers' deadlines all passed while it waited is
 not sent.
+
+A batch refused because of one of its texts (``refused(exc)``: the provider's 400 for an input
+over the model's limit) is split and sent again, its longest text alone first, down to the text
+that is refused, so one caller's poison never fails another caller's texts that merely shared
+its call.
 """
 
 from __future__ import annotations
@@ -39,8 +44,16 @@ class BatchConfig:
 
 
 class MicroBatcher:
-    def __init__(self, embed_many: EmbedMany, config: BatchConfig = BatchConfig(), *, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        embed_many: EmbedMany,
+        config: BatchConfig = BatchConfig(),
+        *,
+        enabled: bool = True,
+        refused: Callable[[BaseException], bool] = lambda exc: False,
+    ) -> None:
         self._embed_many = embed_many
+        self._refused = refused
         self.config = config
         self.enabled = enabled
         self._pending: dict[str, Deadline] = {}  # text -> the longest deadline among its callers
@@ -128,15 +141,9 @@ class MicroBatcher:
         return batch
 
     async def _run(self, batch: list[str], deadline: Deadline) -> None:
-        self.batches_sent += 1
         futures = [self._futures[t] for t in batch]
         try:
-            vectors = await self._embed_many(batch, deadline)
-            if len(vectors) != len(batch):
-                raise RuntimeError(f"provider returned {len(vectors)} embeddings for {len(batch)} inputs")
-            for fut, vec in zip(futures, vectors, strict=True):
-                if not fut.done():
-                    fut.set_result(vec)
+            await self._send(batch, futures, deadline)
         except BaseException as exc:
             for fut in futures:
                 if not fut.done():
@@ -149,6 +156,32 @@ class MicroBatcher:
             self._in_flight -= 1
             if self._pending and self._timer is None:
                 self._flush()
+
+    async def _send(self, batch: list[str], futures: list[asyncio.Future[Vector]], deadline: Deadline) -> None:
+        self.batches_sent += 1
+        try:
+            vectors = await self._embed_many(batch, deadline)
+        except Exception as exc:
+            if len(batch) < 2 or not self._refused(exc):
+                raise
+            # the longest text is the likeliest refusal (an input over the model's limit): try it
+            # alone, the rest together; the poison is sent twice, not once per level of a bisection
+            longest = max(range(len(batch)), key=lambda k: len(batch[k]))
+            rest = [k for k in range(len(batch)) if k != longest]
+            for part in ([longest], rest):
+                texts, futs = [batch[k] for k in part], [futures[k] for k in part]
+                try:
+                    await self._send(texts, futs, deadline)
+                except Exception as inner:
+                    for fut in futs:
+                        if not fut.done():
+                            fut.set_exception(inner)
+            return
+        if len(vectors) != len(batch):
+            raise RuntimeError(f"provider returned {len(vectors)} embeddings for {len(batch)} inputs")
+        for fut, vec in zip(futures, vectors, strict=True):
+            if not fut.done():
+                fut.set_result(vec)
 
 
 def _retrieve(fut: asyncio.Future[Vector]) -> None:

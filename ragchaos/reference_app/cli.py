@@ -1,4 +1,5 @@
-"""``ragchaos reference serve --host 127.0.0.1 --port N`` (configured by RAGCHAOS_* variables)."""
+"""``ragchaos reference serve --host 127.0.0.1 --port N`` (configured by RAGCHAOS_* variables), and
+``ragchaos reference dead-letters list|show|replay|purge`` against a running app (ingest_admin.py)."""
 
 from __future__ import annotations
 
@@ -22,4 +23,7 @@ def _app(settings: Any) -> Any:
 
 
 def register(subparsers: Any) -> None:
-    add_serve_command(subparsers, "reference", "the reference RAG app (what production needs)", _settings, _app)
+    sub = add_serve_command(subparsers, "reference", "the reference RAG app (what production needs)", _settings, _app)
+    from ragchaos.reference_app.ingest_admin import add_dead_letter_command
+
+    add_dead_letter_command(sub)

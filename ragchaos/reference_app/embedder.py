@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from cachetools import TTLCache
 
 from ragchaos.kit.prompt import EMBED_MODEL, estimate_tokens
 from ragchaos.measure.accounting import count_embeddings
@@ -20,6 +21,7 @@ from ragchaos.reference_app.batching import BatchConfig, MicroBatcher, Vector
 from ragchaos.reference_app.caches import LayerCache
 from ragchaos.reference_app.clients import Clients
 from ragchaos.reference_app.deadline import Deadline
+from ragchaos.reference_app.ingest_errors import classify_ingest
 from ragchaos.reference_app.resilience import DependencyGuard
 
 __all__ = ["Embedder"]
@@ -40,9 +42,18 @@ class Embedder:
         self.guard = guard
         self.metrics = metrics
         self.cache = cache
-        self.batcher = MicroBatcher(self._call, batch, enabled=batching)
+        # a text the provider refuses (over the input limit) must not fail the texts sharing its call
+        # texts the provider refused for themselves (a 400), for a short while: a batch split to
+        # find its poison asks again, and must not send the poison (10k tokens of budget) again
+        self.refused: TTLCache[str, BaseException] = TTLCache(maxsize=1024, ttl=60.0)
+        self.batcher = MicroBatcher(self._call, batch, enabled=batching,
+                                    refused=lambda exc: classify_ingest(exc) == "permanent")
 
     async def embed(self, texts: Sequence[str], deadline: Deadline) -> list[Vector]:
+        for text in texts:
+            refusal = self.refused.get(text)
+            if refusal is not None:  # refused a moment ago: the same bytes get the same answer
+                raise refusal
         out: list[Vector | None] = [None] * len(texts)
         missing: list[int] = []
         await self.cache.prefetch([(EMBED_MODEL, t) for t in texts])  # shared cache (REDIS_URL)
@@ -75,4 +86,14 @@ class Embedder:
             # 12 KB as a list of Python floats, which is what lets the embedding cache be large
             return [np.asarray(d.embedding, dtype=np.float32) for d in sorted(resp.data, key=lambda d: d.index)]
 
-        return await self.guard.call(attempt, deadline=deadline, tokens=tokens)
+        try:
+            vectors = await self.guard.call(attempt, deadline=deadline, tokens=tokens)
+        except Exception as exc:
+            if len(batch) == 1 and classify_ingest(exc) == "permanent":
+                self.refused[batch[0]] = exc
+            raise
+        for text, vec in zip(batch, vectors, strict=False):
+            # cached now, not when the caller's whole request returns: when a caller's other text
+            # is refused, a retry of its good texts is a cache hit, not another provider call
+            self.cache.put((EMBED_MODEL, text), vec)
+        return vectors

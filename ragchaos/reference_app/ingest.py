@@ -7,16 +7,24 @@ The new version tells every cache that the tenant's corpus changed; with it goes
 Used by the queue workers (a batch of claimed jobs at once, so their chunks share embeddings
 calls and upserts) and, with the ``queue`` switch off, inline in the request. Chunk ids are
 stable (tenant, doc, content), so indexing a document twice is an idempotent upsert.
+
+Writes of one document take turns (ragchaos/kit/doclocks.py): upsert-then-prune interleaved
+with another writer's would delete both versions' chunks. A queued job carries its acceptance
+time as its ``version``: of two jobs for one document (in one batch, or in two workers' batches)
+the later accepted wins, and an older one arriving after it is skipped, so the document ends as
+the last writer's version whatever order the workers run in.
 """
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ragchaos.kit.chunking import chunk_text
+from ragchaos.kit.doclocks import DocKey, DocumentLocks
 from ragchaos.kit.vectors import ChunkRecord, chunk_records
 from ragchaos.measure.stages import StageRecorder
 from ragchaos.reference_app.caches import CorpusVersions
@@ -34,6 +42,43 @@ class DocIn:
     doc_id: str
     text: str
     metadata: dict[str, Any] | None
+    # a queued job's acceptance time: an older version never overwrites a newer one. None (inline
+    # writes): the order the writers take the document's lock in decides
+    version: float | None = None
+
+    @property
+    def key(self) -> DocKey:
+        return (self.tenant, self.doc_id)
+
+
+class IndexedVersions:
+    """The newest version indexed per document, for the last ``size`` documents written."""
+
+    def __init__(self, size: int = 65_536) -> None:
+        self.size = size
+        self._newest: OrderedDict[DocKey, float] = OrderedDict()
+
+    def superseded(self, doc: DocIn) -> bool:
+        newest = self._newest.get(doc.key)
+        return doc.version is not None and newest is not None and doc.version < newest
+
+    def record(self, doc: DocIn) -> None:
+        if doc.version is None:
+            return
+        self._newest[doc.key] = max(doc.version, self._newest.get(doc.key, doc.version))
+        self._newest.move_to_end(doc.key)
+        while len(self._newest) > self.size:
+            self._newest.popitem(last=False)
+
+
+def _last_of_each(docs: Sequence[DocIn]) -> list[DocIn]:
+    """One version per document: the newest (the later one in the batch when versions tie)."""
+    latest: dict[DocKey, DocIn] = {}
+    for d in docs:
+        kept = latest.get(d.key)
+        if kept is None or (d.version or 0.0) >= (kept.version or 0.0):
+            latest[d.key] = d
+    return list(latest.values())
 
 
 class Indexer:
@@ -42,9 +87,26 @@ class Indexer:
         self.store = store
         self.versions = versions
         self.stages = stages
+        self.writers = DocumentLocks()
+        self.indexed = IndexedVersions()
+
+    def forget_refusals(self) -> None:
+        """An operator replays dead letters because the cause is gone: ask the provider again."""
+        self.embedder.refused.clear()
 
     async def index(self, docs: Sequence[DocIn], deadline: Deadline) -> list[int]:
-        """Index ``docs`` together; returns each document's chunk count."""
+        """Index ``docs`` together; returns each document's chunk count (of the text it was given)."""
+        counts = [len(chunk_records(d.tenant, d.doc_id, chunk_text(d.text), d.metadata)) for d in docs]
+        latest = _last_of_each(docs)
+        async with self.writers.hold(d.key for d in latest):
+            fresh = [d for d in latest if not self.indexed.superseded(d)]
+            if fresh:
+                await self._index(fresh, deadline)
+            for d in fresh:
+                self.indexed.record(d)
+        return counts
+
+    async def _index(self, docs: Sequence[DocIn], deadline: Deadline) -> None:
         t0 = time.perf_counter()
         per_doc: list[list[ChunkRecord]] = []
         with self.stages.time("ingest.chunk"):
@@ -69,4 +131,3 @@ class Indexer:
                                      [vectors[i] for i in mine])
             await self.versions.advance(tenant, change)  # cached answers this change can alter are stale
         self.stages.record_seconds("ingest.total", time.perf_counter() - t0)
-        return [len(recs) for recs in per_doc]

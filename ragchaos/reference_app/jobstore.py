@@ -2,10 +2,14 @@
 
 ``POST /v1/documents`` answers 202 only after ``enqueue`` has committed the job (WAL,
 ``synchronous=FULL``: the commit is on disk, so a crash right after the 202 loses nothing).
-Workers ``claim`` jobs (queued -> running), and ``complete`` or ``fail`` them; a failed job goes
-back to the queue with a backoff until ``max_attempts``. On start, ``recover`` returns jobs a
-crashed process left running to the queue: chunk ids are stable, so doing a job twice is an
-idempotent upsert, never a duplicate.
+Workers ``claim`` jobs (queued -> running; ``attempts`` counts deliveries, as SQS's receive
+count does), and ``complete`` or ``fail`` them. A job that failed for a transient reason goes
+back to the queue after a backoff, until ``max_attempts``; a permanent failure (the document
+itself was refused) or the last attempt makes it a dead letter (state ``failed``), kept with its
+document, its error and every failure's time and error, until it is replayed (``replay``: back
+to the queue, attempts from zero) or purged. On start, ``recover`` returns jobs a crashed process
+left running to the queue: chunk ids are stable, so doing a job twice is an idempotent upsert,
+never a duplicate; a job that crashes its process every time is still bounded by its attempts.
 
 One job per document is claimed at a time (the oldest), so two versions of one document are
 indexed in the order they were accepted. SQLite calls block, so the async app runs them in a
@@ -40,11 +44,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     accepted_at REAL NOT NULL,
     started_at REAL,
     finished_at REAL,
-    next_attempt_at REAL NOT NULL
+    next_attempt_at REAL NOT NULL,
+    failures TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (state, next_attempt_at, accepted_at);
 CREATE INDEX IF NOT EXISTS jobs_doc ON jobs (tenant, doc_id, state);
 """
+_FAILURES_KEPT = 20  # per job: a dead letter shows its history without growing without bound
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,8 @@ class Job:
     accepted_at: float
     started_at: float | None
     finished_at: float | None
+    failures: tuple[tuple[float, str], ...] = ()  # (when, error) of each failed attempt
+    receipt: str | None = None  # the queue's handle for this delivery (Redis Streams: the entry id)
 
 
 class JobStore:
@@ -75,6 +83,9 @@ class JobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(jobs)")}
+        if "failures" not in columns:  # a queue file written before dead letters kept their history
+            self._db.execute("ALTER TABLE jobs ADD COLUMN failures TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -130,19 +141,55 @@ class JobStore:
                 (chunks, self._clock(), job_id),
             )
 
-    def fail(self, job_id: str, error: str, *, retry_in: float) -> str:
-        """Back to the queue after ``retry_in`` seconds, or ``failed`` after max_attempts."""
+    def fail(self, job_id: str, error: str, *, retry_in: float, permanent: bool = False) -> str:
+        """Back to the queue after ``retry_in`` seconds; a dead letter (``failed``) if ``permanent``
+        or this was its last attempt. Returns the new state."""
         now = self._clock()
         with self._lock:
-            row = self._db.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            row = self._db.execute("SELECT attempts, failures FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None:
                 return "missing"
-            state = "failed" if row["attempts"] >= self.max_attempts else "queued"
+            state = "failed" if permanent or row["attempts"] >= self.max_attempts else "queued"
+            failures = (json.loads(row["failures"]) if row["failures"] else []) + [[now, error[:500]]]
             self._db.execute(
-                "UPDATE jobs SET state = ?, error = ?, next_attempt_at = ?, finished_at = ? WHERE id = ?",
-                (state, error[:500], now + retry_in, now if state == "failed" else None, job_id),
+                "UPDATE jobs SET state = ?, error = ?, next_attempt_at = ?, finished_at = ?, failures = ? WHERE id = ?",
+                (state, error[:500], now + retry_in, now if state == "failed" else None,
+                 json.dumps(failures[-_FAILURES_KEPT:]), job_id),
             )
         return state
+
+    def dead_letters(self, limit: int = 100) -> list[Job]:
+        """Dead letters, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM jobs WHERE state = 'failed' ORDER BY finished_at, id LIMIT ?",
+                                    (limit,)).fetchall()
+        return [_job(r) for r in rows]
+
+    def dead_letter_stats(self) -> tuple[int, float | None]:
+        """How many dead letters, and when the oldest became one (None if none)."""
+        with self._lock:
+            row = self._db.execute("SELECT COUNT(*) AS n, MIN(finished_at) AS t FROM jobs WHERE state = 'failed'"
+                                   ).fetchone()
+        return int(row["n"]), row["t"]
+
+    def replay(self, job_id: str | None = None) -> list[str]:
+        """Dead letters (one, or all) back to the queue with their attempts from zero; their
+        failure history stays. Returns the ids replayed."""
+        where, args = ("state = 'failed' AND id = ?", (job_id,)) if job_id else ("state = 'failed'", ())
+        with self._lock:
+            ids = [r["id"] for r in self._db.execute(f"SELECT id FROM jobs WHERE {where}", args)]
+            self._db.execute(
+                f"UPDATE jobs SET state = 'queued', attempts = 0, error = NULL, finished_at = NULL,"
+                f" next_attempt_at = ? WHERE {where}", (self._clock(), *args))
+        return ids
+
+    def purge(self, job_id: str | None = None) -> list[str]:
+        """Delete dead letters (one, or all). Returns the ids deleted."""
+        where, args = ("state = 'failed' AND id = ?", (job_id,)) if job_id else ("state = 'failed'", ())
+        with self._lock:
+            ids = [r["id"] for r in self._db.execute(f"SELECT id FROM jobs WHERE {where}", args)]
+            self._db.execute(f"DELETE FROM jobs WHERE {where}", args)
+        return ids
 
     def recover(self) -> int:
         """Jobs left running by a crashed process go back to the queue."""
@@ -154,14 +201,7 @@ class JobStore:
     def get(self, job_id: str) -> Job | None:
         with self._lock:
             row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        if row is None:
-            return None
-        return Job(
-            id=row["id"], tenant=row["tenant"], doc_id=row["doc_id"], text=row["text"],
-            metadata=json.loads(row["metadata"]) if row["metadata"] else None, state=row["state"],
-            attempts=row["attempts"], error=row["error"], chunks=row["chunks"], accepted_at=row["accepted_at"],
-            started_at=row["started_at"], finished_at=row["finished_at"],
-        )
+        return None if row is None else _job(row)
 
     def counts(self) -> dict[str, int]:
         with self._lock:
@@ -175,3 +215,13 @@ class JobStore:
         if row is None or row["t"] is None:
             return None
         return max(0.0, row["t"] - self._clock())
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(
+        id=row["id"], tenant=row["tenant"], doc_id=row["doc_id"], text=row["text"],
+        metadata=json.loads(row["metadata"]) if row["metadata"] else None, state=row["state"],
+        attempts=row["attempts"], error=row["error"], chunks=row["chunks"], accepted_at=row["accepted_at"],
+        started_at=row["started_at"], finished_at=row["finished_at"],
+        failures=tuple((float(at), str(err)) for at, err in json.loads(row["failures"] or "[]")),
+    )

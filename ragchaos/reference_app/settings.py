@@ -31,7 +31,9 @@ class ReferenceSettings(AppSettings):
     # the durable ingest queue
     ingest_workers: int = Field(2, ge=0)  # 0: this replica only accepts jobs (others index them)
     ingest_claim_jobs: int = Field(16, ge=1)
-    ingest_max_attempts: int = Field(5, ge=1)
+    ingest_max_attempts: int = Field(5, ge=1)  # per job; a permanent failure is a dead letter at once
+    ingest_backoff_s: float = Field(0.5, gt=0)  # first retry of a transient failure, doubling, jittered
+    ingest_max_backoff_s: float = Field(30.0, gt=0)
     ingest_deadline_s: float = Field(60.0, gt=0)
     ingest_poll_s: float = Field(0.5, gt=0)
     # REDIS_URL (ragchaos/reference_app/shared/): a pending job silent this long is claimed by another worker

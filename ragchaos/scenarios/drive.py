@@ -20,7 +20,7 @@ from locust.env import Environment
 
 from ragchaos.scenarios.context import RunContext
 from ragchaos.scenarios.loads import ArrivalLoad, UserLoad
-from ragchaos.scenarios.requests import RequestSource, plan_arrivals
+from ragchaos.scenarios.requests import RequestSource, is_poison, plan_arrivals
 from ragchaos.scenarios.schedule import Arrival, Dispatcher
 from ragchaos.scenarios.shapes import stages_shape
 from ragchaos.scenarios.users import closed_user_class, open_user_class
@@ -97,7 +97,8 @@ class LoadDriver:
         for burst in self.scenario.workload.ingest_bursts:
             for i in range(burst.documents):
                 tenant = burst.tenant or self.ctx.bench.mix.pick_tenant(source.rng)
-                out.append((burst.at + burst.over * (i + 0.5) / burst.documents, source.ingest(tenant)))
+                spec = source.ingest(tenant, poison=is_poison(i, burst.poison_share))
+                out.append((burst.at + burst.over * (i + 0.5) / burst.documents, spec))
         out.sort(key=lambda x: x[0])
         return [Arrival(t, i, spec) for i, (t, spec) in enumerate(out)]
 

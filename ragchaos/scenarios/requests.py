@@ -8,6 +8,7 @@ same requests in the same order.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ from ragchaos.scenarios.schedule import Arrival, arrival_times
 from ragchaos.scenarios.schema import Scenario
 from ragchaos.scenarios.tenantkeys import tenant_headers
 
-__all__ = ["RequestSource", "RequestSpec", "Workbench", "plan_arrivals"]
+__all__ = ["POISON_BLOB", "RequestSource", "RequestSpec", "Workbench", "is_poison", "plan_arrivals"]
 
 
 @dataclass(frozen=True)
@@ -75,10 +76,21 @@ class RequestSource:
             return RequestSpec("query", q.tenant, question=q)
         return self.ingest(self.bench.mix.pick_tenant(self.rng))
 
-    def ingest(self, tenant: str) -> RequestSpec:
+    def ingest(self, tenant: str, *, poison: bool = False) -> RequestSpec:
         n = self._ingested.get(tenant, 0)
         self._ingested[tenant] = n + 1
-        return RequestSpec("ingest", tenant, document=self.bench.corpus.new_document(tenant, n, stream=self.stream))
+        doc = self.bench.corpus.new_document(tenant, n, stream=self.stream)
+        if poison:  # a pasted blob: one chunk over the embedding model's 8,192-token input limit
+            doc = dataclasses.replace(doc, text=f"{doc.text} {POISON_BLOB}")
+        return RequestSpec("ingest", tenant, document=doc)
+
+
+POISON_BLOB = "QUJD" * 10_000  # 40,000 characters without a space: ~10,000 tokens in one chunk
+
+
+def is_poison(i: int, share: float) -> bool:
+    """Whether the ``i``-th document of a burst is poison: ``share`` of them, evenly spread."""
+    return int((i + 1) * share) > int(i * share)
 
 
 def plan_arrivals(bench: Workbench) -> list[Arrival]:
@@ -94,6 +106,6 @@ def plan_arrivals(bench: Workbench) -> list[Arrival]:
         for i in range(burst.documents):
             t = burst.at + burst.over * (i + 0.5) / burst.documents
             tenant = burst.tenant or bench.mix.pick_tenant(burst_source.rng)
-            timed.append((t, burst_source.ingest(tenant)))
+            timed.append((t, burst_source.ingest(tenant, poison=is_poison(i, burst.poison_share))))
     timed.sort(key=lambda item: item[0])
     return [Arrival(t, i, spec) for i, (t, spec) in enumerate(timed)]

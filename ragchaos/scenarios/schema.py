@@ -71,6 +71,9 @@ class IngestBurst(_Strict):
     documents: int = Field(ge=1, le=5000)
     over: Duration = 2.0
     tenant: str | None = None  # None: spread over the tenants by weight
+    # this share of the burst's documents carry a chunk over the embedding model's input limit
+    # (a pasted blob, ~10,000 tokens): poison the provider refuses with its 400 (issue 20)
+    poison_share: Fraction = 0.0
 
 
 class Workload(_Strict):

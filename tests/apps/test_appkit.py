@@ -49,7 +49,8 @@ BAD_QUERIES = [
     ({"tenant": "t", "question": "   "}, 422, "question"),
     ({"tenant": "t", "question": "x" * 51}, 422, "question"),
     ({"tenant": "t", "question": "q", "top_k": 0}, 422, "top_k"),
-    ({"tenant": "t", "question": "q", "top_k": 6}, 422, "top_k"),
+    ({"tenant": "t", "question": "q", "top_k": "5"}, 422, "top_k"),  # above the maximum is clamped, not refused
+    ({"tenant": "t", "question": "q", "top_k": True}, 422, "top_k"),
     ({"tenant": "t", "question": "q", "top_k": "many"}, 422, "top_k"),
     ({"tenant": "bad tenant!", "question": "q"}, 422, "tenant"),
     ({"tenant": "t", "question": "q", "filters": {"tenant": "other"}}, 422, "reserved"),

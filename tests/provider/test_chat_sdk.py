@@ -82,3 +82,27 @@ def test_missing_model_is_a_400(prov: Provider) -> None:
     status, body = prov.call("POST", "/v1/chat/completions", {"messages": MESSAGES},
                              headers={"authorization": "Bearer k2"})
     assert status == 400 and "model" in body["error"]["message"]
+
+
+@pytest.mark.parametrize(("param", "value", "code"), [
+    ("temperature", 5, "decimal_above_max_value"),
+    ("temperature", -0.5, "decimal_below_min_value"),
+    ("top_p", 1.5, "decimal_above_max_value"),
+    ("presence_penalty", -3, "decimal_below_min_value"),
+    ("frequency_penalty", 2.5, "decimal_above_max_value"),
+    ("top_logprobs", 21, "integer_above_max_value"),
+    ("temperature", "hot", "invalid_type"),
+])
+def test_out_of_range_parameters_are_400_as_openai_answers(prov: Provider, param: str, value, code: str) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        prov.client("k2").chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, **{param: value})
+    assert info.value.status_code == 400
+    assert info.value.type == "invalid_request_error"
+    assert (info.value.param, info.value.code) == (param, code)
+    assert f"'{param}'" in info.value.message
+
+
+def test_edge_values_are_taken(prov: Provider) -> None:
+    out = prov.client("k2").chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, temperature=2, top_p=0,
+                                                    presence_penalty=-2, frequency_penalty=2)
+    assert out.choices[0].message.content

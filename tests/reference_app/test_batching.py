@@ -167,3 +167,29 @@ async def test_a_waiting_text_whose_deadline_passed_is_not_sent() -> None:
     with pytest.raises(DeadlineExceeded):
         await gone
     assert gated.calls == [["a"], ["kept"]]
+
+
+def test_a_refused_text_fails_only_its_own_callers_and_is_sent_twice_not_once_per_level() -> None:
+    """One caller's poison shares a call with another caller's texts: only the poison's caller fails."""
+    sent: list[list[str]] = []
+
+    class Refused(Exception):
+        pass
+
+    async def embed_many(batch: list[str], deadline: Deadline) -> list[int]:
+        sent.append(list(batch))
+        if any(len(t) > 100 for t in batch):
+            raise Refused("input over the limit")
+        return [len(t) for t in batch]
+
+    async def body() -> None:
+        b = MicroBatcher(embed_many, BatchConfig(max_items=64, max_wait_s=0.01),
+                         refused=lambda exc: isinstance(exc, Refused))
+        good = asyncio.ensure_future(b.embed([f"text {i}" for i in range(30)], Deadline.after(10)))
+        bad = asyncio.ensure_future(b.embed(["x" * 500, "fine"], Deadline.after(10)))
+        assert await good == [len(f"text {i}") for i in range(30)]
+        with pytest.raises(Refused):
+            await bad
+
+    asyncio.run(body())
+    assert len(sent) == 3 and sum("x" * 500 in batch for batch in sent) == 2  # whole, then alone; the rest once

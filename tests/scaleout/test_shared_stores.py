@@ -20,6 +20,7 @@ from ragchaos.kit.schemas import QueryResponse
 from ragchaos.measure.stages import StageRecorder
 from ragchaos.reference_app.deadline import Deadline
 from ragchaos.reference_app.ingest import DocIn
+from ragchaos.reference_app.ingest_queue import IngestQueue
 from ragchaos.reference_app.pacing import PaceTimeout
 from ragchaos.reference_app.quotas import TenantLimit
 from ragchaos.reference_app.shared.backend import CODECS
@@ -28,7 +29,7 @@ from ragchaos.reference_app.shared.namespace import Namespace, connect
 from ragchaos.reference_app.shared.pacing import RedisPacer
 from ragchaos.reference_app.shared.quotas import RedisQuotaStore
 from ragchaos.reference_app.shared.semantic_cache import RedisSemanticCache, pack_entry, unpack_entry
-from ragchaos.reference_app.shared.stream_queue import StreamIngestQueue
+from ragchaos.reference_app.shared.stream_queue import StreamJobQueue
 
 pytestmark = [pytest.mark.redis]
 
@@ -233,8 +234,8 @@ class _Indexer:
 def test_stream_queue_redelivers_a_silent_consumers_job(redis_url: str, redis_prefix: str) -> None:
     async def body(a: Namespace, b: Namespace) -> None:
         hanging, working = _Indexer(hang=True), _Indexer(hang=False)
-        qa = StreamIngestQueue(a, hanging, StageRecorder(), workers=1, poll_s=0.05, claim_idle_s=1.5)
-        qb = StreamIngestQueue(b, working, StageRecorder(), workers=1, poll_s=0.05, claim_idle_s=1.5)
+        qa = IngestQueue(StreamJobQueue(a, claim_idle_s=1.5), hanging, StageRecorder(), workers=1, poll_s=0.05)  # type: ignore[arg-type]  # a stand-in indexer
+        qb = IngestQueue(StreamJobQueue(b, claim_idle_s=1.5), working, StageRecorder(), workers=1, poll_s=0.05)  # type: ignore[arg-type]  # a stand-in indexer
         await qa.start()
         job = await qa.submit(DocIn("acme", "doc-1", "text", {"k": "v"}))
         assert (await qb.get(job.id)).state in ("queued", "running")

@@ -83,9 +83,8 @@ def resolve_listen(listen: str, allow_remote: bool) -> tuple[str, int]:
         except (OSError, IndexError):
             raise ServerFailure(f"listen tcp: lookup {host}: no such host") from None
     if not ip.is_loopback and not allow_remote:
-        raise ApiError(
-            f"listen {listen}: this server binds loopback addresses only (start it with --allow-remote)", 400
-        )
+        raise ApiError(f"listen tcp {join_host_port(str(ip), port)}: bind: cannot assign requested address "
+                       "(this server binds loopback addresses only; start it with --allow-remote)", 400)
     return str(ip), port
 
 
@@ -226,7 +225,11 @@ class ProxyServer:
     async def start(self) -> None:
         if self.server is not None:
             raise ApiError("proxy already started", 409)  # only /reset sees this, and ignores it
-        host, port = resolve_listen(self.listen, self.allow_remote)
+        try:
+            host, port = resolve_listen(self.listen, self.allow_remote)
+        except ServerFailure as exc:  # Go's net.Listen names itself: "listen tcp: address x: missing port in address"
+            text = str(exc)
+            raise ServerFailure(text if text.startswith("listen tcp") else f"listen tcp: {text}") from None
         try:
             self.server = await self.loop.create_server(
                 lambda: ClientSide(self), host, port, reuse_address=True, backlog=1024

@@ -11,11 +11,6 @@ class BandwidthToxic(Toxic):
     go_name = "BandwidthToxic"
     rate: int = 0
 
-    def check(self) -> str | None:
-        if self.rate < 0:  # Toxiproxy 2.12.0 panics on this and the whole server dies
-            return f"bandwidth rate must be >= 0 KB/s (got {self.rate})"
-        return None
-
     async def pipe(self, stub: ToxicStub) -> None:
         debt = 0.0  # seconds still owed; carries the timer's error into the next chunk
         while True:
@@ -26,7 +21,8 @@ class BandwidthToxic(Toxic):
                 stub.close()
                 return
             if self.rate <= 0:
-                # rate 0 stalls the stream for good (the real one sends empty slices forever)
+                # rate 0 stalls the stream for good (the real one sends empty slices forever); a
+                # negative rate, accepted as the real one accepts it (and then panics), stalls too
                 await stub.wait_interrupt()
                 stub.send(chunk)
                 return

@@ -52,6 +52,7 @@ class Chunk:
 
 
 EOF = None
+MAX_WAIT_S = 365 * 24 * 3600.0
 
 
 class _Signal:
@@ -99,6 +100,10 @@ class Toxic:
         for name in self.attribute_names():
             if updates and name in updates and updates[name] is not None:  # JSON null leaves a Go int alone
                 value = updates[name]
+                if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+                    raise AttributeTypeError(
+                        f"json: cannot unmarshal number {value} into Go struct field {self.go_name}.attributes.{name} of type int64"
+                    )
                 if isinstance(value, bool) or not isinstance(value, int):
                     kind = {str: "string", bool: "bool", float: "number", list: "array", dict: "object"}.get(
                         type(value), "value"
@@ -111,7 +116,8 @@ class Toxic:
         return fresh
 
     def check(self) -> str | None:
-        """A reason to refuse these attributes (inputs that crash the real server), or None."""
+        """A reason to refuse these attributes, or None. The real Toxiproxy validates no attribute,
+        so no built-in toxic refuses any: each guards its own data path against every value instead."""
         return None
 
     async def pipe(self, stub: ToxicStub) -> None:  # pragma: no cover - every toxic overrides it
@@ -322,7 +328,8 @@ class ToxicStub:
         self._waiter = fut
         if channel is not None:
             channel.waiter = fut
-        handle = loop.call_later(timeout, _resolve, fut, TIMED_OUT) if timeout is not None else None
+        # the real server accepts any int64 of milliseconds; a wait past a year is a stall, not an overflow
+        handle = loop.call_later(min(timeout, MAX_WAIT_S), _resolve, fut, TIMED_OUT) if timeout is not None else None
         try:
             return await fut
         finally:

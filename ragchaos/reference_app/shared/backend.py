@@ -18,7 +18,10 @@ from ragchaos.measure.metrics import AppMetrics
 from ragchaos.measure.stages import StageRecorder
 from ragchaos.reference_app.caches import CorpusVersions, LayerCache
 from ragchaos.reference_app.ingest import Indexer
+from ragchaos.reference_app.ingest_errors import Backoff
+from ragchaos.reference_app.ingest_local import LocalJobQueue
 from ragchaos.reference_app.ingest_queue import IngestQueue
+from ragchaos.reference_app.ingest_store import JobQueue
 from ragchaos.reference_app.pacing import Pacer
 from ragchaos.reference_app.quotas import QuotaStore
 from ragchaos.reference_app.semantic_cache import SemanticCache
@@ -28,7 +31,7 @@ from ragchaos.reference_app.shared.namespace import Namespace, connect
 from ragchaos.reference_app.shared.pacing import RedisPacer
 from ragchaos.reference_app.shared.quotas import RedisQuotaStore
 from ragchaos.reference_app.shared.semantic_cache import RedisSemanticCache
-from ragchaos.reference_app.shared.stream_queue import StreamIngestQueue
+from ragchaos.reference_app.shared.stream_queue import StreamJobQueue
 
 __all__ = ["LocalBackend", "RedisBackend", "select_backend"]
 
@@ -65,12 +68,16 @@ class LocalBackend:
     def pacer_factory(self) -> PacerFactory | None:
         return None  # build_guards' default: a local Pacer
 
-    def ingest_queue(self, indexer: Indexer, stages: StageRecorder) -> Any:
+    def job_queue(self) -> JobQueue:
+        return LocalJobQueue(self.settings.data_dir / "ingest-queue.sqlite3", max_attempts=self.settings.ingest_max_attempts)
+
+    def ingest_queue(self, indexer: Indexer, stages: StageRecorder) -> IngestQueue:
+        """The one worker loop over this backend's job store."""
         s = self.settings
         return IngestQueue(
-            s.data_dir / "ingest-queue.sqlite3", indexer, stages, workers=s.ingest_workers,
-            claim=s.ingest_claim_jobs, max_attempts=s.ingest_max_attempts,
-            job_deadline_s=s.ingest_deadline_s, poll_s=s.ingest_poll_s,
+            self.job_queue(), indexer, stages, metrics=self.metrics, workers=s.ingest_workers,
+            claim=s.ingest_claim_jobs, job_deadline_s=s.ingest_deadline_s, poll_s=s.ingest_poll_s,
+            backoff=Backoff(s.ingest_backoff_s, s.ingest_max_backoff_s),
         )
 
     async def close(self) -> None:
@@ -110,13 +117,9 @@ class RedisBackend(LocalBackend):
 
         return make
 
-    def ingest_queue(self, indexer: Indexer, stages: StageRecorder) -> Any:
+    def job_queue(self) -> JobQueue:
         s = self.settings
-        return StreamIngestQueue(
-            self.ns, indexer, stages, workers=s.ingest_workers, claim=s.ingest_claim_jobs,
-            max_attempts=s.ingest_max_attempts, job_deadline_s=s.ingest_deadline_s, poll_s=s.ingest_poll_s,
-            claim_idle_s=s.ingest_claim_idle_s,
-        )
+        return StreamJobQueue(self.ns, max_attempts=s.ingest_max_attempts, claim_idle_s=s.ingest_claim_idle_s)
 
     async def close(self) -> None:
         await self.writes.drain()

@@ -6,6 +6,7 @@ from ragchaos.reports.mechanisms import (  # noqa: F401  (importing registers th
     breaker_recovery,
     cache,
     correctness,
+    dead_letters,
     fallback,
     pacing,
     quotas,
