@@ -51,8 +51,9 @@ def add_serve_command(
     part = subparsers.add_parser(name, help=help)
     sub = part.add_subparsers(dest=f"{name}_command", metavar="ACTION")
     serve = sub.add_parser("serve", help=f"run the {name} app (configured by RAGCHAOS_* variables)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (loopback only unless --allow-remote; "
+                       "default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="TCP port to listen on (default 8080)")
     serve.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
 
     def run(args: argparse.Namespace) -> int:

@@ -111,8 +111,9 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("up", help="the stack, kept running, driven from the live view (Ctrl-C stops it)")
     p.add_argument("--scenario", default="smoke", help="scenario whose corpus, workload and SLO the load uses")
-    p.add_argument("--apps", default=None)
-    p.add_argument("--out", default="runs")
+    p.add_argument("--apps", default=None, help="comma list of apps to start and load, e.g. naive,reference "
+                   "(default: the scenario's)")
+    p.add_argument("--out", default="runs", help="where the session's run folder goes (default: runs/)")
     p.add_argument("--web-port", "--port", dest="web_port", type=int, default=8089, help="the live view's port")
     p.add_argument("--rate", type=float, default=None, help="start at once with this many requests/s per app")
     p.add_argument("--users", type=int, default=None, help="start at once with this many users per app")

@@ -109,6 +109,9 @@ class FrameBuilder:
                 "degraded_share": _share(counted.degraded, counted.ok),
                 "goodput": counted.good,
                 "shed": counted.by_outcome.get("shed", 0),
+                # arrivals the load generator never sent so far (max_in_flight): a failure of the
+                # load, not of the app, shown apart so a starved load never looks like a calm app
+                "dropped": self.recorder.dropped_total(app),
                 "outcomes": counted.by_outcome,
                 "check": counted.requests,  # must equal rps: the listener saw what the recorder saw
             }

@@ -100,7 +100,7 @@ class ArrivalRateLoad:
             spec = self.source.next()
             for app, queue in self._queues.items():
                 if self.in_flight[app] >= self.max_in_flight:
-                    self.ctx.dropped(app)
+                    self.ctx.dropped(app, spec, next_at)
                     continue
                 self.in_flight[app] += 1
                 queue.put((spec, next_at))

@@ -217,6 +217,8 @@ class CheckNotes:
         for verdict in evaluate(result, specs).checks:
             if verdict.measured == "no data":
                 continue  # the app sent nothing in that phase of the window: nothing to say
+            if verdict.metric == "load_delivery" and verdict.state == "pass":
+                continue  # the load was delivered: said only when it was not (the dropped tile shows it)
             word, level = _STATUS.get(verdict.status or ("pass" if verdict.passed else "fail"), ("?", "info"))
             if verdict.measured == "not judged":  # e.g. it requires a mechanism the app does not report
                 word, level = "not judged", "quiet"

@@ -18,7 +18,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, default=None,
                         help="YAML or JSON file: keys, limits, latency model, prices (see ragchaos/provider/config.py)")
     parser.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
-    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"],
+                        help="how much the server logs (default: warning)")
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -96,12 +96,13 @@ def dead_letter_routes(queue: IngestQueue | None) -> APIRouter:
 
 def add_dead_letter_command(sub: Any) -> None:
     cmd = sub.add_parser("dead-letters", help="list, show, replay or purge the ingest queue's dead letters")
-    cmd.add_argument("action", choices=["list", "show", "replay", "purge"])
+    cmd.add_argument("action", choices=["list", "show", "replay", "purge"],
+                     help="list the dead letters, show one, replay (re-queue) or purge them")
     cmd.add_argument("job_id", nargs="?", help="one job (show, replay, purge); replay/purge all with --all")
     cmd.add_argument("--all", action="store_true", help="replay or purge every dead letter")
     cmd.add_argument("--url", default="http://127.0.0.1:8080", help="the reference app (default %(default)s)")
     cmd.add_argument("--api-key", default=None, help="a key when the app requires one (RAGCHAOS_AUTH_KEYS)")
-    cmd.add_argument("--limit", type=int, default=100)
+    cmd.add_argument("--limit", type=int, default=100, help="at most this many dead letters listed (default 100)")
     cmd.set_defaults(func=_run)
 
 

@@ -5,7 +5,12 @@ warm-up (histograms add exactly, counters and provider stats sum). Definitions:
 
 - latency: client response time (from the intended send; equals service time in closed-model
   runs), over every request that got an outcome, errors included.
-- error rate: non-ok outcomes / requests, overall and per class (``ERROR_CLASSES``).
+- error rate: non-ok outcomes / requests, overall and per class (``ERROR_CLASSES``): the app's.
+- dropped: open-model arrivals the load generator never sent (``max_in_flight`` outstanding);
+  late: requests sent more than 50 ms after their intended time. Both are failures of the run,
+  not the app's: ``failure_rate`` = (app errors + dropped) / scheduled arrivals, and
+  ``goodput_share`` = goodput answers / scheduled, so a run that could not deliver its load
+  never reads as a clean one.
 - throughput: requests completed per second of the phase.
 - goodput: ok answers per second; when the scenario gives an SLO for a kind
   (``scenario.slo_ms``), only ok answers whose response time is within it count.
@@ -35,7 +40,38 @@ from ragchaos.reports.results import (
     Summary,
 )
 
-__all__ = ["ALL", "Figures", "figures", "merge_phases", "phase_duration_s", "phase_names", "phase_result"]
+__all__ = ["ALL", "DEGRADED_KINDS", "Figures", "degraded_answers", "degraded_share", "figures", "merge_phases",
+           "outcome_counts", "phase_duration_s", "phase_names", "phase_result"]
+
+# fallbacks served as a 200 marked degraded (a stale cached answer, a retrieval-only answer);
+# the third kind, "unavailable", is a 503 and already counted as an error
+DEGRADED_KINDS = ("cache", "retrieval_only")
+
+
+def degraded_answers(counters: dict[str, float]) -> int | None:
+    """Fallback answers served with a 200 (``ragchaos_fallback_total`` kinds cache and
+    retrieval_only); None if the app does not report its mechanisms."""
+    c = Counters(counters)
+    if not c.speaks():
+        return None
+    return int(sum(c.count("ragchaos_fallback_total", kind=k) or 0.0 for k in DEGRADED_KINDS))
+
+
+def outcome_counts(pr: PhaseResult) -> dict[str, int | None]:
+    """ok (not degraded) / degraded / error / dropped, plus late, of one phase's client figures."""
+    c = pr.client
+    degraded = degraded_answers(pr.counters)
+    shown = None if degraded is None else min(c.ok, degraded)
+    return {"ok": c.ok - (shown or 0), "degraded": shown, "error": c.requests - c.ok, "dropped": c.dropped,
+            "late": c.late}
+
+
+def degraded_share(counters: dict[str, float], ok: int) -> float | None:
+    """Degraded answers over ok answers; None if the app does not report fallbacks."""
+    n = degraded_answers(counters)
+    if n is None:
+        return None
+    return n / ok if ok else 0.0
 
 ALL = "all"
 
@@ -78,6 +114,8 @@ def _merge_kind(parts: list[KindStats]) -> dict:
     return {
         "requests": sum(p.requests for p in parts),
         "ok": sum(p.ok for p in parts),
+        "dropped": sum(p.dropped for p in parts),
+        "late": sum(p.late for p in parts),
         "errors": errors,
         "latency": Latency(
             response_time=_merge_summary([p.latency.response_time for p in parts]) or Summary(),
@@ -177,6 +215,46 @@ class Figures:
     breaker_transitions: dict[str, float] = field(default_factory=dict)  # "dependency->state"
     embed_batch_mean: float | None = None
     counters: Counters | None = None
+    dropped: int = 0  # arrivals never sent: failures of the run, apart from the app's errors
+    late: int = 0  # sent more than 50 ms after their intended time
+    degraded: int | None = None  # ok answers that were fallbacks (None: the app does not say)
+
+    @property
+    def clean_ok(self) -> int:
+        """Ok answers that were not degraded."""
+        return max(0, self.ok - (self.degraded or 0))
+
+    def outcome_shares(self) -> dict[str, float]:
+        """ok (clean) / degraded / error / dropped over every scheduled arrival (sums to 1)."""
+        n = self.scheduled
+        if not n:
+            return {"ok": 0.0, "degraded": 0.0, "error": 0.0, "dropped": 0.0}
+        degraded = min(self.ok, self.degraded or 0)
+        return {"ok": (self.ok - degraded) / n, "degraded": degraded / n, "error": (self.requests - self.ok) / n,
+                "dropped": self.dropped / n}
+
+    @property
+    def scheduled(self) -> int:
+        """Arrivals the run meant to send: those sent and those dropped."""
+        return self.requests + self.dropped
+
+    @property
+    def dropped_rate(self) -> float:
+        return self.dropped / self.scheduled if self.scheduled else 0.0
+
+    @property
+    def late_rate(self) -> float:
+        return self.late / self.requests if self.requests else 0.0
+
+    @property
+    def failure_rate(self) -> float:
+        """App errors and dropped arrivals over every scheduled arrival."""
+        return (self.requests - self.ok + self.dropped) / self.scheduled if self.scheduled else 0.0
+
+    @property
+    def goodput_share(self) -> float:
+        """Goodput answers over every scheduled arrival (dropped ones are not goodput)."""
+        return self.goodput_ok / self.scheduled if self.scheduled else 0.0
 
     @property
     def error_rate(self) -> float:
@@ -295,4 +373,7 @@ def _figures(result: RunResult, app: str, phase: str) -> Figures:
         breaker_transitions=transitions,
         embed_batch_mean=batch_mean,
         counters=counters,
+        dropped=c.dropped,
+        late=c.late,
+        degraded=degraded_answers(pr.counters),
     )

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ragchaos.reports.ablation import fill_ablation
-from ragchaos.reports.analysis import ALL, figures, phase_names, phase_result
+from ragchaos.reports.analysis import ALL, figures, outcome_counts, phase_names, phase_result
 from ragchaos.reports.checks.evaluate import evaluate, mechanism_verdicts
 from ragchaos.reports.hlog import write_hlogs
 from ragchaos.reports.junit import render_junit
@@ -21,6 +21,7 @@ from ragchaos.reports.plots import plot, to_png
 from ragchaos.reports.render import render_html, render_markdown
 from ragchaos.reports.results import ProviderAttempts, RunResult
 from ragchaos.reports.sections import build_sections
+from ragchaos.reports.sections.config import config_line
 
 __all__ = ["finalize", "write_reports"]
 
@@ -28,6 +29,9 @@ __all__ = ["finalize", "write_reports"]
 def finalize(result: RunResult, *, regate: bool = False) -> RunResult:
     """Judge the run once (``reports.checks.evaluate``) and file the mechanism checks' verdicts
     under each app, so the report's mechanism table and the gate read the same verdicts."""
+    for app_result in result.apps.values():  # ok / degraded / error / dropped in results.json too
+        for pr in app_result.phases.values():
+            pr.outcomes = outcome_counts(pr)
     if result.gate is None or regate:
         result.gate = evaluate(result)
     fill_ablation(result)
@@ -58,6 +62,10 @@ def _title(result: RunResult) -> tuple[str, str]:
     when = datetime.fromtimestamp(result.run.started_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
     sub = (f"{when} · {result.duration_s:.0f} s · {result.scenario.load_model} model · seed {result.scenario.seed}"
            f" · apps: {', '.join(result.apps)}")
+    sub += " · " + config_line(result)
+    if result.run.interrupted:
+        sub += (f" · INTERRUPTED after {result.run.interrupted_at_s or 0:g} s of {result.scenario.duration_s or 0:g} s:"
+                " the measured part only")
     variants = ", ".join(f"{app}: {v} variant" for app, v in sorted(result.run.variants.items()))
     return f"ragchaos: {result.scenario.name}" + (f" ({variants})" if variants else ""), sub
 
@@ -70,7 +78,8 @@ def write_reports(run_dir: str | Path, result: RunResult, *, plots: bool = True)
     sections = build_sections(result)
     title, subtitle = _title(result)
 
-    md_sections = build_sections(result, only=["headline", "gate", "mechanisms", "ablation", "observations", "latency", "errors"])
+    md_sections = build_sections(result, only=["config", "headline", "gate", "outcomes", "mechanisms", "ablation",
+                                              "observations", "latency", "errors"])
     summary = run_dir / "summary.md"
     summary.write_text(render_markdown(title, md_sections))
     written["summary"] = summary

@@ -106,20 +106,21 @@ def cmd_baseline_save(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="rebuild a run's reports from its results.json")
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (or its results.json)")
     p.add_argument("--no-plots", action="store_true", help="skip matplotlib plots (faster)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("compare", help="two runs side by side")
-    p.add_argument("run_a", metavar="RUN_A")
-    p.add_argument("run_b", metavar="RUN_B")
+    p.add_argument("run_a", metavar="RUN_A", help="the first run folder (or results.json): the reference")
+    p.add_argument("run_b", metavar="RUN_B", help="the second run folder (or results.json), compared with RUN_A")
     p.add_argument("--out", metavar="FILE", help="write the Markdown there instead of stdout")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("baseline", help="save a baseline for 'ragchaos gate --baseline-file'")
     bsub = p.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)
     s = bsub.add_parser("save", help="save the gated p99s of 3 or more runs (and their spread) as a baseline file")
-    s.add_argument("paths", nargs="+", metavar="RUN_DIR... FILE")
+    s.add_argument("paths", nargs="+", metavar="RUN_DIR... FILE",
+                   help="three or more run folders (or results.json files), then the baseline file to write")
     s.add_argument("--apps", metavar="APP,...", help="apps to keep (default: reference)")
     s.add_argument("--metrics", metavar="METRIC,...", help="metrics to keep (default: the gate's)")
     s.set_defaults(func=cmd_baseline_save)

@@ -2,7 +2,8 @@
 
 A failed check is a ``<failure>``; a warning or "insufficient data" is ``<skipped>`` with its
 reason (CI test reports show it, and it does not fail the build); a pass is a plain test case.
-Suites: ``regression`` (against a baseline), ``mechanism``, ``threshold`` (everything else).
+Suites: ``regression`` (against a baseline), ``mechanism``, ``validity`` (the run delivered its
+load and was not interrupted), ``threshold`` (everything else).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ __all__ = ["render_junit"]
 
 
 def _suite_of(c: GateCheck) -> str:
+    if c.metric in ("load_delivery", "run_completed"):
+        return "validity"  # whether the run measured what it set out to: dropped arrivals, Ctrl-C
     if "baseline" in c.name or c.name.startswith("regression:"):
         return "regression"
     if (c.metric or "").startswith("mechanism.") or c.name.startswith("mechanism:"):

@@ -17,6 +17,7 @@ Every plot is a function ``(RunResult, arg) -> Figure`` in ``PLOTS``, addressed 
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable, Sequence
 
 from matplotlib.figure import Figure
@@ -46,9 +47,21 @@ def _ms_label(value: float, _pos: object = None) -> str:
     return f"{value * 1000:g} us"
 
 
+# minor ticks (2, 5 x 10^n) are labelled only on a log axis this short in decades: on a longer
+# one their labels run into the decades' own ("2 ms5 ms10 ms", as stages.png once read)
+_MINOR_LABEL_DECADES = 2.2
+
+
 def _ms_axis(axis) -> None:
     axis.set_major_formatter(FuncFormatter(_ms_label))
-    axis.set_minor_formatter(FuncFormatter(lambda v, p: _ms_label(v) if str(round(v, 6))[0] in "25" else ""))
+
+    def minor(v: float, _pos: object = None) -> str:
+        lo, hi = sorted(axis.get_view_interval())
+        if lo <= 0 or math.log10(hi / lo) > _MINOR_LABEL_DECADES:
+            return ""
+        return _ms_label(v) if str(round(v, 6))[0] in "25" else ""
+
+    axis.set_minor_formatter(FuncFormatter(minor))
 
 
 def _legend_below(ax, ncol: int = 4) -> None:
@@ -282,7 +295,9 @@ def stages_bar(result: RunResult, _: str = "") -> Figure:
 
     names = [s for s in stage_names(result)]
     apps = list(result.apps)
-    fig = Figure(figsize=(7.2, 1.6 + 0.42 * max(1, len(names)) * len(apps)), dpi=100)
+    # constrained layout keeps the long stage names, the axis label and the legend apart
+    # (tight_layout placed the legend by the axes' height: far below a tall chart, or on its label)
+    fig = Figure(figsize=(7.2, 1.6 + 0.42 * max(1, len(names)) * len(apps)), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     height = 0.8 / max(1, len(apps))
     for j, app in enumerate(apps):
@@ -301,8 +316,7 @@ def stages_bar(result: RunResult, _: str = "") -> Figure:
     ax.set_xlabel("latency (log scale)")
     ax.set_title("stage breakdown, whole run (dark: p50, light: p99)", fontsize=11)
     ax.grid(True, axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4, frameon=False)
-    fig.tight_layout()
+    fig.legend(fontsize=8, loc="outside lower center", ncol=4, frameon=False)
     return fig
 
 

@@ -77,7 +77,11 @@ from ragchaos.reports.results import (
     Summary,
 )
 
-__all__ = ["INTERVAL_SIGNIFICANT_FIGURES", "Recorder", "classify_exception", "classify_status"]
+__all__ = ["INTERVAL_SIGNIFICANT_FIGURES", "LATE_AFTER_S", "Recorder", "classify_exception", "classify_status"]
+
+# an open-model request sent this long after its intended time was sent late: the load
+# generator fell behind its schedule (its response time still counts from the intended time)
+LATE_AFTER_S = 0.05
 
 INTERVAL_SIGNIFICANT_FIGURES = 2
 # seconds behind the newest completion that stay decoded (rows still arriving for them)
@@ -188,6 +192,8 @@ class _Cell:
     service_time: Histogram = field(default_factory=Histogram)
     ok_response_time: Histogram | None = None
     ttft: Histogram | None = None
+    dropped: int = 0  # open model: arrivals never sent (max_in_flight outstanding at their time)
+    late: int = 0  # sent more than LATE_AFTER_S after their intended time
 
 
 @dataclass(slots=True)
@@ -293,6 +299,20 @@ class Recorder:
         if len(self._pending) >= self._batch:
             self.flush()
 
+    def dropped(self, app: str, kind: str, phase: str, n: int = 1) -> None:
+        """An arrival of the open model's schedule that was never sent: a failure of the run
+        (the load generator could not deliver its load), not of the app."""
+        with self._lock:
+            cell = self._cells.get((app, phase, kind))
+            if cell is None:
+                cell = self._cells[(app, phase, kind)] = _Cell()
+            cell.dropped += n
+
+    def dropped_total(self, app: str) -> int:
+        """Every arrival of ``app`` dropped so far, all phases (the live view's tile)."""
+        with self._lock:
+            return sum(c.dropped for (a, _, _), c in self._cells.items() if a == app)
+
     def _fold_locked(self) -> None:
         # take exactly the rows present now; rows appended meanwhile wait for the next fold
         pending = self._pending
@@ -317,6 +337,9 @@ class Recorder:
             n_ok = int(ok.sum())
             cell.requests += len(group)
             cell.ok += n_ok
+            # response minus service time is how long after its intended time it was sent
+            cell.late += int(np.count_nonzero(np.asarray(rt, dtype=np.float64) - np.asarray(st, dtype=np.float64)
+                                              > LATE_AFTER_S))
             if n_ok < len(group):
                 for o in outcomes:
                     if o != "ok":
@@ -391,6 +414,8 @@ class Recorder:
                     "service_time": _enc(c.service_time),
                     "ok_response_time": _enc(c.ok_response_time),
                     "ttft": _enc(c.ttft),
+                    "dropped": c.dropped,
+                    "late": c.late,
                 }
                 for (app, phase, kind), c in self._cells.items()
             ],
@@ -432,6 +457,8 @@ class Recorder:
                     cell = self._cells[key] = _Cell()
                 cell.requests += int(c["requests"])
                 cell.ok += int(c["ok"])
+                cell.dropped += int(c.get("dropped", 0))
+                cell.late += int(c.get("late", 0))
                 for name, n in c.get("errors", {}).items():
                     cell.errors[name] = cell.errors.get(name, 0) + int(n)
                 cell.response_time = _merge_into(cell.response_time, hists["response_time"])
@@ -533,6 +560,8 @@ def _kind_stats(cells: Iterable[_Cell]) -> KindStats:
     return KindStats(
         requests=sum(c.requests for c in cells),
         ok=sum(c.ok for c in cells),
+        dropped=sum(c.dropped for c in cells),
+        late=sum(c.late for c in cells),
         errors=errors,
         latency=Latency(
             response_time=Summary.of(hists["response_time"] or Histogram()),

@@ -166,8 +166,15 @@ class Latency(_Model):
 
 
 class KindStats(_Model):
+    """``requests`` were sent and got an outcome; ``dropped`` arrivals of the open model's
+    schedule were never sent (the load generator had ``max_in_flight`` outstanding): failures
+    of the run, not of the app, counted apart; ``late`` of the requests were sent more than
+    50 ms after their intended time (the generator fell behind its schedule)."""
+
     requests: int = 0
     ok: int = 0
+    dropped: int = 0
+    late: int = 0
     errors: dict[str, int] = Field(default_factory=lambda: _errors_dict(None))
     latency: Latency = Field(default_factory=Latency)
 
@@ -232,6 +239,10 @@ class PhaseResult(_Model):
     dependencies: dict[str, DependencyCalls] = Field(default_factory=dict)
     # spans of a stage that ended with status ERROR: counted here, not in the stage's histogram
     stage_errors: dict[str, int] = Field(default_factory=dict)
+    # every scheduled arrival in one of: ok (a full answer), degraded (a fallback served as a 200;
+    # null when the app does not report fallbacks), error, dropped (never sent); written by
+    # reports.build.finalize from the figures above (reports.analysis.outcome_counts)
+    outcomes: dict[str, int | None] | None = None
 
 
 class Interval(_Model):
@@ -349,6 +360,15 @@ class RunInfo(_Model):
     workers: int = 1
     quick: bool = False
     proxy_calls: ProxyCallsInfo | None = None
+    # stopped by Ctrl-C or SIGTERM: the figures cover only the load up to interrupted_at_s
+    # (seconds from the load's start); the run's validity check fails on it
+    interrupted: bool = False
+    interrupted_at_s: float | None = None
+    # what the run changed from the defaults, listed in the report's header: the provider's
+    # configuration (the scenario's ``provider:``) and each app's extra environment (``app_env``);
+    # the mechanisms each app had switched off are ``apps.<app>.mechanisms_off``
+    provider_overrides: dict[str, Any] = Field(default_factory=dict)
+    app_env: dict[str, dict[str, str]] = Field(default_factory=dict)
     # app -> the variant it ran as, when not its default (e.g. {"naive": "no-retries"})
     variants: dict[str, str] = Field(default_factory=dict)
 

@@ -125,6 +125,9 @@ def _gate_status(run_dir: Path) -> int:
         result = load_results(run_dir)
     except Exception:
         return 0
+    if result.run.interrupted:
+        print("ragchaos: interrupted; the measured part is reported above", file=sys.stderr)
+        return 130  # as for any interrupted command (128 + SIGINT)
     if result.gate is not None and not result.gate.passed:
         print("ragchaos: gate FAILED", file=sys.stderr)
         return 1
@@ -218,6 +221,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_list)
 
     p = subparsers.add_parser("validate", help="check scenario files; every mistake with its line")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="scenario files or built-in names; every problem is printed with file:line")
     p.set_defaults(func=cmd_validate)
 

@@ -144,7 +144,11 @@ class RunContext:
         except ValueError:
             return False  # a streamed answer is not one JSON document: not judged here
 
-    def dropped(self, app: str) -> None:
+    def dropped(self, app: str, spec: RequestSpec | None = None, intended: float | None = None) -> None:
+        """An arrival never sent (``max_in_flight`` outstanding at its intended time): recorded in
+        the phase of its intended time, as a failure of the run apart from the app's errors."""
+        kind = spec.kind if isinstance(spec, RequestSpec) else "query"
+        self.recorder.dropped(app, kind, self.phase_at(intended if intended is not None else self.clock()))
         with self._lock:
             self.tally[app].dropped += 1
 

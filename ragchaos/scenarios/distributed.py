@@ -122,12 +122,15 @@ class DistributedDriver:
             gevent.sleep(0.1)
 
     def dispatch_stats(self) -> dict[str, dict[str, Any]]:
+        """Per app, the workers' dispatch counts added up, and ``workers``: what each worker
+        (by index) sent of that app's arrivals, so a split of one app's load can be seen."""
         out: dict[str, dict[str, Any]] = {}
-        for final in self.finals.values():
+        for index, final in sorted(self.finals.items()):
             for app, stats in final.get("dispatch", {}).items():
-                cur = out.setdefault(app, {})
+                cur = out.setdefault(app, {"workers": {}})
                 for k, v in stats.items():
                     cur[k] = max(cur.get(k, 0), v) if k == "max_lag_s" else cur.get(k, 0) + v
+                cur["workers"][str(index)] = stats.get("sent", 0)
         return out
 
     def stop(self) -> None:

@@ -89,7 +89,7 @@ class LoadDriver:
         return d
 
     def _on_drop(self, app: str, arrival: Arrival, intended: float) -> None:
-        self.ctx.dropped(app)
+        self.ctx.dropped(app, arrival.payload, intended)
 
     def _burst_plan(self) -> list[Arrival]:
         source = RequestSource(self.ctx.bench, "burst")

@@ -8,16 +8,20 @@ mapping that lacks it; a discriminator tag in the location (``load.arrivals.stag
 
 from __future__ import annotations
 
+import difflib
+import re
+import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from ragchaos.scenarios.schema import Scenario
 
-__all__ = ["BUILTIN_DIR", "ScenarioError", "builtin_names", "find_scenario", "load_scenario", "parse_scenario"]
+__all__ = ["BUILTIN_DIR", "ScenarioError", "builtin_names", "field_names_at", "find_scenario", "load_scenario",
+           "parse_scenario"]
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 
@@ -68,22 +72,72 @@ def parse_scenario(text: str, filename: str = "<scenario>") -> Scenario:
         raise ScenarioError([f"{filename}: the file is empty"])
     if not isinstance(root, yaml.MappingNode):
         raise ScenarioError([f"{filename}:{root.start_mark.line + 1}: a scenario is a mapping (name:, load:, ...)"])
-    dupes = _duplicate_keys(root)
-    if dupes:
-        raise ScenarioError([f"{filename}:{line}: {key!r} appears twice" for line, key in dupes])
+    # every mistake in one answer, not in rounds: duplicates, then the schema's, then (when only
+    # unknown fields stood in the way) the cross-field problems of the file without them
+    problems = [f"{filename}:{line}: {key!r} appears twice" for line, key in _duplicate_keys(root)]
     data = yaml.safe_load(text)
+    scenario: Scenario | None = None
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
+        errors = exc.errors()
+        for err in errors:
             loc = _drop_tags(tuple(err["loc"]))
-            problems.append(f"{filename}:{_line(root, loc)}: {_dotted(loc) or '(top)'}: {_message(err)}")
-        raise ScenarioError(problems) from None
-    problems = [f"{filename}:{_line(root, path)}: {_dotted(path)}: {msg}" for path, msg in scenario.problems()]
+            # an unknown field is on its own key's line, whatever it holds
+            at = _key_line(root, loc) if err["type"] == "extra_forbidden" else _line(root, loc)
+            problems.append(f"{filename}:{at}: {_dotted(loc) or '(top)'}: {_message(err)}")
+        if all(err["type"] == "extra_forbidden" for err in errors):
+            scenario = _without(data, [tuple(err["loc"]) for err in errors])
+    if scenario is not None:
+        problems += [f"{filename}:{_line(root, path)}: {_dotted(path)}: {msg}" for path, msg in scenario.problems()]
     if problems:
-        raise ScenarioError(problems)
+        raise ScenarioError(_unique(problems))
+    assert scenario is not None
     return scenario
+
+
+def _unique(lines: list[str]) -> list[str]:
+    """Each problem once, in the order of the file's lines."""
+    def line_of(text: str) -> int:
+        match = re.match(r"^.*?:(\d+): ", text)
+        return int(match.group(1)) if match else 0
+
+    return sorted(dict.fromkeys(lines), key=line_of)
+
+
+def _key_line(root: yaml.Node, loc: tuple[Any, ...]) -> int:
+    """1-based line of the key ``loc[-1]`` in the mapping at ``loc[:-1]``."""
+    node = root
+    for part in loc[:-1]:
+        child = _child(node, part)
+        if child is not None:
+            node = child
+    if isinstance(node, yaml.ScalarNode):
+        return node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == str(loc[-1]):
+                return key.start_mark.line + 1
+    return _line(root, loc)
+
+
+def _without(data: Any, locs: list[tuple[Any, ...]]) -> Scenario | None:
+    """The scenario with the unknown fields at ``locs`` left out, if that makes it valid."""
+    import copy
+
+    repaired = copy.deepcopy(data)
+    for loc in locs:
+        node = repaired
+        for part in loc[:-1]:
+            if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and part < len(node):
+                node = node[part]
+            # else a discriminator tag in the location: stay on this node
+        if isinstance(node, dict):
+            node.pop(loc[-1], None)
+    try:
+        return Scenario.model_validate(repaired)
+    except ValidationError:
+        return None
 
 
 def _message(err: ErrorDetails) -> str:
@@ -91,7 +145,9 @@ def _message(err: ErrorDetails) -> str:
     if err["type"] == "missing":
         return f"missing field {err['loc'][-1]!r}" if err["loc"] else msg
     if err["type"] == "extra_forbidden":
-        return f"unknown field {err['loc'][-1]!r}"
+        name = str(err["loc"][-1])
+        close = difflib.get_close_matches(name, field_names_at(tuple(err["loc"][:-1])), n=1, cutoff=0.6)
+        return f"unknown field {name!r}" + (f"; did you mean {close[0]}?" if close else "")
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     return msg
@@ -145,3 +201,41 @@ def _duplicate_keys(node: yaml.Node) -> list[tuple[int, str]]:
         for item in node.value:
             out += _duplicate_keys(item)
     return out
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation can hold (through unions, lists, dicts, Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    origin = typing.get_origin(annotation)
+    if origin is None:
+        return []
+    args = typing.get_args(annotation)
+    if origin is dict:
+        args = args[1:]  # the values, not the keys
+    elif origin is typing.Annotated:
+        args = args[:1]
+    out: list[type[BaseModel]] = []
+    for arg in args:
+        out += _models_in(arg)
+    return out
+
+
+def field_names_at(loc: tuple[Any, ...]) -> list[str]:
+    """Every field name (and alias) valid at ``loc`` in a scenario: the vocabulary of "did you
+    mean". A discriminator tag or a list index in ``loc`` keeps the models found so far."""
+    models: list[type[BaseModel]] = [Scenario]
+    for part in loc:
+        inner: list[type[BaseModel]] = []
+        for model in models:
+            field = model.model_fields.get(str(part))
+            if field is not None:
+                inner += _models_in(field.annotation)
+        if inner:
+            models = inner
+        # else a list index, a mapping key (an app name) or a discriminator tag: same models
+    names: list[str] = []
+    for model in models:
+        for name, field in model.model_fields.items():
+            names.append(field.alias or name)
+    return sorted(set(names))

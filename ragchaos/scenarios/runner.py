@@ -164,6 +164,7 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> Path:
     accumulator = PhaseAccumulator()
     probe_errors: list[str] = []
     group = ProcessGroup()  # only for its SIGTERM -> KeyboardInterrupt switch
+    interrupted_at: float | None = None
     backend = contextlib.ExitStack()
     with group.signals_stop():
         try:
@@ -182,17 +183,27 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> Path:
                 _check_span_rules(stack, scenario, receiver, out)
             batches = [[a] for a in scenario.apps] if opts.sequential else [list(scenario.apps)]
             for apps in batches:
-                legs.append(_run_leg(stack, bench, scenario, apps, accumulator, probe_errors, opts, run_dir,
-                                     receiver))
+                _run_leg(stack, bench, scenario, apps, accumulator, probe_errors, opts, run_dir, receiver, legs)
         except (ProcessStartError, SeedError, TargetError) as exc:
             raise RunFailed(f"{exc}\n(process logs: {run_dir / 'logs'})") from exc
+        except KeyboardInterrupt:
+            # Ctrl-C or SIGTERM: the part already measured is kept, marked interrupted, and
+            # reported; only a run interrupted before its load began has nothing to keep
+            interrupted_at = time.time()
+            out("ragchaos: interrupted: stopping the stack; keeping what was measured")
+            if not any(leg.t0 for leg in legs):
+                raise
         finally:
             ended_at = time.time()
             stack.stop()
             backend.close()
             if receiver is not None:
                 receiver.stop()
+    legs = [leg for leg in legs if leg.t0]  # a leg interrupted before its load began measured nothing
     result = _assemble(scenario, opts, legs, accumulator, stack, started_at, ended_at, run_dir)
+    if interrupted_at is not None:
+        result.run.interrupted = True
+        result.run.interrupted_at_s = round(min(scenario.total_s, (legs[-1].end or interrupted_at) - legs[-1].t0), 3)
     result.save(run_dir / "results.json")  # the measurements first: judging must not lose them
     _judge(result, scenario, out)
     result.save(run_dir / "results.json")
@@ -315,11 +326,16 @@ def _timeline(stack: Stack, scenario: Scenario, apps: list[str], phases: PhaseCl
 
 
 def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str], acc: PhaseAccumulator,
-             probe_errors: list[str], opts: RunOptions, run_dir: Path, receiver: OtlpReceiver | None = None) -> _Leg:
+             probe_errors: list[str], opts: RunOptions, run_dir: Path, receiver: OtlpReceiver | None = None,
+             legs: list[_Leg] | None = None) -> _Leg:
+    """One leg; it is appended to ``legs`` as soon as it exists, so an interrupted leg's measured
+    part is still there to report."""
     out = opts.print
     phases = PhaseClock(scenario.load.stage_bounds(), scenario.warmup)
     ctx = RunContext(bench, {a: stack.apps[a].url for a in apps}, recorder=Recorder(), phases=phases)
     leg = _Leg(apps, ctx)
+    if legs is not None:
+        legs.append(leg)
     leg.calls = _call_filer(stack, apps)
     probes = [Probe(a, stack.apps[a].url, stats=stack.target(a).stats, metrics=stack.target(a).metrics)
               for a in apps]
@@ -370,13 +386,22 @@ def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str]
     try:
         _watch(ctx, probes, provider_url, acc, probe_errors, duration, opts, leg.calls)
         driver.drain(scenario.request_timeout)
+    except KeyboardInterrupt:
+        # interrupted: no new sends, and what was sent is answered (or times out) and recorded,
+        # so the measured part is whole; a second Ctrl-C cuts this wait short
+        driver.drain(scenario.request_timeout)
+        raise
     finally:
         driver.stop()
         timeline.stop()
         tl_greenlet.join(timeout=10)
         timeline.revert_all()
         leg.end = time.time()
-        _snapshot(probes, provider_url, acc, ctx.phases.at(duration - 1e-6), probe_errors)
+        # the phases as far as the load got (all of them, unless the run was interrupted)
+        measured = min(duration, leg.end - leg.t0)
+        leg.phases = phases.phases(measured)
+        leg.dispatch = driver.dispatch_stats()
+        _snapshot(probes, provider_url, acc, ctx.phases.at(measured - 1e-6), probe_errors)
         if receiver is not None:
             gevent.sleep(1.0)  # the exporters' last batches (OTEL_BSP_SCHEDULE_DELAY is 200 ms)
             receiver.phase_of = lambda t: None
@@ -389,9 +414,7 @@ def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str]
         for p in probes:
             probe_errors.extend(p.errors)
         _collect_calls(leg.calls, probe_errors, final=True)
-    leg.fault_records = timeline.records
-    leg.dispatch = driver.dispatch_stats()
-    leg.phases = phases.phases(duration)
+        leg.fault_records = timeline.records
     return leg
 
 
@@ -508,6 +531,7 @@ def _assemble(scenario: Scenario, opts: RunOptions, legs: list[_Leg], acc: Phase
     run = RunInfo(started_at=started_at, ended_at=ended_at, versions=_versions(),
                   toxiproxy=(stack.toxiproxy.kind if stack.toxiproxy else None),
                   workers=max(1, opts.workers), quick=opts.quick, proxy_calls=_calls_info(legs),
+                  provider_overrides=dict(scenario.provider), app_env={a: dict(e) for a, e in scenario.app_env.items()},
                   variants=app_variants(_builtin_kinds(stack, scenario.apps), scenario.app_env, os.environ))
     first = legs[0] if legs else None
     phases = [Phase(name=p.name, kind=p.kind, start_s=round(p.start_s, 3), end_s=round(p.end_s, 3))

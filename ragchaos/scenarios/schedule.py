@@ -100,14 +100,16 @@ class Dispatcher:
 
     def run(self, start: float) -> DispatchStats:
         """Dispatch every arrival relative to ``start`` (a ``clock()`` reading)."""
-        for arrival in self.arrivals:
+        for i, arrival in enumerate(self.arrivals):
             if self._stopped:
+                self._overdue(self.arrivals[i:], start)
                 break
             intended = start + arrival.t_s
             wait = intended - self._clock()
             if wait > 0:
                 self._sleep(wait)
             if self._stopped:
+                self._overdue(self.arrivals[i:], start)
                 break
             now = self._clock()
             if self.in_flight >= self.max_in_flight:
@@ -123,3 +125,16 @@ class Dispatcher:
             self.stats.sent += 1
             self._send(arrival, intended, now)
         return self.stats
+
+    def _overdue(self, rest: Sequence[Arrival], start: float) -> None:
+        """Stopped while behind schedule: the arrivals already due were never sent. They are
+        dropped, not forgotten (a loaded generator would otherwise lose them silently); those
+        still in the future were never part of the run."""
+        now = self._clock()
+        for arrival in rest:
+            intended = start + arrival.t_s
+            if intended > now:
+                break
+            self.stats.dropped += 1
+            if self._on_drop is not None:
+                self._on_drop(arrival, intended)

@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 q.put((arrival.payload, intended))
 
             def on_drop(arrival: Arrival, intended: float, a: str = app) -> None:
-                ctx.dropped(a)
+                ctx.dropped(a, arrival.payload, intended)
 
             d = Dispatcher(plan, send, clock=time.time, sleep=gevent.sleep, max_in_flight=limit, on_drop=on_drop)
             dispatchers[app] = d

@@ -59,6 +59,9 @@ def test_a_frame_is_the_recorders_second_plus_the_listeners_counts() -> None:
         ctx.finish("reference", spec, intended=second + 0.1 * i, actual=second + 0.1 * i,
                    end=second + 0.1 * i + 0.05, status=200, body=DEGRADED if i == 0 else OK)
     ctx.finish("reference", spec, intended=second + 0.9, actual=second + 0.9, end=second + 1.2, status=200, body=OK)
+    # two arrivals the load generator could not send: shown apart from the app's errors
+    ctx.dropped("reference", spec, second + 0.3)
+    ctx.dropped("reference", spec, second + 0.4)
 
     frame = FrameBuilder(ctx.recorder, counter, ["naive", "reference"], lambda: ctx.t0).client(second)
     naive, ref = frame["naive"], frame["reference"]
@@ -66,6 +69,7 @@ def test_a_frame_is_the_recorders_second_plus_the_listeners_counts() -> None:
     assert naive["error_share"] == pytest.approx(0.2) and naive["shed"] == 1
     assert naive["goodput"] == 6  # ok and within the SLO: the two slow answers and the errors are not
     assert ref["degraded_share"] == pytest.approx(0.25) and ref["error_share"] == 0
+    assert ref["dropped"] == 2 and naive["dropped"] == 0
     # the percentiles are the recorder's own for that second (the report's intervals)
     [row] = [r for r in ctx.recorder.intervals("naive", T0) if round(r.t_s + T0) == second]
     assert naive["p50_ms"] == row.p50_us / 1000 and naive["p99_ms"] == row.p99_us / 1000

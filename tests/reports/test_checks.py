@@ -68,7 +68,7 @@ def test_a_percentile_with_too_few_samples_is_insufficient_never_pass_or_fail(ru
     # one phase of the synthetic run holds 200 stage samples: enough for a p90, not for a p99
     gate = evaluate(run_result, [CheckSpec(check="reference.steady.query.total.p99 < 1us"),
                                  CheckSpec(check="reference.steady.query.total.p90 < 1us")])
-    p99, p90 = gate.checks
+    p99, p90 = [c for c in gate.checks if c.metric != "load_delivery"]  # the run's own validity check aside
     assert p99.state == "insufficient" and p99.passed
     assert p99.reason == "insufficient data: p99 needs at least 368 samples, this run has 200"
     assert p90.state == "fail"  # the same data is enough to fail a p90

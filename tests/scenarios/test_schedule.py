@@ -101,3 +101,25 @@ def test_dispatcher_drops_beyond_max_in_flight() -> None:
     assert stats.sent == 3 and stats.dropped == 7 and dropped == list(range(3, 10))
     d2 = Dispatcher(arrivals, lambda a, i, n: d2.finished(), clock=clock, sleep=clock.sleep, max_in_flight=1)
     assert d2.run(clock()).dropped == 0  # each request done before the next: never over the limit
+
+
+def test_arrivals_still_due_when_the_dispatcher_is_stopped_are_dropped_not_lost() -> None:
+    from ragchaos.scenarios.schedule import Arrival, Dispatcher
+
+    now = [100.0]
+    dropped: list[float] = []
+    sent: list[int] = []
+    plan = [Arrival(t, i) for i, t in enumerate([0.0, 0.1, 0.2, 0.3, 5.0])]
+    d: Dispatcher
+
+    def send(arrival: Arrival, intended: float, at: float) -> None:
+        sent.append(arrival.index)
+        if arrival.index == 0:  # the generator stalls: 0.25 s pass, then the run stops it
+            now[0] += 0.25
+            d.stop()
+
+    d = Dispatcher(plan, send, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s),
+                   max_in_flight=10, on_drop=lambda a, intended: dropped.append(intended))
+    stats = d.run(100.0)
+    # 0.1 and 0.2 were due by the stop (t = 0.25) and never sent; 0.3 and 5.0 were not yet due
+    assert sent == [0] and stats.dropped == 2 and dropped == [100.1, 100.2]

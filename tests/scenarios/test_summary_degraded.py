@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragchaos.scenarios.summary import degraded_share
+from ragchaos.reports.analysis import degraded_share
 
 
 def test_cache_and_retrieval_only_fallbacks_count_unavailable_does_not() -> None:

@@ -8,6 +8,7 @@ their names, then checks that none is left once the command has exited.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -83,7 +84,10 @@ def _assert_nothing_left(mark: str, ports: set[int], own_pid: int) -> None:
     assert listening(ports) == set(), f"ports still listening: {listening(ports)}"
 
 
-def _interrupt_mid_run(tmp_path: Path, sig: signal.Signals) -> None:
+def _interrupt_mid_run(tmp_path: Path, sig: signal.Signals, *, group: bool = False) -> None:
+    """Signal the run mid-load (``group``: its whole process group, as a terminal's Ctrl-C does,
+    so the provider, Chroma and the apps get it too); it stops everything and keeps its measured
+    part: results.json, report.html, summary.md and junit.xml marked interrupted (issue 17)."""
     mark = uuid.uuid4().hex
     proc = _start(tmp_path, SCENARIO, mark)
     try:
@@ -93,14 +97,29 @@ def _interrupt_mid_run(tmp_path: Path, sig: signal.Signals) -> None:
         # provider, chroma, fault proxy, two apps: at least one listening port each
         assert len(children) >= 5 and len(ports) >= 5, (children, ports)
         time.sleep(2)  # mid-load
-        proc.send_signal(sig)
-        code = proc.wait(timeout=60)
+        if group:
+            os.killpg(proc.pid, sig)  # start_new_session: the run leads its own group
+        else:
+            proc.send_signal(sig)
+        code = proc.wait(timeout=90)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert code == 130, code
+    out = proc.stdout.read() if proc.stdout else ""
+    assert code == 130, (code, out)
     _assert_nothing_left(mark, ports, proc.pid)
+    [run_dir] = list((tmp_path / "runs").iterdir())
+    result = json.loads((run_dir / "results.json").read_text())
+    assert result["run"]["interrupted"] is True and 0 < result["run"]["interrupted_at_s"] < 120
+    for app in ("naive", "reference"):  # 2 req/s for 2 s before the signal: something was measured
+        assert sum(p["client"]["requests"] for p in result["apps"][app]["phases"].values()) >= 1, app
+    [completed] = [c for c in result["gate"]["checks"] if c["metric"] == "run_completed"]
+    assert completed["status"] == "fail" and "interrupted" in completed["reason"]
+    assert "INTERRUPTED after" in (run_dir / "report.html").read_text()
+    assert "INTERRUPTED" in (run_dir / "summary.md").read_text()
+    assert 'name="run completed"' in (run_dir / "junit.xml").read_text()
+    assert "INTERRUPTED after" in out, out
 
 
 def test_sigint_mid_run_stops_every_process_and_port(tmp_path: Path) -> None:
@@ -109,6 +128,10 @@ def test_sigint_mid_run_stops_every_process_and_port(tmp_path: Path) -> None:
 
 def test_sigterm_mid_run_stops_every_process_and_port(tmp_path: Path) -> None:
     _interrupt_mid_run(tmp_path, signal.SIGTERM)
+
+
+def test_ctrl_c_to_the_whole_process_group_keeps_the_measured_part(tmp_path: Path) -> None:
+    _interrupt_mid_run(tmp_path, signal.SIGINT, group=True)
 
 
 def test_error_after_start_stops_what_was_started(tmp_path: Path) -> None:

@@ -140,3 +140,20 @@ def test_dry_run_prints_the_plan(capsys) -> None:
     assert main(["run", "smoke", "--dry-run", "--quick"]) == 0
     out = capsys.readouterr().out
     assert "plan:" in out and "fault:" in out
+
+
+def test_misspelt_fields_name_the_closest_valid_one_and_come_with_the_cross_field_problems() -> None:
+    text = (GOOD.replace("faults:", "fualts:").replace("tenants: 2", "tenants: 2\n  documets_per_tenant: 3")
+            .replace("kind: arrivals", "kind: arrivals\n  max_inflight: 3")
+            + "checks:\n  - nosuchapp.error_rate < 1%\n")
+    msgs = problems(text)
+    # one answer, in the file's order: three misspellings and the check about an unknown app,
+    # which used to wait for a second round until the misspellings were fixed
+    assert [m.split(":")[1] for m in msgs] == ["5", "8", "12", "19"], msgs
+    assert msgs[0].endswith("unknown field 'documets_per_tenant'; did you mean documents_per_tenant?")
+    assert msgs[1].endswith("unknown field 'max_inflight'; did you mean max_in_flight?")
+    assert msgs[2].endswith("unknown field 'fualts'; did you mean faults?")
+    assert "unknown app 'nosuchapp'" in msgs[3]
+    # a name nothing resembles gets no guess
+    [msg] = problems(GOOD.replace("seed: 3", "seed: 3\nzzzzzz: 1"))
+    assert msg.endswith("unknown field 'zzzzzz'")

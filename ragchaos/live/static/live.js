@@ -19,6 +19,7 @@
     ["breakers", "breakers", (v) => breakers(v)],
     ["cache_hit_rate", "cache hits", (v) => pct(v)],
     ["shed", "shed/s", (v) => fmt(v, 0)],
+    ["dropped", "dropped (load)", (v) => fmt(v, 0)],
   ];
 
   const live = {
@@ -104,7 +105,7 @@
         const v = frame ? frame.apps[app] && frame.apps[app][key] : null;
         el.textContent = show(v);
         el.dataset.value = v === null || v === undefined ? "" : (typeof v === "object" ? JSON.stringify(v) : v);
-        el.classList.toggle("bad", key === "error_share" && v > 0.05);
+        el.classList.toggle("bad", (key === "error_share" && v > 0.05) || (key === "dropped" && v > 0));
         el.classList.toggle("good", key === "error_share" && v === 0);
       }
     }

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from ragchaos.measure.hdr import Histogram
 from ragchaos.reports import mechanisms
+from ragchaos.reports.checks.delivery import delivery_checks
 from ragchaos.reports.checks.grammar import ALL, OPS, Check, CheckError, parse_check
 from ragchaos.reports.checks.measure import Measured, format_measure, measure
 from ragchaos.reports.checks.reach import reach_checks
@@ -180,6 +181,7 @@ def evaluate(
         out += judge_against_baseline(result, against_baseline, baseline_app=baseline_app, stored=stored,
                                       policy=policy)
     out += [c for c in reach_checks(result) if apps is None or c.app in apps]  # did each fault reach its target
+    out += [c for c in delivery_checks(result) if apps is None or c.app in apps]  # was the load delivered
     return GateResult(passed=all(c.passed for c in out), checks=out)
 
 

@@ -58,8 +58,13 @@ def measure(result: RunResult, app: str, phase: str, metric: Sequence[str]) -> M
         return _stat(latency_summary(f, metric), metric[-1])
     value: float | None
     if head == "error_rate":
-        # no requests: no error rate, and no pass for a check on it
-        value = None if not f.requests else (f.error_rate_of(metric[1]) if len(metric) == 2 else f.error_rate)
+        # no requests: no error rate, and no pass for a check on it; arrivals the load generator
+        # dropped count as failures (of the run), so a run that could not deliver its load
+        # cannot pass an error-rate check on the few requests it did send
+        if len(metric) == 2:
+            value = None if not f.requests else f.error_rate_of(metric[1])
+        else:
+            value = None if not f.scheduled else f.failure_rate
     elif head == "cache_hit_ratio":
         value = f.cache_hit_ratio.get(metric[1])
     elif head == "mechanism":

@@ -7,12 +7,14 @@ from collections.abc import Callable
 from ragchaos.reports.results import RunResult
 from ragchaos.reports.sections.ablation import ablation
 from ragchaos.reports.sections.base import Line, Section, Table
+from ragchaos.reports.sections.config import config
 from ragchaos.reports.sections.dependencies import dependencies
 from ragchaos.reports.sections.errors import errors
 from ragchaos.reports.sections.gate import gate
 from ragchaos.reports.sections.headline import headline
 from ragchaos.reports.sections.latency import latency
 from ragchaos.reports.sections.observations import observations
+from ragchaos.reports.sections.outcomes import outcomes
 from ragchaos.reports.sections.provider import provider
 from ragchaos.reports.sections.stages import stages
 from ragchaos.reports.sections.timeline import timeline
@@ -22,8 +24,10 @@ __all__ = ["SECTIONS", "Line", "Section", "Table", "build_sections"]
 
 # report order
 SECTIONS: dict[str, Callable[[RunResult], Section]] = {
+    "config": config,
     "headline": headline,
     "gate": gate,
+    "outcomes": outcomes,
     "mechanisms": verdicts,
     "ablation": ablation,
     "observations": observations,
