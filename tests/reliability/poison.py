@@ -58,6 +58,7 @@ class PoisonRun:
     dead: dict[str, str] = field(default_factory=dict)  # doc_id -> error, from the admin API
     lost_in_store: list[str] = field(default_factory=list)  # good docs whose chunks are not in Chroma
     retried: float = 0.0
+    good_retries: int = 0  # good documents' failed attempts (attempts - 1 of each done good job)
     freshness_s: list[float] = field(default_factory=list)  # good docs: accepted -> done
     replayed_done: int = 0
     seconds: float = 0.0
@@ -70,7 +71,7 @@ class PoisonRun:
                 "refused_at_submit": self.documents - self.accepted,
                 "states": dict(self.states), "good_not_done": len(self.good_not_done),
                 "dead_lettered": len(self.dead), "lost_in_store": len(self.lost_in_store),
-                "retried": self.retried, "replayed_done": self.replayed_done,
+                "retried": self.retried, "good_retries": self.good_retries, "replayed_done": self.replayed_done,
                 "freshness_p50_s": round(self.freshness(0.5), 3), "freshness_p99_s": round(self.freshness(0.99), 3),
                 "killed_with": self.killed_with, "seconds": round(self.seconds, 1)}
 
@@ -152,6 +153,7 @@ def run(
     result.good_not_done = sorted(d for d, b in final.items() if d not in poison and b["state"] != "done")
     result.freshness_s = [b["finished_at"] - b["accepted_at"] for d, b in final.items()
                           if d not in poison and b["state"] == "done"]
+    result.good_retries = sum(b["attempts"] - 1 for d, b in final.items() if d not in poison and b["state"] == "done")
     # the counter is per process: what the killed one counted, plus the one now running
     result.retried = sum(retried_before_kill) + _metric(app, "ragchaos_ingest_jobs_total", outcome="retried")
     with httpx.Client(base_url=app.url, timeout=30.0) as c:
