@@ -13,10 +13,18 @@ with another writer's would delete both versions' chunks. A queued job carries i
 time as its ``version``: of two jobs for one document (in one batch, or in two workers' batches)
 the later accepted wins, and an older one arriving after it is skipped, so the document ends as
 the last writer's version whatever order the workers run in.
+
+A document the provider refuses for itself (its chunk over the embedding model's input limit)
+does not fail the documents indexed with it: each document's chunks are embedded as their own
+request to the micro-batcher (they still share its provider calls, which isolate a refused text),
+the others are upserted in the same call, and ``index`` then raises ``DocumentsRefused`` naming
+the refused ones. Before, the whole batch failed and the queue bisected it: one extra upsert,
+prune and version move per level for every poison, which doubled the good documents' freshness.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -30,10 +38,11 @@ from ragchaos.measure.stages import StageRecorder
 from ragchaos.reference_app.caches import CorpusVersions
 from ragchaos.reference_app.deadline import Deadline
 from ragchaos.reference_app.embedder import Embedder
+from ragchaos.reference_app.ingest_errors import classify_ingest
 from ragchaos.reference_app.revalidation import CorpusChange
 from ragchaos.reference_app.vectorstore import VectorStore
 
-__all__ = ["DocIn", "Indexer"]
+__all__ = ["DocIn", "DocumentsRefused", "Indexer"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,17 @@ class DocIn:
     @property
     def key(self) -> DocKey:
         return (self.tenant, self.doc_id)
+
+
+class DocumentsRefused(Exception):
+    """Some documents of a batch were refused for themselves (permanent); the rest were indexed.
+    ``refused``: each refused document's key and its own error; ``counts`` as ``index`` returns."""
+
+    def __init__(self, refused: dict[DocKey, BaseException], counts: list[int]) -> None:
+        first = next(iter(refused.values()))
+        super().__init__(f"{len(refused)} documents refused, the rest indexed; first: {first}")
+        self.refused = refused
+        self.counts = counts
 
 
 class IndexedVersions:
@@ -98,23 +118,46 @@ class Indexer:
         """Index ``docs`` together; returns each document's chunk count (of the text it was given)."""
         counts = [len(chunk_records(d.tenant, d.doc_id, chunk_text(d.text), d.metadata)) for d in docs]
         latest = _last_of_each(docs)
+        refused: dict[DocKey, BaseException] = {}
         async with self.writers.hold(d.key for d in latest):
             fresh = [d for d in latest if not self.indexed.superseded(d)]
             if fresh:
-                await self._index(fresh, deadline)
+                refused = await self._index(fresh, deadline)
             for d in fresh:
-                self.indexed.record(d)
+                if d.key not in refused:
+                    self.indexed.record(d)
+        if refused:
+            if len(refused) == len(fresh):
+                raise next(iter(refused.values()))  # nothing indexed: the refusal itself, as before
+            raise DocumentsRefused(refused, counts)
         return counts
 
-    async def _index(self, docs: Sequence[DocIn], deadline: Deadline) -> None:
+    async def _embed_each(self, docs: Sequence[DocIn], per_doc: list[list[ChunkRecord]],
+                          deadline: Deadline) -> tuple[list[DocIn], list[list[ChunkRecord]], list[Any],
+                                                       dict[DocKey, BaseException]]:
+        """Each document's chunks as their own embeddings request (the micro-batcher still sends
+        them together). A transient error fails the batch; refusals leave the other documents."""
+        results = await asyncio.gather(*(self.embedder.embed([r.text for r in recs], deadline) for recs in per_doc),
+                                       return_exceptions=True)
+        for res in results:
+            if isinstance(res, BaseException) and (not isinstance(res, Exception) or classify_ingest(res) != "permanent"):
+                raise res
+        refused = {d.key: res for d, res in zip(docs, results, strict=True) if isinstance(res, BaseException)}
+        kept = [k for k, res in enumerate(results) if not isinstance(res, BaseException)]
+        vectors = [v for k in kept for v in results[k]]  # type: ignore[union-attr]  # kept: no exceptions
+        return [docs[k] for k in kept], [per_doc[k] for k in kept], vectors, refused
+
+    async def _index(self, docs: Sequence[DocIn], deadline: Deadline) -> dict[DocKey, BaseException]:
         t0 = time.perf_counter()
         per_doc: list[list[ChunkRecord]] = []
         with self.stages.time("ingest.chunk"):
             for d in docs:
                 per_doc.append(chunk_records(d.tenant, d.doc_id, chunk_text(d.text), d.metadata))
-        records = [r for recs in per_doc for r in recs]
         with self.stages.time("ingest.embed"):
-            vectors = await self.embedder.embed([r.text for r in records], deadline)
+            docs, per_doc, vectors, refused = await self._embed_each(docs, per_doc, deadline)
+        if not docs:
+            return refused
+        records = [r for recs in per_doc for r in recs]
         with self.stages.time("ingest.upsert"):
             await self.store.upsert(records, vectors, deadline)
             keep: dict[tuple[str, str], set[str]] = {}
@@ -131,3 +174,4 @@ class Indexer:
                                      [vectors[i] for i in mine])
             await self.versions.advance(tenant, change)  # cached answers this change can alter are stale
         self.stages.record_seconds("ingest.total", time.perf_counter() - t0)
+        return refused

@@ -7,8 +7,11 @@ embeddings calls and upserts.
 
 A batch that fails must not fail its good jobs (``_index``):
 
-* a *permanent* error (the document itself refused: ingest_errors.py) means a culprit is in the
-  batch: the batch is split in halves and each half indexed again at once, down to the single
+* documents the embeddings provider refused for themselves come back as ``DocumentsRefused``
+  after the indexer indexed the others in the same call: those go to dead letters, the rest are
+  done, in this one delivery;
+* any other *permanent* error (the document itself refused: ingest_errors.py, e.g. the vector
+  store's validation) means a culprit is in the batch: the batch is split in halves and each half indexed again at once, down to the single
   job that is refused, which goes to dead letters; the others are indexed in this same delivery,
   so their attempts never count another job's error;
 * a *transient* error (timeout, 429, 5xx, reset, breaker open) is every job's own: each goes back
@@ -30,7 +33,7 @@ from collections.abc import Callable, Sequence
 from ragchaos.measure.metrics import AppMetrics
 from ragchaos.measure.stages import StageRecorder
 from ragchaos.reference_app.deadline import Deadline
-from ragchaos.reference_app.ingest import DocIn, Indexer
+from ragchaos.reference_app.ingest import DocIn, DocumentsRefused, Indexer
 from ragchaos.reference_app.ingest_errors import Backoff, FailureKind, classify_ingest, describe
 from ragchaos.reference_app.ingest_store import JobQueue
 from ragchaos.reference_app.jobstore import Job
@@ -151,6 +154,17 @@ class IngestQueue:
         docs = [DocIn(j.tenant, j.doc_id, j.text, j.metadata, version=j.accepted_at) for j in jobs]
         try:
             counts = await self.indexer.index(docs, Deadline.after(self.job_deadline_s))
+        except DocumentsRefused as partly:  # the indexer isolated its refusals: no bisection needed
+            done = self.clock()
+            for job, count in zip(jobs, partly.counts, strict=True):
+                refusal = partly.refused.get((job.tenant, job.doc_id))
+                if refusal is not None:
+                    await self._fail(job, refusal, "permanent")
+                    continue
+                await self.store.complete(job, count)
+                self.stages.record_seconds("ingest.freshness", max(0.0, done - job.accepted_at))
+                self._count("indexed")
+            return
         except Exception as exc:
             kind = self.classify(exc)
             if kind == "permanent" and len(jobs) > 1:

@@ -180,3 +180,33 @@ def test_a_transient_failure_is_a_dead_letter_only_on_the_last_attempt(tmp_path:
         await store.close()
 
     asyncio.run(body())
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_good_document_spends_exactly_one_attempt_beside_poison(tmp_path: Path, workers: int) -> None:
+    """Without transient faults, poison in a good document's batch costs it nothing: every good
+    job is indexed on its first attempt, once (counted, not timed). Switching the bisection off
+    (a permanent error failing the whole batch) makes good jobs retry or die, and this fails."""
+
+    async def body() -> None:
+        indexer = _Indexer(fault_batches=0)
+        queue = IngestQueue(LocalJobQueue(tmp_path / "q.sqlite3", max_attempts=10), indexer, StageRecorder(),  # type: ignore[arg-type]  # a stand-in indexer
+                            workers=workers, claim=16, poll_s=0.05, backoff=Backoff(0.01, 0.05))
+        jobs = {f"d{i}": (await queue.submit(DocIn("acme", f"d{i}", f"text {i}", None))).id for i in range(N_DOCS)}
+        await queue.start()  # after every submit: the first claims are full batches, poison among them
+        try:
+            async def settled() -> bool:
+                states = [(await queue.get(j)).state for j in jobs.values()]  # type: ignore[union-attr]  # submitted above
+                return all(s in ("done", "failed") for s in states)
+
+            await _until(settled, "every job done or dead")
+            got = {d: await queue.get(j) for d, j in jobs.items()}
+            attempts = {d: j.attempts for d, j in got.items() if d not in POISON and j is not None}
+            assert set(attempts.values()) == {1}, {d: a for d, a in attempts.items() if a != 1}
+            assert all(got[d].state == "done" for d in attempts)  # type: ignore[union-attr]  # submitted above
+            assert indexer.indexed == {d: 1 for d in attempts}
+            assert {d for d, j in got.items() if j is not None and j.state == "failed"} == POISON
+        finally:
+            await queue.stop()
+
+    asyncio.run(body())
