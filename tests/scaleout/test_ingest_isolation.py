@@ -13,19 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import openai
 import pytest
 import redis.asyncio
 
 from ragchaos.measure.metrics import AppMetrics
 from ragchaos.measure.stages import StageRecorder
+from ragchaos.reference_app.caches import CorpusVersions
 from ragchaos.reference_app.deadline import Deadline
-from ragchaos.reference_app.ingest import DocIn
+from ragchaos.reference_app.ingest import DocIn, Indexer
 from ragchaos.reference_app.ingest_errors import Backoff
 from ragchaos.reference_app.ingest_local import LocalJobQueue
 from ragchaos.reference_app.ingest_queue import IngestQueue
@@ -206,6 +209,66 @@ def test_a_good_document_spends_exactly_one_attempt_beside_poison(tmp_path: Path
             assert all(got[d].state == "done" for d in attempts)  # type: ignore[union-attr]  # submitted above
             assert indexer.indexed == {d: 1 for d in attempts}
             assert {d for d, j in got.items() if j is not None and j.state == "failed"} == POISON
+        finally:
+            await queue.stop()
+
+    asyncio.run(body())
+
+
+class _Embedder:
+    """The real Embedder's contract per request: one refused text fails its request with the
+    provider's 400 (the micro-batcher keeps it from failing other requests sharing its call)."""
+
+    refused = {"x"}  # Indexer.forget_refusals clears it
+
+    async def embed(self, texts: Any, deadline: Deadline) -> list[Any]:
+        if any("POISON" in t for t in texts):
+            raise _too_long()
+        return [np.ones(4, dtype=np.float32) for _ in texts]
+
+
+class _Store:
+    def __init__(self) -> None:
+        self.upserts = 0
+        self.records: Counter[str] = Counter()
+
+    async def upsert(self, records: Any, vectors: Any, deadline: Deadline) -> None:
+        self.upserts += 1
+        self.records.update(r.metadata["doc_id"] for r in records)
+
+    async def prune(self, keep: Any, deadline: Deadline) -> None:
+        return None
+
+
+def test_a_refused_document_costs_its_batch_no_extra_upsert(tmp_path: Path) -> None:
+    """The real Indexer: a batch holding poison is indexed in one upsert without it, and the
+    poison is a dead letter in the same delivery. Counted: one worker, 100 jobs submitted before
+    it starts, claims of 16, so exactly 7 batches and (no faults) 7 upserts. Without the per-document
+    refusal the indexer failed the whole batch and the queue bisected it: an upsert, a prune and a
+    version move per good half, 2 x 4 more calls per poison, all while the worker holds the batch."""
+
+    async def body() -> None:
+        store = _Store()
+        indexer = Indexer(_Embedder(), store, CorpusVersions(), StageRecorder())  # type: ignore[arg-type]  # stand-ins
+        queue = IngestQueue(LocalJobQueue(tmp_path / "q.sqlite3", max_attempts=10), indexer, StageRecorder(),
+                            workers=1, claim=16, poll_s=0.05, backoff=Backoff(0.01, 0.05))
+        jobs = {f"d{i}": (await queue.submit(DocIn("acme", f"d{i}", f"text {i}" + (" POISON" * (f"d{i}" in POISON)),
+                                                   None))).id for i in range(N_DOCS)}
+        await queue.start()
+        try:
+            async def settled() -> bool:
+                states = [(await queue.get(j)).state for j in jobs.values()]  # type: ignore[union-attr]  # submitted above
+                return all(s in ("done", "failed") for s in states)
+
+            await _until(settled, "every job done or dead")
+            got = {d: await queue.get(j) for d, j in jobs.items()}
+            assert {d for d, j in got.items() if j is not None and j.state == "failed"} == POISON
+            assert {j.attempts for d, j in got.items() if j is not None} == {1}
+            assert set(store.records) == set(jobs) - POISON and set(store.records.values()) == {1}
+            assert store.upserts == -(-N_DOCS // 16), store.upserts
+            for d in POISON:
+                job = got[d]
+                assert job is not None and "maximum context length" in (job.error or "")
         finally:
             await queue.stop()
 
