@@ -154,8 +154,8 @@ class CircuitBreaker:
         if not ticket.shared or self._shared is None:
             self.record(ticket, outcome)
             return
-        if outcome == "success" and ticket.quiet:
-            return  # closed with no failures counted: a success would change nothing (one round trip saved)
+        if (outcome == "success" and ticket.quiet) or (outcome == "neutral" and not ticket.probe):
+            return  # changes nothing in the store (closed with no failures counted, or neutral): no round trip
         try:
             async with asyncio.timeout(self._shared_timeout_s):
                 decision = await self._shared.record(ticket, outcome, self.config.failure_threshold, self._wall())
