@@ -11,11 +11,16 @@ import asyncio
 import socket
 from collections.abc import Awaitable, Callable
 
+import openai
 import pytest
 
+from ragchaos.measure.metrics import BREAKER_STATE_VALUE, AppMetrics
 from ragchaos.reference_app.breaker import BreakerConfig, BreakerOpen, CircuitBreaker, Transition
-from ragchaos.reference_app.shared.breaker import RedisBreakerState
+from ragchaos.reference_app.deadline import Deadline
+from ragchaos.reference_app.resilience import DependencyUnavailable, ResilienceSettings, build_guards
+from ragchaos.reference_app.shared.breaker import RedisBreakerState, redis_breaker_stores
 from ragchaos.reference_app.shared.namespace import Namespace, connect
+from tests.reference_app.test_retries import FakeClock, Script, connection_error, sample
 
 pytestmark = [pytest.mark.redis]
 
@@ -189,3 +194,30 @@ def test_with_redis_down_the_breaker_decides_locally_and_never_blocks(redis_down
                 listener.close()
 
     asyncio.run(body())
+
+
+def test_through_the_guards_one_replicas_failing_calls_make_the_other_shed(redis_url: str, redis_prefix: str) -> None:
+    """The app's path: build_guards with the fleet stores (what RedisBackend hands it in fleet
+    scope); replica A's failed calls, replica B's call refused without being sent, and B's
+    breaker gauge showing open."""
+    async def body(a: Namespace, b: Namespace) -> None:
+        clock = FakeClock()
+        settings = ResilienceSettings(breaker=CONFIG)
+        replicas = []
+        for i, ns in enumerate((a, b)):
+            metrics = AppMetrics(f"reference-{i}")
+            guards = build_guards(settings, metrics, {"retries"}, clock=clock, sleep=clock.sleep,
+                                  breaker_stores=redis_breaker_stores(ns))
+            replicas.append((guards["vectordb"], metrics))
+        (ga, _), (gb, mb) = replicas
+        for _ in range(CONFIG.failure_threshold):
+            with pytest.raises(openai.APIConnectionError):  # retries off: the error itself
+                await ga.call(Script(connection_error()), deadline=Deadline.after(30, clock))
+        assert ga.state == "open"
+        never = Script("never sent")
+        with pytest.raises(DependencyUnavailable) as refused:
+            await gb.call(never, deadline=Deadline.after(30, clock))
+        assert refused.value.reason == "breaker_open" and never.timeouts == []
+        assert sample(mb, "ragchaos_breaker_state", dependency="vectordb") == BREAKER_STATE_VALUE["open"]
+
+    _run(redis_url, redis_prefix, body)
