@@ -33,9 +33,9 @@ from ragchaos.reference_app.jobstore import JobStore
 from ragchaos.reference_app.pacing import Pacer
 from ragchaos.reference_app.quotas import MemoryQuotaStore, TenantLimit
 from ragchaos.reference_app.shared.backend import CODECS
-from ragchaos.reference_app.shared.caches import RedisCorpusVersions, RedisLayerCache, WriteBehind
+from ragchaos.reference_app.shared.caches import WriteBehind, redis_corpus_versions, redis_layer_cache
 from ragchaos.reference_app.shared.namespace import connect
-from ragchaos.reference_app.shared.pacing import RedisPacer
+from ragchaos.reference_app.shared.pacing import redis_pacer
 from ragchaos.reference_app.shared.quotas import RedisQuotaStore
 from ragchaos.reference_app.shared.stream_queue import StreamJobQueue
 from ragchaos.stack.redis_server import acquire_redis
@@ -60,10 +60,10 @@ async def build(url: str, data: Path) -> dict[str, dict[str, Op]]:
     local_resp.put(key, answer)
     local_versions = CorpusVersions()
     local_emb = LayerCache("embedding", None, maxsize=10_000, ttl_s=None)
-    red_resp = RedisLayerCache("response", None, ns, CODECS["response"], writes, maxsize=10_000, ttl_s=300)
+    red_resp = redis_layer_cache("response", None, ns, CODECS["response"], writes, maxsize=10_000, ttl_s=300)
     red_resp.put(key, answer)
-    red_versions = RedisCorpusVersions(ns)
-    red_emb = RedisLayerCache("embedding", None, ns, CODECS["embedding"], writes, maxsize=10_000, ttl_s=None)
+    red_versions = redis_corpus_versions(ns)
+    red_emb = redis_layer_cache("embedding", None, ns, CODECS["embedding"], writes, maxsize=10_000, ttl_s=None)
     for t in texts:
         local_emb.put(t, vec)
         red_emb.put(t, vec)
@@ -71,7 +71,7 @@ async def build(url: str, data: Path) -> dict[str, dict[str, Op]]:
     mem_q, red_q = MemoryQuotaStore(), RedisQuotaStore(ns)
     kw = {"headroom": 1.0, "sleep": _noop_sleep}
     local_pacer = Pacer(1e9, 1e12, **kw)
-    red_pacer = RedisPacer(ns, "embeddings", writes, 1e9, 1e12, **kw)
+    red_pacer = redis_pacer(ns, "embeddings", writes, 1e9, 1e12, **kw)
     jobs = JobStore(data / "q.sqlite3")
     stream = StreamJobQueue(ns)
     await stream.start()
@@ -79,14 +79,12 @@ async def build(url: str, data: Path) -> dict[str, dict[str, Op]]:
     async def resp(cache: LayerCache, versions: CorpusVersions, _: int) -> object:
         await versions.refresh("acme")
         red_resp._data.clear() if cache is red_resp else None  # another replica's answer: from Redis
-        await cache.prefetch([key])
-        return cache.get(key)
+        return await cache.lookup(key)
 
     async def emb(cache: LayerCache, _: int) -> object:
         if cache is red_emb:
             cache._data.clear()
-        await cache.prefetch(texts)
-        return [cache.get(t) for t in texts]
+        return await cache.lookup_many(texts)
 
     async def local_job(i: int) -> object:
         job = await asyncio.to_thread(jobs.enqueue, "acme", f"d{i}", "text", None)

@@ -80,6 +80,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               ("--queries", "300", "--warmup", "30", "--rounds", "3")),
     Benchmark("shared_stores", "the reference app's state operations in-process and on Redis",
               ("--ops", "2000", "--rounds", "3")),
+    Benchmark("breaker_store", "a circuit breaker's admit + record with its state in-process and on Redis (fleet scope)",
+              ("--ops", "5000", "--rounds", "5")),
     Benchmark("poison_ingest", "good documents' freshness with 2% poison beside none, both queue modes, a 503 window",
               ("--docs", "1000", "--rounds", "2")),
     Benchmark("overload", "the reference app at ten times its capacity: what it sheds and keeps",

@@ -78,7 +78,8 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
     stages = StageRecorder(strict=True)
 
     backend = select_backend(settings, metrics)  # REDIS_URL: fleet-wide state in Redis (shared/)
-    guards = build_guards(res, metrics, disabled, pacer_factory=backend.pacer_factory())
+    guards = build_guards(res, metrics, disabled, pacer_factory=backend.pacer_factory(),
+                          breaker_stores=backend.breaker_stores())
     # around every API request, in order: the tenant's quota, then admission (guards.py)
     request_guards = build_request_guards(res, metrics, disabled, quota_store=backend.quota_store())
     clients = Clients(settings, pooled=switches.on("pooling"))

@@ -13,24 +13,38 @@ listeners; the API follows pybreaker's.
 
 Each admitted call holds a ``Ticket``; outcomes from an earlier state (a call admitted while closed
 that finishes after the breaker opened) are ignored, so only the probe decides a half-open breaker.
+
+Where the state lives is a strategy (breaker_store.py): this replica's memory by default, or a
+fleet store shared by every replica (``RAGCHAOS_BREAKER_SCOPE=fleet``: shared/breaker.py). The
+fleet store is asked through ``acquire``/``settle``; when it cannot answer (Redis down or slow)
+the breaker decides with its own in-process state for ``fallback_s`` and tries again after:
+a fleet breaker fails open to per-replica behaviour and never blocks a call on Redis.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ragchaos.reference_app.breaker_store import (
+    BreakerStateStore,
+    Decision,
+    LocalBreakerState,
+    Outcome,
+    State,
+    Ticket,
+)
 from ragchaos.reference_app.errors import ReferenceAppError
 
 __all__ = ["BreakerConfig", "BreakerOpen", "CircuitBreaker", "Outcome", "Ticket", "Transition"]
 
-State = Literal["closed", "open", "half_open"]
-Outcome = Literal["success", "failure", "neutral"]
+log = logging.getLogger("ragchaos.reference")
 
 
 class BreakerConfig(BaseModel):
@@ -51,12 +65,6 @@ class BreakerOpen(ReferenceAppError):
 
 
 @dataclass(frozen=True)
-class Ticket:
-    generation: int
-    probe: bool
-
-
-@dataclass(frozen=True)
 class Transition:
     dependency: str
     from_state: State
@@ -68,6 +76,11 @@ class Transition:
         return asdict(self)
 
 
+# what a fleet store may raise when it cannot answer (redis-py's errors derive from these or
+# from RedisError, which the shared store turns into ConnectionError)
+STORE_DOWN = (ConnectionError, OSError, TimeoutError)
+
+
 class CircuitBreaker:
     def __init__(
         self,
@@ -77,76 +90,114 @@ class CircuitBreaker:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         history: int = 1000,
+        shared: BreakerStateStore | None = None,
+        shared_timeout_s: float = 0.25,
+        fallback_s: float = 1.0,
     ) -> None:
         self.name = name
         self.config = config
         self._clock = clock
         self._wall = wall
-        self._state: State = "closed"
-        self._generation = 0
-        self._failures = 0
-        self._opened_at = 0.0
-        self._probe_in_flight = False
+        self._local = LocalBreakerState()
+        self._shared = shared
+        self._shared_timeout_s = shared_timeout_s
+        self._fallback_s = fallback_s
+        self._local_until = float("-inf")  # deciding locally until then (the fleet store failed)
+        self.fallbacks = 0  # times the fleet store could not answer
+        self._seen: State = "closed"
+        self._seen_failures = 0
         self.transitions: deque[Transition] = deque(maxlen=history)
         self._listeners: list[Callable[[Transition], None]] = []
 
     @property
+    def scope(self) -> str:
+        return "replica" if self._shared is None else "fleet"
+
+    @property
     def state(self) -> State:
-        return self._state
+        """The state as this replica last saw it (in fleet scope: at its last admit or record)."""
+        return self._seen
 
     @property
     def consecutive_failures(self) -> int:
-        return self._failures
+        return self._seen_failures
 
     def add_listener(self, listener: Callable[[Transition], None]) -> None:
         self._listeners.append(listener)
 
+    # -- this replica's state: synchronous, no await point -------------------------------------
+
     def admit(self) -> Ticket:
-        """A ticket to call the dependency, or ``BreakerOpen`` to fail fast."""
-        if self._state == "open":
-            wait = self._opened_at + self.config.reset_timeout_s - self._clock()
-            if wait > 0:
-                raise BreakerOpen(self.name, "open", wait)
-            self._move("half_open", "reset timeout elapsed")
-        if self._state == "half_open":
-            if self._probe_in_flight:
-                raise BreakerOpen(self.name, "half_open", self.config.reset_timeout_s)
-            self._probe_in_flight = True
-            return Ticket(self._generation, probe=True)
-        return Ticket(self._generation, probe=False)
+        """A ticket to call the dependency, or ``BreakerOpen`` to fail fast (in-process state)."""
+        return self._ticket(self._local.admit_now(self.config.reset_timeout_s, self._clock()))
 
     def record(self, ticket: Ticket, outcome: Outcome) -> None:
-        if ticket.generation != self._generation:
-            return  # admitted under an earlier state; that state's verdict is already in
-        if self._state == "half_open" and ticket.probe:
-            self._probe_in_flight = False
-            if outcome == "success":
-                self._move("closed", "probe succeeded")
-            elif outcome == "failure":
-                self._move("open", "probe failed")
-        elif self._state == "closed":
-            if outcome == "success":
-                self._failures = 0
-            elif outcome == "failure":
-                self._failures += 1
-                if self._failures >= self.config.failure_threshold:
-                    self._move("open", f"{self._failures} consecutive failures")
+        self._apply(self._local.record_now(ticket, outcome, self.config.failure_threshold, self._clock()))
+
+    # -- what the guard calls: the fleet store when there is one, else the above ---------------
+
+    async def acquire(self) -> Ticket:
+        """``admit`` through the fleet store if any; this replica's own state if it cannot answer."""
+        if self._shared is None or self._clock() < self._local_until:
+            return self.admit()
+        try:
+            async with asyncio.timeout(self._shared_timeout_s):
+                decision = await self._shared.admit(
+                    self.config.failure_threshold, self.config.reset_timeout_s, self._wall())
+        except STORE_DOWN as exc:
+            self._store_down(exc)
+            return self.admit()
+        return self._ticket(decision)
+
+    async def settle(self, ticket: Ticket, outcome: Outcome) -> None:
+        """``record`` the outcome where the ticket came from."""
+        if not ticket.shared or self._shared is None:
+            self.record(ticket, outcome)
+            return
+        if (outcome == "success" and ticket.quiet) or (outcome == "neutral" and not ticket.probe):
+            return  # changes nothing in the store (closed with no failures counted, or neutral): no round trip
+        try:
+            async with asyncio.timeout(self._shared_timeout_s):
+                decision = await self._shared.record(ticket, outcome, self.config.failure_threshold, self._wall())
+        except STORE_DOWN as exc:
+            self._store_down(exc)  # this outcome is lost to the fleet; the next ones count locally
+            return
+        self._apply(decision)
 
     def snapshot(self) -> dict[str, object]:
-        return {
-            "state": self._state,
-            "consecutive_failures": self._failures,
+        snap: dict[str, object] = {
+            "state": self._seen,
+            "consecutive_failures": self._seen_failures,
             "transitions": [t.as_dict() for t in self.transitions],
         }
+        if self._shared is not None:
+            snap |= {"scope": "fleet", "store_fallbacks": self.fallbacks}
+        return snap
 
-    def _move(self, to: State, reason: str) -> None:
-        transition = Transition(self.name, self._state, to, self._wall(), reason)
-        self._state = to
-        self._generation += 1
-        self._failures = 0
-        self._probe_in_flight = False
-        if to == "open":
-            self._opened_at = self._clock()
-        self.transitions.append(transition)
-        for listener in self._listeners:
-            listener(transition)
+    def _ticket(self, decision: Decision) -> Ticket:
+        self._apply(decision)
+        if decision.ticket is None:
+            raise BreakerOpen(self.name, decision.state, decision.retry_after)
+        return decision.ticket
+
+    def _store_down(self, exc: BaseException) -> None:
+        self.fallbacks += 1
+        self._local_until = self._clock() + self._fallback_s
+        log.warning("breaker %s: fleet state unavailable (%s: %s); deciding locally for %.1f s",
+                    self.name, type(exc).__name__, exc, self._fallback_s)
+
+    def _apply(self, decision: Decision) -> None:
+        """Tell the listeners of each move, and of a move another replica made (fleet scope)."""
+        moves = list(decision.moves)
+        before = moves[0][0] if moves else decision.state
+        if before != self._seen:
+            moves.insert(0, (self._seen, before, "moved by another replica"))
+        if moves and moves[-1][1] != decision.state:
+            moves.append((moves[-1][1], decision.state, "moved by another replica"))
+        self._seen = decision.state
+        self._seen_failures = decision.failures
+        for from_state, to_state, reason in moves:
+            transition = Transition(self.name, from_state, to_state, self._wall(), reason)
+            self.transitions.append(transition)
+            for listener in self._listeners:
+                listener(transition)

@@ -81,7 +81,7 @@ class BreakerGuard:
     @asynccontextmanager
     async def around(self, call: Call) -> AsyncIterator[None]:
         try:
-            ticket = self.breaker.admit()
+            ticket = await self.breaker.acquire()
         except BreakerOpen as exc:
             raise call.shed("breaker_open", "breaker_open", exc.retry_after) from None
         call.probe = ticket.probe
@@ -93,7 +93,7 @@ class BreakerGuard:
             outcome = call.outcome or ("failure" if classify(exc).unhealthy else "neutral")
             raise
         finally:
-            self.breaker.record(ticket, outcome)
+            await self.breaker.settle(ticket, outcome)
 
 
 class BulkheadGuard:

@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ragchaos.measure.metrics import BREAKER_STATE_VALUE, AppMetrics
 from ragchaos.reference_app.admission import AdmissionConfig, AdmissionControl
 from ragchaos.reference_app.breaker import BreakerConfig, CircuitBreaker, Transition
+from ragchaos.reference_app.breaker_store import BreakerStateStore
 from ragchaos.reference_app.bulkhead import Bulkhead, BulkheadConfig
 from ragchaos.reference_app.deadline import Deadline, DeadlineConfig
 from ragchaos.reference_app.guards import (
@@ -233,9 +234,11 @@ def build_guards(
     rng: Callable[[], float] = random.random,
     wall: Callable[[], float] = time.time,
     pacer_factory: Callable[..., Pacer] | None = None,
+    breaker_stores: Callable[[str], BreakerStateStore] | None = None,
 ) -> dict[str, DependencyGuard]:
     """The three guards (``embeddings``, ``chat``, ``vectordb``), sized by ``settings``.
-    ``pacer_factory(dependency, rpm, tpm, **kw)`` replaces the local Pacer (shared pacing)."""
+    ``pacer_factory(dependency, rpm, tpm, **kw)`` replaces the local Pacer (shared pacing);
+    ``breaker_stores(dependency)`` gives each breaker a fleet state store (fleet scope)."""
     make_pacer = pacer_factory or (lambda _dependency, *args, **kw: Pacer(*args, **kw))
     guards: dict[str, DependencyGuard] = {}
     for name in DEPENDENCIES:
@@ -257,7 +260,8 @@ def build_guards(
         if "deadline" not in disabled:
             call_guards.append(DeadlineGuard())
         if "breaker" not in disabled:
-            breaker = CircuitBreaker(name, settings.breaker, clock=clock, wall=wall)
+            breaker = CircuitBreaker(name, settings.breaker, clock=clock, wall=wall,
+                                     shared=breaker_stores(name) if breaker_stores is not None else None)
             breaker.add_listener(_breaker_metrics(metrics))
             metrics.breaker_state.labels(dependency=name).set(BREAKER_STATE_VALUE["closed"])
             call_guards.append(BreakerGuard(breaker))

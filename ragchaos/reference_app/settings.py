@@ -7,13 +7,19 @@ mechanisms' own knobs are ``RAGCHAOS_<PART>__<FIELD>`` (ragchaos/reference_app/r
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+import difflib
+
+from pydantic import Field, field_validator, model_validator
 
 from ragchaos.kit.settings import AppSettings
 from ragchaos.reference_app.resilience import ResilienceSettings
 from ragchaos.reference_app.switches import Switches, parse_disabled
 
-__all__ = ["ReferenceSettings"]
+__all__ = ["BREAKER_SCOPES", "ReferenceSettings"]
+
+# where the circuit breakers' state lives: this replica's memory, or Redis for the whole fleet
+# (docs/scale-out.md, "Why the circuit breaker stays per replica" and "When to choose fleet scope")
+BREAKER_SCOPES = ("replica", "fleet")
 
 
 class ReferenceSettings(AppSettings):
@@ -39,6 +45,7 @@ class ReferenceSettings(AppSettings):
     # REDIS_URL (ragchaos/reference_app/shared/): a pending job silent this long is claimed by another worker
     ingest_claim_idle_s: float = Field(30.0, gt=0)
     redis_prefix: str | None = None  # default: ragchaos:<collection prefix>: (one fleet)
+    breaker_scope: str = "replica"  # RAGCHAOS_BREAKER_SCOPE: replica | fleet (needs REDIS_URL)
     # caches
     response_cache_size: int = Field(10_000, ge=1)
     response_cache_ttl_s: float = Field(300.0, gt=0)
@@ -56,6 +63,22 @@ class ReferenceSettings(AppSettings):
     def _known_mechanisms(cls, v: str) -> str:
         parse_disabled(v)  # raises naming the valid names
         return v
+
+    @field_validator("breaker_scope")
+    @classmethod
+    def _known_scope(cls, v: str) -> str:
+        if v not in BREAKER_SCOPES:
+            close = difflib.get_close_matches(v, BREAKER_SCOPES, n=1, cutoff=0.0)
+            raise ValueError(f"RAGCHAOS_BREAKER_SCOPE={v!r} is not a scope; did you mean {close[0]!r}? "
+                             f"(one of: {', '.join(BREAKER_SCOPES)})")
+        return v
+
+    @model_validator(mode="after")
+    def _fleet_needs_redis(self) -> ReferenceSettings:
+        if self.breaker_scope == "fleet" and not self.redis_url:
+            raise ValueError("RAGCHAOS_BREAKER_SCOPE=fleet shares breaker state through Redis: set REDIS_URL "
+                             "too, or use RAGCHAOS_BREAKER_SCOPE=replica")
+        return self
 
     @property
     def switches(self) -> Switches:

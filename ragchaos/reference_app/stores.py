@@ -8,13 +8,18 @@ Redis implementation, chosen once at startup (shared/backend.py: ``REDIS_URL`` s
 | per-tenant rate limits | ``quotas.QuotaStore`` | ``quotas.MemoryQuotaStore`` | ``shared/quotas.py: RedisQuotaStore`` |
 | semantic cache partitions | ``semantic_cache.SemanticStore`` | ``semantic_cache.NoSemanticStore`` | ``shared/semantic_cache.py: RedisSemanticStore`` |
 | the provider's pacing budget | ``pacing.PaceStore`` | ``pacing.LocalPaceStore``: the local buckets | ``shared/pacing.py: RedisPaceStore`` |
+| a circuit breaker's state | ``breaker_store.BreakerStateStore`` | ``breaker_store.LocalBreakerState``: fields in memory | ``shared/breaker.py: RedisBreakerState`` (only with ``RAGCHAOS_BREAKER_SCOPE=fleet``) |
 
 The parts that use them (``caches.LayerCache``, ``caches.CorpusVersions``, ``quotas.TenantQuotas``,
-``semantic_cache.SemanticCache``, ``pacing.Pacer``) hold one by composition and never ask which it is; a shared store's round trip happens inside
+``semantic_cache.SemanticCache``, ``pacing.Pacer``, ``breaker.CircuitBreaker``) hold one by composition and never ask which it is; a shared store's round trip happens inside
 their async lookups, so the query path (query.py) does not know a fleet exists.
 
-Not here: the circuit breaker's state stays per replica on purpose (docs/scale-out.md, "Why the
-circuit breaker stays per replica"), and the ingest job store has its own
+The breaker is the one kind that stays local even with ``REDIS_URL``: its state is per replica
+by default, on purpose (docs/scale-out.md, "Why the circuit breaker stays per replica"); a fleet
+that wants one breaker opts in with ``RAGCHAOS_BREAKER_SCOPE=fleet`` ("When to choose fleet
+scope"), and a fleet breaker whose Redis cannot answer decides on its local state.
+
+Not here: the ingest job store has its own
 protocol (ingest_store.py: ``JobQueue``; ingest_local.py and shared/stream_queue.py implement it).
 """
 

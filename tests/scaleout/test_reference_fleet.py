@@ -111,3 +111,34 @@ def test_one_replicas_network_trouble_opens_only_its_own_breaker(reference_fleet
         assert _metric(b.url, "ragchaos_breaker_transitions_total", dependency="vectordb", to="open") in ([], [0.0])
     finally:
         proxies.enable(a_proxies["vectordb"])
+
+
+def test_in_fleet_scope_one_replicas_failures_open_the_breaker_for_both(reference_fleet, toxiproxy) -> None:
+    """The same trouble with ``RAGCHAOS_BREAKER_SCOPE=fleet`` (docs/scale-out.md, "When to choose
+    fleet scope"): the breaker state is in Redis, so B, whose own path is fine, fails fast too."""
+    from ragchaos.faults.client import ToxiproxyClient
+
+    fleet = reference_fleet(2, own_proxies=True, env={
+        "RAGCHAOS_BREAKER_SCOPE": "fleet",
+        "RAGCHAOS_BREAKER__FAILURE_THRESHOLD": "2",
+        "RAGCHAOS_BREAKER__RESET_TIMEOUT_S": "60",  # stays open for the whole test
+        "RAGCHAOS_RETRY__MAX_ATTEMPTS": "2",
+        "RAGCHAOS_DEADLINE__VECTORDB_ATTEMPT_S": "1.0",
+    })
+    (a, b), (a_proxies, _) = fleet.replicas, fleet.proxies
+    tenant = "t" + uuid.uuid4().hex[:10]
+    _ingest(a.url, tenant)
+    proxies = ToxiproxyClient(toxiproxy.url)
+    proxies.disable(a_proxies["vectordb"])
+    try:
+        for i in range(2):
+            r = _ask(a.url, tenant, f"Where does the pilot boat leave from, question {i} {uuid.uuid4().hex}?")
+            assert r.status_code == 503, r.text
+        r = _ask(b.url, tenant, f"Where does the pilot boat leave from {uuid.uuid4().hex}?")
+        assert r.status_code == 503, r.text
+        assert _metric(b.url, "ragchaos_shed_total", reason="breaker_open") == [1.0]
+        assert _metric(b.url, "ragchaos_breaker_state", dependency="vectordb") == [2.0]  # open, seen from Redis
+        stats = httpx.get(f"{b.url}/_stats/breakers", timeout=10).json()["breakers"]["vectordb"]
+        assert stats["scope"] == "fleet" and stats["state"] == "open"
+    finally:
+        proxies.enable(a_proxies["vectordb"])

@@ -11,8 +11,10 @@ that an in-process part of the app holds by composition:
 | ingest jobs on Redis Streams, job state in hashes | stream_queue.py | ingest_local.LocalJobQueue (SQLite) |
 | per-tenant quotas (Lua token bucket, server time) | quotas.py | quotas.MemoryQuotaStore |
 | provider pacing budget (Lua, server time) | pacing.py | pacing.LocalPaceStore (the Pacer's own buckets) |
+| circuit breaker state (Lua, callers' wall clocks), only with ``RAGCHAOS_BREAKER_SCOPE=fleet`` | breaker.py | breaker_store.LocalBreakerState |
 | choosing the backend from the settings | backend.py | – |
 
-Kept per replica on purpose: the breaker, the bulkhead, the retrieval cache's local copy and
-connection health (docs/scale-out.md, "Why the circuit breaker stays per replica").
+Kept per replica on purpose: the breaker (unless ``RAGCHAOS_BREAKER_SCOPE=fleet``), the bulkhead,
+the retrieval cache's local copy and connection health (docs/scale-out.md, "Why the circuit
+breaker stays per replica").
 """

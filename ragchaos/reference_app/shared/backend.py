@@ -16,6 +16,7 @@ import numpy as np
 from ragchaos.kit.schemas import QueryResponse
 from ragchaos.measure.metrics import AppMetrics
 from ragchaos.measure.stages import StageRecorder
+from ragchaos.reference_app.breaker_store import BreakerStateStore
 from ragchaos.reference_app.caches import CorpusVersions, LayerCache
 from ragchaos.reference_app.ingest import Indexer
 from ragchaos.reference_app.ingest_errors import Backoff
@@ -26,6 +27,7 @@ from ragchaos.reference_app.pacing import Pacer
 from ragchaos.reference_app.quotas import QuotaStore
 from ragchaos.reference_app.semantic_cache import SemanticCache
 from ragchaos.reference_app.settings import ReferenceSettings
+from ragchaos.reference_app.shared.breaker import redis_breaker_stores
 from ragchaos.reference_app.shared.caches import WriteBehind, redis_corpus_versions, redis_layer_cache
 from ragchaos.reference_app.shared.namespace import Namespace, connect
 from ragchaos.reference_app.shared.pacing import redis_pacer
@@ -36,6 +38,7 @@ from ragchaos.reference_app.shared.stream_queue import StreamJobQueue
 __all__ = ["Backend", "LocalBackend", "RedisBackend", "select_backend"]
 
 PacerFactory = Callable[..., Pacer]  # (dependency, rpm, tpm, **Pacer kwargs) -> Pacer
+BreakerStores = Callable[[str], BreakerStateStore]  # dependency -> its breaker's fleet state
 
 CODECS: dict[str, tuple[Callable[[Any], bytes], Callable[[bytes], Any]]] = {
     "response": (lambda v: v.model_dump_json().encode(), QueryResponse.model_validate_json),
@@ -70,6 +73,8 @@ class Backend(Protocol):
 
     def pacer_factory(self) -> PacerFactory | None: ...
 
+    def breaker_stores(self) -> BreakerStores | None: ...
+
     def job_queue(self) -> JobQueue: ...
 
     def ingest_queue(self, indexer: Indexer, stages: StageRecorder) -> IngestQueue: ...
@@ -100,6 +105,9 @@ class LocalBackend:
 
     def pacer_factory(self) -> PacerFactory | None:
         return None  # build_guards' default: a local Pacer
+
+    def breaker_stores(self) -> BreakerStores | None:
+        return None  # build_guards' default: each breaker's state in this replica
 
     def job_queue(self) -> JobQueue:
         return LocalJobQueue(self.settings.data_dir / "ingest-queue.sqlite3", max_attempts=self.settings.ingest_max_attempts)
@@ -147,6 +155,10 @@ class RedisBackend:
             return redis_pacer(self.ns, dependency, self.writes, rpm, tpm, **kwargs)
 
         return make
+
+    def breaker_stores(self) -> BreakerStores | None:
+        # per replica unless asked (docs/scale-out.md, "Why the circuit breaker stays per replica")
+        return redis_breaker_stores(self.ns) if self.settings.breaker_scope == "fleet" else None
 
     def job_queue(self) -> JobQueue:
         s = self.settings
