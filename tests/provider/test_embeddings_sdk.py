@@ -59,13 +59,13 @@ def test_vectors_are_the_same_in_another_process(prov: Provider, tmp_path) -> No
     ({"input": []}, "input"),
     ({"input": ["ok", "  "]}, "input"),
     ({"input": ["x"] * 2049}, "input"),
-    ({"input": "x" * 40_000}, "input"),
+    ({"input": "x" * 40_000}, None),  # over the model's input limit: OpenAI's own error has no param
     ({"input": "ok", "dimensions": 0}, "dimensions"),
     ({"input": "ok", "encoding_format": "hex"}, "encoding_format"),
     ({"input": "ok", "extra_body": {"input": {"a": 1}}}, "input"),
     ({"input": "ok", "extra_body": {"input": [1.5, "x"]}}, "input[0]"),
 ])
-def test_bad_input_is_a_400_in_openai_shape(prov: Provider, kwargs: dict, param: str) -> None:
+def test_bad_input_is_a_400_in_openai_shape(prov: Provider, kwargs: dict, param: str | None) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         prov.client("k1").embeddings.create(model="m", **kwargs)
     assert info.value.status_code == 400
