@@ -88,7 +88,10 @@ def test_overload_sheds_with_503_and_retry_after_and_admitted_requests_stay_in_b
         assert body["error"]["type"] == "overloaded", body
     # refused fast: no 503 waited anywhere near an admitted request's time
     assert max(t for t, _, _ in shed) < 2.0, sorted(t for t, _, _ in shed)[-5:]
-    assert admitted[-1] <= BUDGET_S, admitted
+    # the app's deadline is BUDGET_S; the client sees the answer after its own scheduling, which
+    # a loaded 2-core machine delays (10.05 s seen once): 1 s of slack still catches a deadline
+    # that is not enforced (an admitted request would then wait as long as the queue ahead of it)
+    assert admitted[-1] <= BUDGET_S + 1.0, admitted
     assert health == 200
     # bounded: the burst's requests are gone once answered (a generous bound for a noisy machine)
     assert rss_after - rss_before < 64 * 1024, (rss_before, rss_after)

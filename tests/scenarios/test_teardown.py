@@ -53,7 +53,16 @@ def _start(tmp_path: Path, scenario: str, mark: str, *args: str, stderr: int | I
     return subprocess.Popen(
         [sys.executable, "-m", "ragchaos", "run", str(path), "--out", str(tmp_path / "runs"), *args],
         stdout=subprocess.PIPE, stderr=stderr, text=True, env=env, start_new_session=True,
+        preexec_fn=_take_ctrl_c,
     )
+
+
+def _take_ctrl_c() -> None:
+    """In the child: Ctrl-C at its default, as in a terminal. A test session started in the
+    background by a non-interactive shell (``make test &``, some CI runners) ignores SIGINT, and a
+    child inherits that, so the signal under test would never arrive (seen: both SIGINT tests
+    timing out in such a session, passing in a terminal)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float) -> list[str]:
