@@ -8,9 +8,12 @@ caches, queue and quotas add their cross-replica tests on this fixture.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -83,12 +86,14 @@ def _ask(url: str, tenant: str, question: str) -> httpx.Response:
     return httpx.post(f"{url}/v1/query", json={"tenant": tenant, "question": question}, timeout=30)
 
 
-def test_one_replicas_network_trouble_opens_only_its_own_breaker(reference_fleet, toxiproxy) -> None:
-    """docs/scale-out.md: breaker state stays per replica. Replica A loses its path to the
-    vector store; A's breaker opens and A sheds, while B keeps answering with its breaker closed."""
+@contextlib.contextmanager
+def _replica_a_cut_off_from_the_vector_store(reference_fleet, toxiproxy, **env: str) -> Iterator[tuple[Any, Any, str]]:
+    """Two replicas with their own proxies; A loses its path to the vector store and two of its
+    queries fail (503), which opens A's breaker (threshold 2, open for the whole test)."""
     from ragchaos.faults.client import ToxiproxyClient
 
     fleet = reference_fleet(2, own_proxies=True, env={
+        **env,
         "RAGCHAOS_BREAKER__FAILURE_THRESHOLD": "2",
         "RAGCHAOS_BREAKER__RESET_TIMEOUT_S": "60",  # stays open for the whole test
         "RAGCHAOS_RETRY__MAX_ATTEMPTS": "2",
@@ -103,42 +108,31 @@ def test_one_replicas_network_trouble_opens_only_its_own_breaker(reference_fleet
         for i in range(2):
             r = _ask(a.url, tenant, f"Where does the pilot boat leave from, question {i} {uuid.uuid4().hex}?")
             assert r.status_code == 503, r.text
+        yield a, b, tenant
+    finally:
+        proxies.enable(a_proxies["vectordb"])
+
+
+def test_one_replicas_network_trouble_opens_only_its_own_breaker(reference_fleet, toxiproxy) -> None:
+    """docs/scale-out.md: breaker state stays per replica. Replica A loses its path to the
+    vector store; A's breaker opens and A sheds, while B keeps answering with its breaker closed."""
+    with _replica_a_cut_off_from_the_vector_store(reference_fleet, toxiproxy) as (a, b, tenant):
         assert _metric(a.url, "ragchaos_breaker_state", dependency="vectordb") == [2.0]  # open
         r = _ask(b.url, tenant, f"Where does the pilot boat leave from {uuid.uuid4().hex}?")
         assert r.status_code == 200, r.text
         assert [s["doc_id"] for s in r.json()["sources"]][:1] == ["harbour"]
         assert _metric(b.url, "ragchaos_breaker_state", dependency="vectordb") == [0.0]  # closed
         assert _metric(b.url, "ragchaos_breaker_transitions_total", dependency="vectordb", to="open") in ([], [0.0])
-    finally:
-        proxies.enable(a_proxies["vectordb"])
 
 
 def test_in_fleet_scope_one_replicas_failures_open_the_breaker_for_both(reference_fleet, toxiproxy) -> None:
     """The same trouble with ``RAGCHAOS_BREAKER_SCOPE=fleet`` (docs/scale-out.md, "When to choose
     fleet scope"): the breaker state is in Redis, so B, whose own path is fine, fails fast too."""
-    from ragchaos.faults.client import ToxiproxyClient
-
-    fleet = reference_fleet(2, own_proxies=True, env={
-        "RAGCHAOS_BREAKER_SCOPE": "fleet",
-        "RAGCHAOS_BREAKER__FAILURE_THRESHOLD": "2",
-        "RAGCHAOS_BREAKER__RESET_TIMEOUT_S": "60",  # stays open for the whole test
-        "RAGCHAOS_RETRY__MAX_ATTEMPTS": "2",
-        "RAGCHAOS_DEADLINE__VECTORDB_ATTEMPT_S": "1.0",
-    })
-    (a, b), (a_proxies, _) = fleet.replicas, fleet.proxies
-    tenant = "t" + uuid.uuid4().hex[:10]
-    _ingest(a.url, tenant)
-    proxies = ToxiproxyClient(toxiproxy.url)
-    proxies.disable(a_proxies["vectordb"])
-    try:
-        for i in range(2):
-            r = _ask(a.url, tenant, f"Where does the pilot boat leave from, question {i} {uuid.uuid4().hex}?")
-            assert r.status_code == 503, r.text
+    with _replica_a_cut_off_from_the_vector_store(reference_fleet, toxiproxy,
+                                                  RAGCHAOS_BREAKER_SCOPE="fleet") as (_, b, tenant):
         r = _ask(b.url, tenant, f"Where does the pilot boat leave from {uuid.uuid4().hex}?")
         assert r.status_code == 503, r.text
         assert _metric(b.url, "ragchaos_shed_total", reason="breaker_open") == [1.0]
         assert _metric(b.url, "ragchaos_breaker_state", dependency="vectordb") == [2.0]  # open, seen from Redis
         stats = httpx.get(f"{b.url}/_stats/breakers", timeout=10).json()["breakers"]["vectordb"]
         assert stats["scope"] == "fleet" and stats["state"] == "open"
-    finally:
-        proxies.enable(a_proxies["vectordb"])
