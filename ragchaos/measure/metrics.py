@@ -65,6 +65,14 @@ class AppMetrics:
         self.dead_letter_oldest_age = Gauge(
             "ragchaos_ingest_dead_letter_oldest_age_seconds", "Age of the oldest dead letter (0 when none)", registry=r
         )
+        self.gc_frozen_objects = Gauge(
+            "ragchaos_gc_frozen_objects", "Objects frozen out of the collector's passes at startup (gc_freeze)",
+            registry=r,
+        )
+        self.gc_full_pass = Histogram(
+            "ragchaos_gc_full_pass_seconds", "Duration of the cyclic collector's full (generation 2) passes",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0), registry=r,
+        )
         self.provider_calls = Counter(
             "ragchaos_provider_calls", "Calls made to the provider, by endpoint", ["endpoint"], registry=r
         )

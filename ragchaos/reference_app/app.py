@@ -15,11 +15,13 @@ A checklist, one module per mechanism, each with its switch (``RAGCHAOS_DISABLE`
 | fallbacks | fallback.py | (follows the guards) |
 | per-tenant quotas, admission control | quotas.py, admission.py | quotas, admission |
 | tenant pre-filter in every vector query | ragchaos/kit/vectors.py | none: a security property |
+| the startup heap frozen out of the garbage collector's full passes | gc_freeze.py | gc_freeze |
 | with ``REDIS_URL``: caches, queue, quotas, pacing shared by replicas | shared/ (backend.py selects) | none |
 """
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -49,6 +51,7 @@ from ragchaos.reference_app.deadline import Deadline
 from ragchaos.reference_app.embedder import Embedder
 from ragchaos.reference_app.fallback import as_unavailable, unavailable
 from ragchaos.reference_app.finish_late import FinishLate
+from ragchaos.reference_app.gc_freeze import FullPassWatch, freeze_startup_heap
 from ragchaos.reference_app.generator import Generator
 from ragchaos.reference_app.http_errors import install_error_mapping
 from ragchaos.reference_app.ingest import DocIn, Indexer
@@ -117,9 +120,17 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if queue is not None:
             await queue.start()
+        gc_watch = FullPassWatch(metrics.gc_full_pass.observe)
+        gc_watch.install()
+        frozen = switches.on("gc_freeze")
+        if frozen:
+            metrics.gc_frozen_objects.set(freeze_startup_heap())  # gc_freeze.py: no full-pass stalls
         try:
             yield
         finally:
+            gc_watch.remove()
+            if frozen:
+                gc.unfreeze()  # an app made in a test process hands the heap back on shutdown
             if queue is not None:
                 await queue.stop()
             await service.late.close()

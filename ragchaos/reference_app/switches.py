@@ -29,6 +29,7 @@ MECHANISMS = (
     "pacing",
     "quotas",
     "admission",
+    "gc_freeze",
 )
 
 

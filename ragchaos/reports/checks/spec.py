@@ -30,7 +30,7 @@ __all__ = ["MECHANISM_SWITCHES", "CheckSpec", "legacy_checks", "steady_state_exp
 MECHANISM_SWITCHES = (
     "pooling", "batching", "bulk_upsert", "queue", "cache", "semantic_cache", "embedding_cache",
     "response_cache", "retrieval_cache", "cache_revalidation", "retries", "breaker", "bulkhead",
-    "deadline", "finish_late", "pacing", "quotas", "admission",
+    "deadline", "finish_late", "pacing", "quotas", "admission", "gc_freeze",
 )
 
 
