@@ -27,7 +27,7 @@ FULL_APP = "reference"
 # the single cache layers and cache_revalidation stay behind ``cache``, which switches them all
 ABLATABLE = ("cache", "batching", "retries", "breaker", "pacing", "bulkhead", "deadline", "finish_late",
              "pooling", "bulk_upsert", "queue", "quotas", "admission", "semantic_cache", "embedding_cache",
-             "response_cache", "retrieval_cache", "cache_revalidation")
+             "response_cache", "retrieval_cache", "cache_revalidation", "gc_freeze")
 # ``--ablate all``: the mechanisms the workshop's premise names, and the two that shed load
 # under a spike; 7 copies beside the full app keep the run at 8 apps, what a 2-core machine holds
 ABLATE_ALL = ("cache", "batching", "retries", "breaker", "pacing", "bulkhead", "deadline")

@@ -95,3 +95,22 @@ def test_breaker_recovery_needs_an_opening_that_failed_fast_and_a_close(run_resu
     assert "opened 1, failed fast while open 7, half-opened 1, closed 2" in v.detail
     [v] = verdicts(run_result, "naive", Expectation(mechanism="breaker_recovery", min=1))
     assert v.verdict == "FAIL" and v.measured == 0
+
+
+def test_gc_freeze_is_full_pass_time_per_minute(run_result: RunResult) -> None:
+    r = run_result.model_copy(deep=True)
+    v = verdicts(r, "reference", Expectation(mechanism="gc_freeze", max=100))
+    assert v[0].verdict == "N/A"  # the synthetic run's apps report no collector timings
+    for phase in r.apps["reference"].phases.values():
+        # the unfrozen app of the ci scenario: a 200 ms full pass in every phase
+        phase.counters = {**phase.counters, "ragchaos_gc_full_pass_seconds_count": 1.0,
+                          "ragchaos_gc_full_pass_seconds_sum": 0.2}
+    r._memo.clear()
+    v = verdicts(r, "reference", Expectation(mechanism="gc_freeze", max=100))
+    assert v[0].verdict == "FAIL" and v[0].measured > 100 and "full passes of 200 ms on average" in v[0].detail
+    for phase in r.apps["reference"].phases.values():
+        phase.counters = {**phase.counters, "ragchaos_gc_full_pass_seconds_count": 0.0,
+                          "ragchaos_gc_full_pass_seconds_sum": 0.0}
+    r._memo.clear()
+    v = verdicts(r, "reference", Expectation(mechanism="gc_freeze", max=100))
+    assert v[0].verdict == "PASS" and v[0].measured == 0

@@ -8,6 +8,7 @@ from ragchaos.reports.mechanisms import (  # noqa: F401  (importing registers th
     correctness,
     dead_letters,
     fallback,
+    gc_freeze,
     pacing,
     quotas,
     retries,
