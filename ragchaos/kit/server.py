@@ -72,6 +72,7 @@ def add_serve_command(
         guard = ReadLimits(read_timeout_s=settings.request_read_timeout_s,
                            max_reading=settings.max_reading_connections)
         uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False,
+                    timeout_keep_alive=settings.keep_alive_s,
                     timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s), **protocol_options(guard))
         return 0
 

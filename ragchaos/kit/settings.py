@@ -40,6 +40,11 @@ class AppSettings(BaseSettings):
     # this many connections may be part-way through sending one (ragchaos/kit/slowclients.py)
     request_read_timeout_s: float = Field(default=15.0, gt=0, le=600)
     max_reading_connections: int = Field(default=256, ge=1, le=100_000)
+    # an idle keep-alive connection stays open this long. Longer than any usual client's idle
+    # expiry (httpx 5 s, a load balancer's 60 s): with uvicorn's 5 s default, equal to httpx's,
+    # a client could send on a connection the server was closing that instant and get a reset
+    # instead of an answer (seen once in a 10,000-query test run). The client closes first now.
+    keep_alive_s: int = Field(default=75, ge=1, le=3600)
 
     # API limits: bad input past these gets a 4xx JSON error, never a 500
     max_body_bytes: int = 1_048_576
