@@ -488,9 +488,10 @@ def test_reset_churn_rolls_again_on_a_spared_connection(builtin_only, echo, make
     per connection would spare it for the whole fault 70% of the time."""
     name, port = make_proxy(echo.addr)
     client.add_toxic(name, type="reset_churn", stream="downstream", toxicity=0.3, attributes={"every": 20})
-    with connect(port) as sock:
+    # a roll may reset the connection while it is being set up (setsockopt after the
+    # handshake has met a reset on a loaded machine): a reset anywhere in the second counts
+    with pytest.raises(ConnectionResetError), connect(port) as sock:
         time.sleep(1.0)
-        with pytest.raises(ConnectionResetError):
-            sock.sendall(b"x")
-            assert sock.recv(10) == b"", "the connection must be reset, not closed"
-            sock.recv(10)
+        sock.sendall(b"x")
+        assert sock.recv(10) == b"", "the connection must be reset, not closed"
+        sock.recv(10)
