@@ -29,6 +29,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
 
+from ragchaos.core.heap import freeze_heap
 from ragchaos.kit.base import build_app
 from ragchaos.kit.errors import ApiError
 from ragchaos.kit.limits import QueryLimits, check_document, check_query
@@ -51,7 +52,7 @@ from ragchaos.reference_app.deadline import Deadline
 from ragchaos.reference_app.embedder import Embedder
 from ragchaos.reference_app.fallback import as_unavailable, unavailable
 from ragchaos.reference_app.finish_late import FinishLate
-from ragchaos.reference_app.gc_freeze import FullPassWatch, freeze_startup_heap
+from ragchaos.reference_app.gc_freeze import FullPassWatch
 from ragchaos.reference_app.generator import Generator
 from ragchaos.reference_app.http_errors import install_error_mapping
 from ragchaos.reference_app.ingest import DocIn, Indexer
@@ -124,7 +125,7 @@ def create_app(settings: ReferenceSettings) -> FastAPI:
         gc_watch.install()
         frozen = switches.on("gc_freeze")
         if frozen:
-            metrics.gc_frozen_objects.set(freeze_startup_heap())  # gc_freeze.py: no full-pass stalls
+            metrics.gc_frozen_objects.set(freeze_heap())  # gc_freeze.py: no full-pass stalls
         try:
             yield
         finally:

@@ -3,12 +3,13 @@
 CPython's cyclic collector walks every tracked object in its oldest generation on a full pass.
 After startup the reference app holds about 200,000 of them (the SDK, Chroma's client,
 pydantic's validators, FastAPI's routes), none of which will ever become garbage; with the
-caches' entries on top, a full pass took 150-230 ms every ~15 s under the ci scenario's load
-(measured with ``gc.callbacks``): a stop-the-world pause that holds every in-flight request,
+caches' entries on top, a full pass took 150-230 ms every ~15 s under a cache-miss-heavy
+variant of the ci scenario (``benchmarks/bench_gc_freeze.py``): a stop-the-world pause that holds every in-flight request,
 lands in the p99 and, because it strikes one process at random times, makes two copies of
 the same build disagree. ``gc.freeze()`` moves the objects alive at the end of startup into a
 permanent generation that no pass visits; objects made later are collected as before. The same
-lesson is Instagram's (2017) and the reason ``gc.freeze`` exists (Python 3.7, PEP-less, bpo-31558).
+lesson is Instagram's (2017) and the reason ``gc.freeze`` exists (Python 3.7, bpo-31558). The
+freeze itself is ``ragchaos.core.heap.freeze_heap``, which the harness uses too.
 
 Switch: ``RAGCHAOS_DISABLE=gc_freeze``.
 """
@@ -20,14 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["FullPassWatch", "freeze_startup_heap"]
-
-
-def freeze_startup_heap() -> int:
-    """Collect once, then freeze what survives; returns how many objects are now frozen."""
-    gc.collect()
-    gc.freeze()
-    return gc.get_freeze_count()
+__all__ = ["FullPassWatch"]
 
 
 class FullPassWatch:

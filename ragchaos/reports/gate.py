@@ -52,9 +52,8 @@ DEFAULT_APPS = ("reference",)
 # end to end (the client's response time of queries) and the server's whole query. A stage
 # that runs only on a cache miss (query.generate: ~5% of the ci scenario's queries, ~130 a
 # side) or is mostly cache hits (query.embed) has too few slow samples to resolve +20% in a
-# 3-minute run
-# (BENCHMARKS.md), and every gated metric raises the bar for all the others (Holm): add them
-# with --metrics when the run is long enough.
+# 3-minute run (BENCHMARKS.md), and every gated metric raises the bar for all the others
+# (Holm): add them with --metrics when the run is long enough.
 DEFAULT_METRICS = ("response.query.p99", "query.total.p99")
 
 

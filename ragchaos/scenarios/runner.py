@@ -30,6 +30,7 @@ import gevent
 import gevent.pool
 import yaml
 
+from ragchaos.core.heap import freeze_heap
 from ragchaos.core.procs import ProcessGroup, ProcessStartError
 from ragchaos.faults.appliers import NetworkApplier, ProviderApplier
 from ragchaos.faults.calltiming import CallReader
@@ -372,8 +373,7 @@ def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str]
     # passes before the clock starts: a full pass over ~260,000 objects held this process for
     # 150-190 ms, a stall every in-flight request of both apps measured as latency (the apps do
     # the same, reference_app/gc_freeze.py)
-    gc.collect()
-    gc.freeze()
+    freeze_heap()
     duration = scenario.total_s
     leg.t0 = ctx.t0 = time.time()
     if receiver is not None:
