@@ -88,15 +88,20 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               ("--capacity-queries", "200")),
     Benchmark("live", "the live view: event to pixel, press to band, and its CPU cost to the harness",
               ("--rate", "4", "--window", "60")),
+    Benchmark("gc_freeze", "the collector's full passes in the reference app with its startup heap frozen and not",
+              ("--out", "{out}/gc-freeze")),
     Benchmark("soak", "the reference app's resident memory over the 10-minute soak scenario",
               quick_skip="fixed length: ten minutes of load plus seeding and the report",
               full_limit_s=1500.0),
     Benchmark("gate_runs", "real gate runs of the ci scenario: A/A (unchanged) and A/B (candidate slowed)",
-              ("--aa", "10", "--ab", "10", "--toxic-ms", "60", "--out", "{out}/gate-runs"),
+              ("--aa", "10", "--ab", "10", "--toxic-ms", "50", "--out", "{out}/gate-runs"),
               quick_skip="each run is a whole gate of the ci scenario, a few minutes with the baseline build",
               full_limit_s=4 * 3600.0),
     Benchmark("gate_stats", "the gate's false-alarm rate and power, simulated on the runs gate_runs recorded",
-              ("glob:{out}/gate-runs/runs/*/", "--metric", "response.query.p99"),
+              # the A/A runs only (ci-<time>; the A/B runs are ci-slower-<time>): both sides of a trial
+              # are drawn from one unchanged run
+              ("glob:{out}/gate-runs/runs/ci-2*/", "--metric", "response.query.p99", "--metric", "query.total.p99",
+               "--per-run", "400"),
               quick_skip="it reads run folders of the ci scenario, which only gate_runs (FULL=1) records",
               needs="gate_runs"),
 )
