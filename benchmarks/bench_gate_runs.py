@@ -92,7 +92,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--aa", type=int, default=10)
     ap.add_argument("--ab", type=int, default=10)
-    ap.add_argument("--toxic-ms", type=int, default=60)
+    ap.add_argument("--toxic-ms", type=int, default=50)
     ap.add_argument("--out", type=Path, default=Path("/tmp/gate-runs"))
     ap.add_argument("--log", type=Path, default=None)
     ap.add_argument("--rejudge", action="store_true", help="judge the logged runs again; print a table")

@@ -1,15 +1,15 @@
-"""Freeze the startup heap so the garbage collector's full passes stop stalling every request.
+"""Freeze the startup heap so the garbage collector's full passes stay short.
 
 CPython's cyclic collector walks every tracked object in its oldest generation on a full pass.
 After startup the reference app holds about 200,000 of them (the SDK, Chroma's client,
-pydantic's validators, FastAPI's routes), none of which will ever become garbage; with the
-caches' entries on top, a full pass took 150-230 ms every ~15 s under a cache-miss-heavy
-variant of the ci scenario (``benchmarks/bench_gc_freeze.py``): a stop-the-world pause that holds every in-flight request,
-lands in the p99 and, because it strikes one process at random times, makes two copies of
-the same build disagree. ``gc.freeze()`` moves the objects alive at the end of startup into a
-permanent generation that no pass visits; objects made later are collected as before. The same
-lesson is Instagram's (2017) and the reason ``gc.freeze`` exists (Python 3.7, bpo-31558). The
-freeze itself is ``ragchaos.core.heap.freeze_heap``, which the harness uses too.
+pydantic's validators, FastAPI's routes), none of which will ever become garbage. A full pass
+stops the whole process: under a cache-miss-heavy variant of the ci scenario one came every
+~19 s and took 205-226 ms on average; frozen, 53-66 ms (``benchmarks/bench_gc_freeze.py``, two
+runs). Measured there, that is 3.4-3.8x less time standing still, but no lower end-to-end p99:
+too few requests meet a pause to move it. ``gc.freeze()`` moves the objects alive at the end
+of startup into a permanent generation that no pass visits; objects made later are collected
+as before. The lesson is Instagram's (2017) and the reason ``gc.freeze`` exists (Python 3.7,
+bpo-31558). The freeze itself is ``ragchaos.core.heap.freeze_heap``, which the harness uses too.
 
 Switch: ``RAGCHAOS_DISABLE=gc_freeze``.
 """

@@ -369,10 +369,10 @@ def _run_leg(stack: Stack, bench: Workbench, scenario: Scenario, apps: list[str]
         leg.mechanisms_off[p.app] = p.mechanisms_off()
     if provider_url:
         provider_take(provider_url, probe_errors)
-    # the harness's own heap (Locust, gevent, the stack's clients) out of the collector's full
-    # passes before the clock starts: a full pass over ~260,000 objects held this process for
-    # 150-190 ms, a stall every in-flight request of both apps measured as latency (the apps do
-    # the same, reference_app/gc_freeze.py)
+    # the harness's own heap (Locust, gevent, the stack's clients, ~260,000 objects) out of the
+    # collector's full passes before the clock starts: a full pass stops this process, and every
+    # in-flight request of every app would be measured through the stall (the reference app
+    # freezes its heap too, reference_app/gc_freeze.py)
     freeze_heap()
     duration = scenario.total_s
     leg.t0 = ctx.t0 = time.time()

@@ -7,7 +7,8 @@ from ragchaos.reports.mechanisms.base import Context, Measurement, register
 def gc_freeze(ctx: Context) -> Measurement:
     """Stop-the-world time in the cyclic collector's full passes, per minute of the phase
     (``ragchaos_gc_full_pass_seconds``). Frozen, the ci scenario's reference app made no full
-    pass in 95 s; unfrozen, one of 174 ms (150-230 ms each, every ~15 s, with more cache misses)."""
+    pass in 95 s, unfrozen one of 174 ms; with more cache misses, 169-209 against 646-714 ms
+    a minute (benchmarks/bench_gc_freeze.py)."""
     f = ctx.figures
     count = f.counters.total("ragchaos_gc_full_pass_seconds_count") if f.counters else None
     seconds = f.counters.total("ragchaos_gc_full_pass_seconds_sum") if f.counters else None
