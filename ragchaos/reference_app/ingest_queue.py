@@ -74,8 +74,10 @@ class IngestQueue:
         self.clock = clock
         self.stats_every_s = stats_every_s
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
 
     async def start(self) -> int:
+        self._stopping = asyncio.Event()
         recovered = await self.store.start()
         if recovered:
             log.info("re-queued %d jobs left running by a previous process", recovered)
@@ -85,6 +87,7 @@ class IngestQueue:
         return recovered
 
     async def stop(self) -> None:
+        self._stopping.set()  # the loops end at their next turn even if a cancel is lost (tasks.py)
         await cancel_and_wait(self._tasks)
         self._tasks = []
         await self.store.close()
@@ -117,7 +120,7 @@ class IngestQueue:
     # -- the one worker loop ------------------------------------------------------------------
 
     async def _worker(self, name: str) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 jobs = await self.store.claim(name, self.claim_n, self.poll_s)
             except Exception as exc:  # the store is down: try again, never die
@@ -197,7 +200,7 @@ class IngestQueue:
 
     async def _refresh_stats(self) -> None:
         assert self.metrics is not None
-        while True:
+        while not self._stopping.is_set():
             try:
                 count, oldest = await self.store.dead_letter_stats()
                 self.metrics.dead_letters.set(count)

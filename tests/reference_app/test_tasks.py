@@ -82,3 +82,41 @@ def test_cancel_and_wait_waits_until_each_task_has_ended() -> None:
         assert sorted(ended) == [0, 1, 2] and all(t.cancelled() for t in tasks)
 
     asyncio.run(body())
+
+
+async def _swallows_first_cancel(cancels_seen: list[int]) -> None:
+    """What redis-py's asyncio client sometimes does with a cancel that lands mid-command: the
+    CancelledError never comes out, and the loop carries on."""
+    while True:
+        try:
+            await asyncio.sleep(0.001)
+        except asyncio.CancelledError:
+            cancels_seen.append(1)
+            if len(cancels_seen) > 1:
+                raise
+
+
+def test_a_task_that_swallowed_its_cancel_is_cancelled_again_until_it_ends() -> None:
+    async def body() -> None:
+        seen: list[int] = []
+        task = asyncio.create_task(_swallows_first_cancel(seen))
+        await asyncio.sleep(0)
+        await asyncio.wait_for(cancel_and_wait([task], recancel_after_s=0.05), 5.0)
+        assert task.cancelled() and len(seen) == 2
+
+    asyncio.run(body())
+
+
+def test_one_cancel_and_one_wait_would_wait_for_it_forever() -> None:
+    """The negative control: without the second cancel the task is still running."""
+    async def body() -> None:
+        seen: list[int] = []
+        task = asyncio.create_task(_swallows_first_cancel(seen))
+        await asyncio.sleep(0)
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=0.5)
+        assert not done and len(seen) == 1
+        task.cancel()
+        await asyncio.wait([task])
+
+    asyncio.run(body())

@@ -279,6 +279,34 @@ def test_stream_queue_redelivers_a_silent_consumers_job(redis_url: str, redis_pr
     _run(redis_url, redis_prefix, body)
 
 
+def test_a_keepalive_cancelled_mid_command_always_ends(redis_url: str, redis_prefix: str) -> None:
+    """redis-py's asyncio client now and then swallows a cancel that lands while a command is in
+    flight (tasks.py). A worker leaving ``holding`` must still find its keepalive ended, however
+    the cancel lands: here the keepalive runs an XCLAIM every ~1 ms and the batch ends at a random
+    moment, 200 times. Each exit is bounded (5 s) so a lost keepalive fails here, never hangs."""
+    import dataclasses
+    import random
+
+    async def body(a: Namespace, b: Namespace) -> None:
+        queue = StreamJobQueue(a, claim_idle_s=0.003)
+        await queue.start()
+        job = await queue.submit(DocIn("acme", "doc-1", "text", None))
+        [entry] = await a.client.xreadgroup("indexers", "probe", {queue.stream: ">"}, count=1)
+        receipt = entry[1][0][0].decode()
+        held = dataclasses.replace(job, receipt=receipt)
+        rng = random.Random(7)
+        before = {t for t in asyncio.all_tasks()}
+        for _ in range(200):
+            async def one_batch() -> None:
+                async with queue.holding("w0", [held]):
+                    await asyncio.sleep(rng.random() * 0.004)
+            await asyncio.wait_for(one_batch(), 5.0)
+        await asyncio.sleep(0)
+        assert {t for t in asyncio.all_tasks() if not t.done()} - before - {asyncio.current_task()} == set()
+
+    _run(redis_url, redis_prefix, body)
+
+
 # -- Redis down: clear answers, never a 500 -----------------------------------------------------
 
 def test_a_replica_whose_redis_is_down_answers_503_for_jobs_and_admits_by_quota(tmp_path) -> None:  # noqa: ANN001

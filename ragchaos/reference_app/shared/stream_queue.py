@@ -223,17 +223,22 @@ class StreamJobQueue:
     @contextlib.asynccontextmanager
     async def holding(self, worker: str, jobs: Sequence[Job]) -> AsyncIterator[None]:
         consumer = self._consumer(worker)
-        beat = asyncio.create_task(self._keepalive(consumer, [j.receipt for j in jobs if j.receipt]))
+        done = asyncio.Event()
+        beat = asyncio.create_task(self._keepalive(consumer, [j.receipt for j in jobs if j.receipt], done),
+                                   name=f"ingest-keepalive-{worker}")
         try:
             yield
         finally:
+            done.set()  # the loop ends at its next turn even if redis-py swallows the cancel (tasks.py)
             await cancel_and_wait([beat])  # not ``suppress(CancelledError): await beat``: tasks.py
 
-    async def _keepalive(self, consumer: str, entry_ids: list[str]) -> None:
+    async def _keepalive(self, consumer: str, entry_ids: list[str], done: asyncio.Event) -> None:
         """Keep our pending entries' idle time low while we work on them (XCLAIM to ourselves)."""
         ids: list[Any] = list(entry_ids)
-        while ids and consumer:
-            await asyncio.sleep(self.claim_idle_s / 3)
+        while ids and consumer and not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), self.claim_idle_s / 3)
+                return
             with contextlib.suppress(*_REDIS_DOWN):
                 await self.ns.client.xclaim(self.stream, GROUP, consumer, 0, ids, justid=True)
 
