@@ -88,6 +88,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               ("--capacity-queries", "200")),
     Benchmark("live", "the live view: event to pixel, press to band, and its CPU cost to the harness",
               ("--rate", "4", "--window", "60")),
+    Benchmark("redis_cancel", "how often redis-py loses a task's cancel mid-command, and that cancel_and_wait still ends it"),
     Benchmark("gc_freeze", "the collector's full passes in the reference app with its startup heap frozen and not",
               ("--out", "{out}/gc-freeze")),
     Benchmark("soak", "the reference app's resident memory over the 10-minute soak scenario",

@@ -77,7 +77,7 @@ class IngestQueue:
         self._stopping = asyncio.Event()
 
     async def start(self) -> int:
-        self._stopping = asyncio.Event()
+        self._stopping.clear()  # a queue stopped and started again runs its loops again
         recovered = await self.store.start()
         if recovered:
             log.info("re-queued %d jobs left running by a previous process", recovered)
